@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Imports point one way: gateway -> Gateway -> {WebSocket, HTTP, EventLoop}.
+// WebSocket and HTTP are pure (no sockets, no clocks) so the load-test client can reuse them
+// and tests can drive them byte by byte.
+let package = Package(
+    name: "Tickstream",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gateway", targets: ["gateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "CShims"),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "EventLoop",
+            dependencies: [
+                "CShims",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(name: "HTTP"),
+        .target(name: "WebSocket", dependencies: ["HTTP", "COpenSSL"]),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "EventLoop", "HTTP", "WebSocket",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "gateway",
+            dependencies: [
+                "Gateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+    ]
+)

@@ -1,0 +1,39 @@
+#ifndef TICKSTREAM_CSHIMS_H
+#define TICKSTREAM_CSHIMS_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+/// One epoll readiness report, unpacked. glibc declares `struct epoll_event` packed on
+/// x86_64, which Swift cannot lay out; this mirror is ordinary.
+typedef struct {
+    uint32_t events;
+    uint64_t data;
+} ts_epoll_event;
+
+/// epoll_ctl with the event spelled as plain values.
+int ts_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+
+/// epoll_wait into unpacked events; at most 1024 per call.
+int ts_epoll_wait(int epfd, ts_epoll_event *out, int max_events, int timeout_ms);
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int ts_epoll_create(void);
+
+enum { TS_EPOLL_CTL_ADD = 1, TS_EPOLL_CTL_DEL = 2, TS_EPOLL_CTL_MOD = 3 };
+
+/// A non-blocking, close-on-exec eventfd for waking a loop from another thread.
+int ts_eventfd(void);
+
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC, ignoring the peer address.
+int ts_accept(int listen_fd);
+
+/// Blocks SIGTERM and SIGINT for the calling thread (and threads it starts) and returns a
+/// signalfd that reports them, close-on-exec and non-blocking. Also ignores SIGPIPE, so a
+/// write to a reset socket is an EPIPE value, not a process death.
+int ts_signalfd_term_int(void);
+
+/// Reads one pending signal number from a signalfd; -1 when none is pending.
+int ts_signalfd_read(int fd);
+
+#endif

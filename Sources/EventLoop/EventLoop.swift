@@ -1,0 +1,217 @@
+import CShims
+import Glibc
+import Synchronization
+
+/// A single-threaded event loop on Linux epoll (level-triggered).
+///
+/// One iteration: wait for readiness (bounded by the next timer), dispatch events, run due
+/// timers and cross-thread tasks, run the end-of-iteration hooks, then flush every socket that
+/// queued output during the iteration, once each ("cork": many frames, one writev).
+///
+/// Everything except `execute(_:)` and `stop()` must be called on the loop's thread.
+public final class EventLoop: @unchecked Sendable {
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private var handlers: [(handler: EventHandler?, generation: UInt32)] = []
+    private var timers = TimerHeap()
+    private var timerSequence: UInt64 = 0
+    private var dirtySockets: [StreamSocket] = []
+    private var flushingSockets: [StreamSocket] = []
+    private var iterationHooks: [() -> Void] = []
+    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private let stopRequested = Atomic<Bool>(false)
+    /// Lets an iteration skip the task lock when no other thread queued anything.
+    private let hasTasks = Atomic<Bool>(false)
+    private var events: UnsafeMutablePointer<ts_epoll_event>
+    private static let maxEventsPerWait = 1024
+
+    /// Scratch space every socket reads into first: a connection only keeps bytes of its own
+    /// when a read ends inside a frame, so idle connections cost no buffer.
+    public let sharedReadBuffer: UnsafeMutableRawBufferPointer
+    /// Scratch iovec array for writev, shared by all sockets of the loop.
+    let iovecs: UnsafeMutablePointer<iovec>
+    static let maxIovecs = 1024
+
+    /// Monotonic time at the start of the current iteration, in nanoseconds.
+    public private(set) var now: UInt64
+
+    /// Iterations completed; read by metrics and liveness checks.
+    public private(set) var iterations: UInt64 = 0
+
+    public init(readBufferSize: Int = 256 * 1024) throws {
+        epollFD = ts_epoll_create()
+        guard epollFD >= 0 else { throw SystemError("epoll_create1") }
+        wakeFD = ts_eventfd()
+        guard wakeFD >= 0 else { throw SystemError("eventfd") }
+        sharedReadBuffer = .allocate(byteCount: readBufferSize, alignment: 64)
+        iovecs = .allocate(capacity: Self.maxIovecs)
+        events = .allocate(capacity: Self.maxEventsPerWait)
+        now = MonotonicClock.now()
+        guard ts_epoll_ctl(epollFD, Int32(TS_EPOLL_CTL_ADD), wakeFD, EpollEvents.readable, UInt64(UInt32.max)) == 0 else {
+            throw SystemError("epoll_ctl(eventfd)")
+        }
+    }
+
+    deinit {
+        Glibc.close(epollFD)
+        Glibc.close(wakeFD)
+        sharedReadBuffer.deallocate()
+        iovecs.deallocate()
+        events.deallocate()
+    }
+
+    // MARK: Registration
+
+    /// Starts watching `fd` for `interest` (EpollEvents bits) on behalf of `handler`.
+    public func register(_ fd: Int32, interest: UInt32, handler: EventHandler) throws {
+        let slot = Int(fd)
+        if slot >= handlers.count {
+            handlers.append(contentsOf: repeatElement((handler: nil, generation: 0), count: slot + 1 - handlers.count))
+        }
+        handlers[slot].handler = handler
+        handlers[slot].generation &+= 1
+        guard ts_epoll_ctl(epollFD, Int32(TS_EPOLL_CTL_ADD), fd, interest, token(fd)) == 0 else {
+            handlers[slot].handler = nil
+            throw SystemError("epoll_ctl(ADD)")
+        }
+    }
+
+    /// Changes what `fd` is watched for.
+    public func modify(_ fd: Int32, interest: UInt32) {
+        _ = ts_epoll_ctl(epollFD, Int32(TS_EPOLL_CTL_MOD), fd, interest, token(fd))
+    }
+
+    /// Stops watching `fd`. Call before closing it; events already fetched for it are dropped.
+    public func unregister(_ fd: Int32) {
+        _ = ts_epoll_ctl(epollFD, Int32(TS_EPOLL_CTL_DEL), fd, 0, 0)
+        let slot = Int(fd)
+        if slot < handlers.count {
+            handlers[slot].handler = nil
+            handlers[slot].generation &+= 1
+        }
+    }
+
+    /// The epoll data word: the fd and its slot's generation, so an event fetched for a
+    /// descriptor that was closed and reused within the same batch is recognised as stale.
+    private func token(_ fd: Int32) -> UInt64 {
+        UInt64(handlers[Int(fd)].generation) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
+
+    // MARK: Timers and hooks
+
+    /// Runs `body` on the loop after `delay` nanoseconds.
+    @discardableResult
+    public func schedule(after delay: UInt64, _ body: @escaping () -> Void) -> Timer {
+        timerSequence &+= 1
+        let timer = Timer(deadline: MonotonicClock.now() &+ delay, sequence: timerSequence, callback: body)
+        timers.insert(timer)
+        return timer
+    }
+
+    /// Runs `body` once per iteration, after events and timers and before output is flushed:
+    /// where work batched during the iteration (like a fan-out) is finished.
+    public func addIterationHook(_ body: @escaping () -> Void) {
+        iterationHooks.append(body)
+    }
+
+    /// Queues `task` to run on the loop thread; callable from any thread.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        tasks.withLock { $0.append(task) }
+        hasTasks.store(true, ordering: .releasing)
+        wakeUp()
+    }
+
+    /// Asks `run()` to return after the current iteration; callable from any thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        wakeUp()
+    }
+
+    private func wakeUp() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    /// Marks a socket to be flushed at the end of this iteration.
+    func markDirty(_ socket: StreamSocket) {
+        dirtySockets.append(socket)
+    }
+
+    // MARK: Running
+
+    /// Runs iterations until `stop()`.
+    public func run() {
+        while !stopRequested.load(ordering: .acquiring) {
+            runOnce()
+        }
+        stopRequested.store(false, ordering: .relaxed)
+    }
+
+    /// One iteration; `maxWait` bounds the wait in milliseconds (-1: until an event or timer).
+    public func runOnce(maxWait: Int32 = -1) {
+        var timeout = maxWait
+        if dirtySockets.isEmpty == false { timeout = 0 }
+        if let next = nextLiveTimer() {
+            let current = MonotonicClock.now()
+            let untilDue = next.deadline > current ? Int32(min((next.deadline - current + 999_999) / 1_000_000, 60_000)) : 0
+            timeout = timeout < 0 ? untilDue : min(timeout, untilDue)
+        }
+        let count = ts_epoll_wait(epollFD, events, Int32(Self.maxEventsPerWait), timeout)
+        now = MonotonicClock.now()
+        if count > 0 {
+            for i in 0..<Int(count) {
+                let event = events[i]
+                if event.data == UInt64(UInt32.max) {
+                    drainWakeups()
+                    continue
+                }
+                let slot = Int(UInt32(truncatingIfNeeded: event.data))
+                let generation = UInt32(truncatingIfNeeded: event.data >> 32)
+                guard slot < handlers.count, handlers[slot].generation == generation,
+                      let handler = handlers[slot].handler else { continue }
+                handler.handleEvent(event.events)
+            }
+        }
+        runDueTimers()
+        runTasks()
+        for hook in iterationHooks { hook() }
+        flushDirtySockets()
+        iterations &+= 1
+    }
+
+    private func nextLiveTimer() -> Timer? {
+        while let first = timers.earliest, !first.isPending { _ = timers.removeEarliest() }
+        return timers.earliest
+    }
+
+    private func runDueTimers() {
+        let current = MonotonicClock.now()
+        while let first = timers.earliest, first.deadline <= current {
+            _ = timers.removeEarliest()
+            first.fire()
+        }
+    }
+
+    private func drainWakeups() {
+        var value: UInt64 = 0
+        _ = Glibc.read(wakeFD, &value, 8)
+    }
+
+    private func runTasks() {
+        guard hasTasks.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        let pending = tasks.withLock { queued -> [@Sendable () -> Void] in
+            defer { queued.removeAll(keepingCapacity: true) }
+            return queued
+        }
+        for task in pending { task() }
+    }
+
+    private func flushDirtySockets() {
+        // A flush can close a socket, whose delegate may queue output elsewhere: loop until quiet.
+        while !dirtySockets.isEmpty {
+            swap(&dirtySockets, &flushingSockets)
+            for socket in flushingSockets { socket.flushIfDirty() }
+            flushingSockets.removeAll(keepingCapacity: true)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import DequeModule
+import Glibc
+
+/// A connection's pending output: references to shared frames, the first possibly part-sent.
+/// Flushing gathers up to 1024 of them into one writev.
+struct OutboundQueue {
+    private var entries = Deque<SharedBytes>()
+    /// Bytes of the first entry already written.
+    private var headOffset = 0
+    /// Bytes queued and not yet written.
+    private(set) var byteCount = 0
+
+    var isEmpty: Bool { entries.isEmpty }
+    var frameCount: Int { entries.count }
+
+    mutating func append(_ bytes: SharedBytes) {
+        guard bytes.count > 0 else { return }
+        entries.append(bytes)
+        byteCount += bytes.count
+    }
+
+    /// Removes every queued frame that `keep` rejects, except a part-sent head (its remaining
+    /// bytes must still go out, or the stream would be corrupt). Used to conflate a slow
+    /// consumer's backlog.
+    mutating func removeAll(where shouldRemove: (SharedBytes) -> Bool) {
+        guard entries.count > (headOffset > 0 ? 1 : 0) else { return }
+        var kept = Deque<SharedBytes>()
+        kept.reserveCapacity(entries.count)
+        var bytes = 0
+        for (index, entry) in entries.enumerated() {
+            if index == 0 && headOffset > 0 || !shouldRemove(entry) {
+                kept.append(entry)
+                bytes += entry.count
+            }
+        }
+        entries = kept
+        byteCount = bytes - headOffset
+    }
+
+    /// Writes as much as the socket takes. Returns the bytes written, 0 when the socket is
+    /// full, or the errno of a failure.
+    mutating func write(to fd: Int32, iovecs: UnsafeMutablePointer<iovec>, maxIovecs: Int) -> Swift.Result<Int, SystemError> {
+        var total = 0
+        while !entries.isEmpty {
+            var count = 0
+            var offset = headOffset
+            for entry in entries {
+                if count == maxIovecs { break }
+                iovecs[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: entry.baseAddress + offset),
+                                      iov_len: entry.count - offset)
+                offset = 0
+                count += 1
+            }
+            let written = writev(fd, iovecs, Int32(count))
+            if written < 0 {
+                let error = errno
+                if error == EAGAIN || error == EWOULDBLOCK { return .success(total) }
+                if error == EINTR { continue }
+                return .failure(SystemError("writev", errno: error))
+            }
+            consume(written)
+            total += written
+            if count < maxIovecs && !entries.isEmpty { break }  // short write: the socket is full
+        }
+        return .success(total)
+    }
+
+    private mutating func consume(_ written: Int) {
+        var remaining = written
+        byteCount -= written
+        while remaining > 0, let first = entries.first {
+            let left = first.count - headOffset
+            if remaining >= left {
+                remaining -= left
+                headOffset = 0
+                entries.removeFirst()
+            } else {
+                headOffset += remaining
+                remaining = 0
+            }
+        }
+    }
+
+    mutating func removeAll() {
+        entries = Deque()
+        headOffset = 0
+        byteCount = 0
+    }
+}

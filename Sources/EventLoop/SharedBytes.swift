@@ -1,0 +1,32 @@
+/// Immutable, reference-counted bytes: one allocation holding a count and the bytes.
+///
+/// A frame is built into one of these once and then queued by reference to every connection
+/// that should receive it; nothing is copied until the kernel copies it in writev.
+public final class SharedBytes: ManagedBuffer<Int, UInt8> {
+    /// Allocates `count` bytes and lets `initialize` write all of them. The bytes must not be
+    /// changed after this returns.
+    public static func make(count: Int, _ initialize: (UnsafeMutableRawBufferPointer) -> Void) -> SharedBytes {
+        let buffer = unsafeDowncast(SharedBytes.create(minimumCapacity: count, makingHeaderWith: { _ in count }),
+                                    to: SharedBytes.self)
+        buffer.withUnsafeMutablePointerToElements { initialize(UnsafeMutableRawBufferPointer(start: $0, count: count)) }
+        return buffer
+    }
+
+    /// A copy of `bytes`, for cold paths (handshake responses, control frames).
+    public static func copying(_ bytes: some Collection<UInt8>) -> SharedBytes {
+        make(count: bytes.count) { destination in _ = destination.initializeMemory(as: UInt8.self, from: bytes) }
+    }
+
+    public var count: Int { header }
+
+    /// Read access; the pointer is valid only inside `body`.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeMutablePointerToElements { try body(UnsafeRawBufferPointer(start: $0, count: header)) }
+    }
+
+    /// The start of the bytes. Valid while this object is alive, which the queue guarantees
+    /// by holding a reference until the bytes are written.
+    var baseAddress: UnsafeRawPointer {
+        UnsafeRawPointer(withUnsafeMutablePointerToElements { $0 })
+    }
+}

@@ -1,0 +1,60 @@
+/// A parsed request line and header fields.
+public struct HTTPRequestHead: Sendable, Equatable {
+    public var method: String
+    /// The request target as sent, e.g. `/ws?x=1`.
+    public var target: String
+    /// The target without its query.
+    public var path: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var minorVersion: Int
+    /// Fields in order; names lowercased, values trimmed of surrounding whitespace.
+    public var headers: [(name: String, value: String)]
+
+    public init(method: String, target: String, minorVersion: Int, headers: [(name: String, value: String)]) {
+        self.method = method
+        self.target = target
+        self.path = String(target.prefix(while: { $0 != "?" }))
+        self.minorVersion = minorVersion
+        self.headers = headers
+    }
+
+    /// The first value of a field, by case-insensitive name.
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first(where: { $0.name == lowered })?.value
+    }
+
+    /// All values of a field, split at commas into trimmed tokens, across repeated fields.
+    public func tokens(_ name: String) -> [String] {
+        let lowered = name.lowercased()
+        return headers.filter { $0.name == lowered }.flatMap { field in
+            field.value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+        }
+    }
+
+    /// Whether a comma-separated field holds a token, compared case-insensitively.
+    public func hasToken(_ name: String, _ token: String) -> Bool {
+        let lowered = token.lowercased()
+        return tokens(name).contains { $0.lowercased() == lowered }
+    }
+
+    /// Whether the connection should stay open after the response.
+    public var keepAlive: Bool {
+        if hasToken("connection", "close") { return false }
+        return minorVersion >= 1 || hasToken("connection", "keep-alive")
+    }
+
+    public static func == (lhs: HTTPRequestHead, rhs: HTTPRequestHead) -> Bool {
+        lhs.method == rhs.method && lhs.target == rhs.target && lhs.minorVersion == rhs.minorVersion
+            && lhs.headers.elementsEqual(rhs.headers, by: { $0.name == $1.name && $0.value == $1.value })
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs.
+    func trimmingSpaces() -> String {
+        guard let first = firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        let last = lastIndex(where: { $0 != " " && $0 != "\t" })!
+        return String(self[first...last])
+    }
+}

@@ -1,0 +1,74 @@
+/// Writes frame headers (RFC 6455 §5.2). A payload is framed once and the same bytes can be
+/// queued to any number of connections: server frames are unmasked, so nothing in them is
+/// per-connection.
+public enum FrameEncoder {
+    /// Header size for a payload of this length.
+    @inlinable
+    public static func headerLength(payloadLength: Int, masked: Bool = false) -> Int {
+        let base = payloadLength < 126 ? 2 : (payloadLength <= 0xFFFF ? 4 : 10)
+        return masked ? base + 4 : base
+    }
+
+    /// Writes a header at `destination`, which must have room for `headerLength(...)` bytes,
+    /// and returns the number written. A client passes `maskKey` (wire order) and then masks
+    /// the payload with `Masking.apply`.
+    @inlinable
+    @discardableResult
+    public static func writeHeader(to destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool = true,
+                                   payloadLength: Int, maskKey: UInt32? = nil) -> Int {
+        destination.storeBytes(of: (fin ? 0x80 : 0) | opcode.rawValue, as: UInt8.self)
+        let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
+        var offset: Int
+        if payloadLength < 126 {
+            destination.storeBytes(of: maskBit | UInt8(payloadLength), toByteOffset: 1, as: UInt8.self)
+            offset = 2
+        } else if payloadLength <= 0xFFFF {
+            destination.storeBytes(of: maskBit | 126, toByteOffset: 1, as: UInt8.self)
+            destination.storeBytes(of: UInt16(payloadLength).bigEndian, toByteOffset: 2, as: UInt16.self)
+            offset = 4
+        } else {
+            destination.storeBytes(of: maskBit | 127, toByteOffset: 1, as: UInt8.self)
+            destination.storeBytes(of: UInt64(payloadLength).bigEndian, toByteOffset: 2, as: UInt64.self)
+            offset = 10
+        }
+        if let maskKey {
+            destination.storeBytes(of: maskKey, toByteOffset: offset, as: UInt32.self)
+            offset += 4
+        }
+        return offset
+    }
+
+    /// A whole unmasked frame as an array: for control frames and tests, not the hot path.
+    public static func frame(opcode: Opcode, fin: Bool = true, payload: some Collection<UInt8>) -> [UInt8] {
+        let header = headerLength(payloadLength: payload.count)
+        var bytes = [UInt8](repeating: 0, count: header)
+        bytes.withUnsafeMutableBytes { _ = writeHeader(to: $0.baseAddress!, opcode: opcode, fin: fin, payloadLength: payload.count) }
+        bytes.append(contentsOf: payload)
+        return bytes
+    }
+
+    /// A whole masked frame as an array, as a client sends it.
+    public static func maskedFrame(opcode: Opcode, fin: Bool = true, payload: some Collection<UInt8>, maskKey: UInt32) -> [UInt8] {
+        let header = headerLength(payloadLength: payload.count, masked: true)
+        var bytes = [UInt8](repeating: 0, count: header)
+        bytes.withUnsafeMutableBytes { _ = writeHeader(to: $0.baseAddress!, opcode: opcode, fin: fin, payloadLength: payload.count, maskKey: maskKey) }
+        bytes.append(contentsOf: payload)
+        bytes.withUnsafeMutableBytes { Masking.apply(key: maskKey, to: UnsafeMutableRawBufferPointer(rebasing: $0[header...]), payloadOffset: 0) }
+        return bytes
+    }
+
+    /// The payload of a Close frame: the code in network order, then the UTF-8 reason, cut to
+    /// fit the 125-byte control-frame limit on a character boundary.
+    public static func closePayload(code: CloseCode, reason: String = "") -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+        var utf8 = Array(reason.utf8.prefix(123))
+        // A cut can leave a partial character at the end: drop bytes until the rest is whole.
+        while !utf8.isEmpty {
+            var check = UTF8Validator()
+            if utf8.withUnsafeBytes({ check.validate($0) }) && check.isComplete { break }
+            utf8.removeLast()
+        }
+        bytes.append(contentsOf: utf8)
+        return bytes
+    }
+}

@@ -1,0 +1,160 @@
+/// Turns frames into messages (RFC 6455 §5.4-5.5): reassembles fragments, lets control
+/// frames interleave, enforces the message size limit, validates text as UTF-8 as it arrives
+/// and checks Close payloads. One per connection; pure, no I/O.
+///
+/// An unfragmented message is handed out as a view of the caller's buffer (no copy);
+/// fragments are gathered in the reader's own storage, which is released after large messages.
+public final class MessageReader {
+    public enum Event {
+        /// Nothing to deliver. If `consumed` is non-zero, call again with the remaining bytes;
+        /// otherwise wait for more bytes.
+        case pending
+        /// A whole text or binary message. The bytes are valid until the next call.
+        case message(Opcode, UnsafeRawBufferPointer)
+        case ping(UnsafeRawBufferPointer)
+        case pong(UnsafeRawBufferPointer)
+        /// The peer's Close, already checked: `code` is nil when the frame had no payload.
+        case close(CloseCode?, reason: UnsafeRawBufferPointer)
+        /// The connection must be failed with this code; stop reading.
+        case failure(ProtocolFailure)
+    }
+
+    /// Largest message, summed over its fragments.
+    public let maxMessageLength: Int
+    private var parser: FrameParser
+    /// The opcode of the fragmented message in progress, if any.
+    private var fragmentOpcode: Opcode?
+    private var textValidator = UTF8Validator()
+    private var storage: UnsafeMutableRawPointer?
+    private var storageCapacity = 0
+    private var storageCount = 0
+    /// Set when storage was handed out; it is emptied on the next call.
+    private var storageDelivered = false
+    /// Storage above this is freed after its message so idle connections stay small.
+    private static let retainedCapacity = 16 * 1024
+
+    public init(role: FrameParser.Role, maxMessageLength: Int) {
+        self.maxMessageLength = maxMessageLength
+        self.parser = FrameParser(role: role, maxPayloadLength: maxMessageLength)
+    }
+
+    deinit { storage?.deallocate() }
+
+    /// Reads the next event from the unconsumed bytes at the start of `buffer`. The caller
+    /// drops `consumed` bytes, then acts on the event.
+    public func next(_ buffer: UnsafeMutableRawBufferPointer) -> (event: Event, consumed: Int) {
+        if storageDelivered { releaseStorage() }
+        switch parser.next(buffer) {
+        case .failure(let failure):
+            return (.failure(failure), 0)
+        case .needMore(let header, let newPayload):
+            guard let header else { return (.pending, 0) }
+            if let failure = checkSequence(header) ?? validateText(header, buffer, newPayload) {
+                return (.failure(failure), 0)
+            }
+            return (.pending, 0)
+        case .frame(let header, let payloadRange, let newPayload):
+            if let failure = checkSequence(header) ?? validateText(header, buffer, newPayload) {
+                return (.failure(failure), 0)
+            }
+            let payload = UnsafeRawBufferPointer(rebasing: buffer[payloadRange])
+            return (complete(header, payload), header.frameLength)
+        }
+    }
+
+    private func complete(_ header: FrameHeader, _ payload: UnsafeRawBufferPointer) -> Event {
+        switch header.opcode {
+        case .ping: return .ping(payload)
+        case .pong: return .pong(payload)
+        case .close: return Self.parseClose(payload)
+        case .continuation:
+            append(payload)
+            guard header.fin, let opcode = fragmentOpcode else { return .pending }
+            fragmentOpcode = nil
+            if let failure = finishText(opcode) { return .failure(failure) }
+            storageDelivered = true
+            return .message(opcode, UnsafeRawBufferPointer(start: storage, count: storageCount))
+        default:
+            if header.fin {
+                if let failure = finishText(header.opcode) { return .failure(failure) }
+                return .message(header.opcode, payload)
+            }
+            fragmentOpcode = header.opcode
+            append(payload)
+            return .pending
+        }
+    }
+
+    /// Frame-order and size rules that the header alone decides.
+    private func checkSequence(_ header: FrameHeader) -> ProtocolFailure? {
+        if header.opcode.isControl { return nil }
+        if header.opcode == .continuation {
+            if fragmentOpcode == nil {
+                return ProtocolFailure(.protocolError, "continuation frame without a message to continue")
+            }
+            if storageCount + header.payloadLength > maxMessageLength {
+                return ProtocolFailure(.messageTooBig, "message exceeds the size limit")
+            }
+            return nil
+        }
+        if fragmentOpcode != nil {
+            return ProtocolFailure(.protocolError, "new message started inside a fragmented message")
+        }
+        return nil
+    }
+
+    private func validateText(_ header: FrameHeader, _ buffer: UnsafeMutableRawBufferPointer,
+                              _ newPayload: Range<Int>) -> ProtocolFailure? {
+        let isText = header.opcode == .text || (header.opcode == .continuation && fragmentOpcode == .text)
+        guard isText, !newPayload.isEmpty else { return nil }
+        if textValidator.validate(UnsafeRawBufferPointer(rebasing: buffer[newPayload])) { return nil }
+        return ProtocolFailure(.invalidPayloadData, "text message is not valid UTF-8")
+    }
+
+    private func finishText(_ opcode: Opcode) -> ProtocolFailure? {
+        guard opcode == .text else { return nil }
+        defer { textValidator.reset() }
+        return textValidator.isComplete ? nil : ProtocolFailure(.invalidPayloadData, "text message ends inside a UTF-8 sequence")
+    }
+
+    /// Checks a Close payload: empty, or a valid code followed by a UTF-8 reason.
+    public static func parseClose(_ payload: UnsafeRawBufferPointer) -> Event {
+        if payload.isEmpty { return .close(nil, reason: payload) }
+        if payload.count == 1 { return .failure(ProtocolFailure(.protocolError, "close payload of one byte")) }
+        let code = CloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
+        if !code.isValidOnWire { return .failure(ProtocolFailure(.protocolError, "invalid close code")) }
+        let reason = UnsafeRawBufferPointer(rebasing: payload[2...])
+        var validator = UTF8Validator()
+        if !validator.validate(reason) || !validator.isComplete {
+            return .failure(ProtocolFailure(.invalidPayloadData, "close reason is not valid UTF-8"))
+        }
+        return .close(code, reason: reason)
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        let needed = storageCount + bytes.count
+        if needed > storageCapacity {
+            let capacity = max(needed, storageCapacity * 2, 1024)
+            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            if let storage {
+                grown.copyMemory(from: storage, byteCount: storageCount)
+                storage.deallocate()
+            }
+            storage = grown
+            storageCapacity = capacity
+        }
+        (storage! + storageCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        storageCount = needed
+    }
+
+    private func releaseStorage() {
+        storageDelivered = false
+        storageCount = 0
+        if storageCapacity > Self.retainedCapacity {
+            storage?.deallocate()
+            storage = nil
+            storageCapacity = 0
+        }
+    }
+}
