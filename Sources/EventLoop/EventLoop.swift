@@ -28,6 +28,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Scratch space every socket reads into first: a connection only keeps bytes of its own
     /// when a read ends inside a frame, so idle connections cost no buffer.
     public let sharedReadBuffer: UnsafeMutableRawBufferPointer
+    /// Output chunks for copied writes, reused across connections.
+    let bufferPool = BufferPool()
     /// Scratch iovec array for writev, shared by all sockets of the loop.
     let iovecs: UnsafeMutablePointer<iovec>
     static let maxIovecs = 1024

@@ -9,6 +9,8 @@ struct OutboundQueue {
     private var headOffset = 0
     /// Bytes queued and not yet written.
     private(set) var byteCount = 0
+    /// Whether the last entry is a private chunk that copies may be appended to.
+    private var tailIsPrivate = false
 
     var isEmpty: Bool { entries.isEmpty }
     var frameCount: Int { entries.count }
@@ -17,6 +19,24 @@ struct OutboundQueue {
         guard bytes.count > 0 else { return }
         entries.append(bytes)
         byteCount += bytes.count
+        tailIsPrivate = false
+    }
+
+    /// Appends `count` bytes written by `write`, into the private chunk at the tail when it
+    /// has room, else into a new chunk from `pool`.
+    mutating func appendCopy(count: Int, pool: BufferPool, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
+        guard count > 0 else { return }
+        if !tailIsPrivate || entries.last!.capacity - entries.last!.count < count {
+            entries.append(pool.take(minimumCapacity: count))
+            tailIsPrivate = true
+        }
+        let chunk = entries.last!
+        let start = chunk.count
+        chunk.withUnsafeMutablePointerToElements { base in
+            write(UnsafeMutableRawBufferPointer(start: base + start, count: count))
+        }
+        chunk.count = start + count
+        byteCount += count
     }
 
     /// Removes every queued frame that `keep` rejects, except a part-sent head (its remaining
@@ -28,7 +48,7 @@ struct OutboundQueue {
         kept.reserveCapacity(entries.count)
         var bytes = 0
         for (index, entry) in entries.enumerated() {
-            if index == 0 && headOffset > 0 || !shouldRemove(entry) {
+            if index == 0 && headOffset > 0 || !shouldRemove(entry) || isPrivateTail(index) {
                 kept.append(entry)
                 bytes += entry.count
             }
@@ -37,9 +57,12 @@ struct OutboundQueue {
         byteCount = bytes - headOffset
     }
 
+    private func isPrivateTail(_ index: Int) -> Bool { tailIsPrivate && index == entries.count - 1 }
+
     /// Writes as much as the socket takes. Returns the bytes written, 0 when the socket is
     /// full, or the errno of a failure.
-    mutating func write(to fd: Int32, iovecs: UnsafeMutablePointer<iovec>, maxIovecs: Int) -> Swift.Result<Int, SystemError> {
+    mutating func write(to fd: Int32, iovecs: UnsafeMutablePointer<iovec>, maxIovecs: Int,
+                        pool: BufferPool) -> Swift.Result<Int, SystemError> {
         var total = 0
         while !entries.isEmpty {
             var count = 0
@@ -58,14 +81,14 @@ struct OutboundQueue {
                 if error == EINTR { continue }
                 return .failure(SystemError("writev", errno: error))
             }
-            consume(written)
+            consume(written, pool: pool)
             total += written
             if count < maxIovecs && !entries.isEmpty { break }  // short write: the socket is full
         }
         return .success(total)
     }
 
-    private mutating func consume(_ written: Int) {
+    private mutating func consume(_ written: Int, pool: BufferPool) {
         var remaining = written
         byteCount -= written
         while remaining > 0, let first = entries.first {
@@ -73,7 +96,9 @@ struct OutboundQueue {
             if remaining >= left {
                 remaining -= left
                 headOffset = 0
+                if entries.count == 1 { tailIsPrivate = false }
                 entries.removeFirst()
+                recycleIfUnique(first, pool: pool)
             } else {
                 headOffset += remaining
                 remaining = 0
@@ -81,7 +106,15 @@ struct OutboundQueue {
         }
     }
 
+    /// A written chunk-sized buffer that nobody else holds goes back to the pool. Shared frames
+    /// are allocated at their exact size, so only output chunks qualify.
+    private func recycleIfUnique(_ chunk: SharedBytes, pool: BufferPool) {
+        var chunk = chunk
+        if isKnownUniquelyReferenced(&chunk) { pool.recycle(chunk) }
+    }
+
     mutating func removeAll() {
+        tailIsPrivate = false
         entries = Deque()
         headOffset = 0
         byteCount = 0

@@ -1,7 +1,9 @@
-/// Immutable, reference-counted bytes: one allocation holding a count and the bytes.
+/// Reference-counted bytes: one allocation holding a count and the bytes.
 ///
 /// A frame is built into one of these once and then queued by reference to every connection
-/// that should receive it; nothing is copied until the kernel copies it in writev.
+/// that should receive it; nothing is copied until the kernel copies it in writev. Shared
+/// buffers are immutable once built. The only ones that change are a connection's private
+/// output chunks, which only grow at the end, past what writev has been given.
 public final class SharedBytes: ManagedBuffer<Int, UInt8> {
     /// Allocates `count` bytes and lets `initialize` write all of them. The bytes must not be
     /// changed after this returns.
@@ -17,7 +19,10 @@ public final class SharedBytes: ManagedBuffer<Int, UInt8> {
         make(count: bytes.count) { destination in _ = destination.initializeMemory(as: UInt8.self, from: bytes) }
     }
 
-    public var count: Int { header }
+    public internal(set) var count: Int {
+        get { header }
+        set { header = newValue }
+    }
 
     /// Read access; the pointer is valid only inside `body`.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

@@ -99,6 +99,19 @@ public final class StreamSocket: EventHandler {
         markDirty()
     }
 
+    /// Queues `count` bytes that `write` fills in, copied into the connection's private output
+    /// chunk: for bytes that belong to this connection alone (an echo, a pong, a response).
+    public func enqueueCopy(count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
+        guard state == .open else { return }
+        queue.appendCopy(count: count, pool: loop.bufferPool, write)
+        markDirty()
+    }
+
+    /// Queues a copy of `bytes`.
+    public func enqueueCopy(_ bytes: UnsafeRawBufferPointer) {
+        enqueueCopy(count: bytes.count) { $0.copyMemory(from: bytes) }
+    }
+
     /// Drops queued frames that `shouldRemove` selects (never a part-written one).
     public func removeQueued(where shouldRemove: (SharedBytes) -> Bool) {
         queue.removeAll(where: shouldRemove)
@@ -133,7 +146,7 @@ public final class StreamSocket: EventHandler {
     private func flushNow() {
         guard state == .open || state == .shuttingDown else { return }
         if !queue.isEmpty {
-            if case .failure(let error) = queue.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs) {
+            if case .failure(let error) = queue.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: loop.bufferPool) {
                 closeNow(.error(error.errno))
                 return
             }

@@ -48,7 +48,8 @@ public struct HTTPRequestParser: Sendable {
         }
         guard minor >= 0 else { return .failure(.versionNotSupported) }
         var headers = [(name: String, value: String)]()
-        for line in lines.dropFirst() {
+        // The last line is the empty one that ends the head.
+        for line in lines.dropFirst().dropLast() {
             guard let field = Self.parseField(line) else { return .failure(.badRequest) }
             headers.append(field)
         }

@@ -1,0 +1,29 @@
+/// A loop-wide free list of fixed-size output chunks, so the copies a connection writes
+/// (echoes, pongs, handshake responses) reuse memory instead of allocating per frame.
+final class BufferPool {
+    static let chunkSize = 16 * 1024
+    private var free: [SharedBytes] = []
+    private let limit: Int
+
+    init(limit: Int = 256) {
+        self.limit = limit
+        free.reserveCapacity(limit)
+    }
+
+    /// An empty chunk (count 0) of at least `minimumCapacity` bytes.
+    func take(minimumCapacity: Int) -> SharedBytes {
+        if minimumCapacity <= Self.chunkSize, let chunk = free.popLast() {
+            return chunk
+        }
+        let chunk = SharedBytes.make(count: max(minimumCapacity, Self.chunkSize)) { _ in }
+        chunk.count = 0
+        return chunk
+    }
+
+    /// Returns a chunk nobody else references.
+    func recycle(_ chunk: SharedBytes) {
+        guard free.count < limit, chunk.capacity >= Self.chunkSize, chunk.capacity < 2 * Self.chunkSize else { return }
+        chunk.count = 0
+        free.append(chunk)
+    }
+}

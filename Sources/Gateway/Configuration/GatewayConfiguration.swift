@@ -1,0 +1,29 @@
+/// Everything the gateway needs to run, already validated. Built from flags and environment
+/// variables by the `gateway` executable; tests build it directly.
+public struct GatewayConfiguration: Sendable {
+    /// Address to listen on, a literal IPv4 or IPv6 address.
+    public var host = "0.0.0.0"
+    /// Port to listen on; 0 picks a free one (logged at start).
+    public var port = 8080
+    /// Set SO_REUSEPORT so another instance can share the port during a deploy.
+    public var reusePort = false
+    /// Serve `/echo`, the conformance-test endpoint.
+    public var echo = false
+    /// Largest WebSocket message accepted, summed over fragments; larger is closed with 1009.
+    public var maxMessageBytes = 65536
+    /// Largest request head; larger is answered 431.
+    public var maxHeaderBytes = 8192
+    /// Largest request body accepted (POST endpoints); larger is answered 413.
+    public var maxBodyBytes = 65536
+    /// Seconds a client has to send a complete request head; then 408 and close.
+    public var handshakeTimeout = 10.0
+    /// Seconds to wait for the peer's Close reply, then for its TCP close, before dropping it.
+    public var closeTimeout = 5.0
+    /// Output queued for one connection above which reading from it pauses.
+    public var maxQueueBytes = 1 << 20
+
+    public init() {}
+
+    /// Nanoseconds for a duration in seconds, for loop timers.
+    static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }
+}

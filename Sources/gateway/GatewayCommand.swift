@@ -1,0 +1,124 @@
+import ArgumentParser
+import Gateway
+import Glibc
+import Logging
+
+/// `gateway`: flags (or GATEWAY_* environment variables) -> GatewayConfiguration -> run.
+@main
+struct GatewayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Tickstream: a real-time WebSocket gateway for market data.",
+        discussion: """
+        Every option can also be set by an environment variable: GATEWAY_ and the option's \
+        name in capitals with underscores (GATEWAY_PORT for --port, GATEWAY_REUSE_PORT=true \
+        for --reuse-port). A flag on the command line wins over the environment.
+        """
+    )
+
+    @OptionGroup(title: "Listener") var listener: ListenerOptions
+    @OptionGroup(title: "WebSocket limits") var limits: LimitOptions
+    @OptionGroup(title: "Logging") var logging: LoggingOptions
+
+    func validate() throws {
+        guard (0...65535).contains(listener.port) else { throw ValidationError("--port must be 0...65535, got \(listener.port)") }
+        guard limits.maxMessageBytes >= 125, limits.maxMessageBytes <= 1 << 30 else {
+            throw ValidationError("--max-message-bytes must be 125...1073741824, got \(limits.maxMessageBytes)")
+        }
+        guard limits.maxHeaderBytes >= 256, limits.maxHeaderBytes <= 1 << 20 else {
+            throw ValidationError("--max-header-bytes must be 256...1048576, got \(limits.maxHeaderBytes)")
+        }
+        guard limits.maxQueueBytes >= 4096 else { throw ValidationError("--max-queue-bytes must be at least 4096") }
+        guard limits.handshakeTimeout > 0, limits.closeTimeout > 0 else {
+            throw ValidationError("--handshake-timeout and --close-timeout must be positive")
+        }
+    }
+
+    func run() throws {
+        let level = logging.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var settings = GatewayConfiguration()
+        settings.host = listener.host
+        settings.port = listener.port
+        settings.reusePort = listener.reusePort
+        settings.echo = listener.echo
+        settings.maxMessageBytes = limits.maxMessageBytes
+        settings.maxHeaderBytes = limits.maxHeaderBytes
+        settings.maxQueueBytes = limits.maxQueueBytes
+        settings.handshakeTimeout = limits.handshakeTimeout
+        settings.closeTimeout = limits.closeTimeout
+        let gateway = try Gateway(configuration: settings, logger: Logger(label: "tickstream.gateway"))
+        try gateway.run()
+    }
+
+    /// Parses the command line with GATEWAY_* variables as defaults. Any invalid value exits 2.
+    static func main() {
+        let arguments = EnvironmentDefaults.arguments(
+            commandLine: Array(CommandLine.arguments.dropFirst()),
+            environment: EnvironmentDefaults.current(),
+            flags: ["reuse-port", "echo"])
+        let command: GatewayCommand
+        do {
+            command = try parse(arguments)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            writeToStandardError(fullMessage(for: error) + "\n")
+            Glibc.exit(2)
+        }
+        do {
+            try command.run()
+        } catch {
+            writeToStandardError("gateway: \(error)\n")
+            Glibc.exit(1)
+        }
+    }
+}
+
+struct ListenerOptions: ParsableArguments {
+    @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
+    var host = "0.0.0.0"
+
+    @Option(help: "Port to listen on; 0 picks a free port (logged).")
+    var port = 8080
+
+    @Flag(help: "Set SO_REUSEPORT so a second instance can bind the same port during a deploy.")
+    var reusePort = false
+
+    @Flag(help: "Serve /echo, which echoes every message (conformance testing).")
+    var echo = false
+}
+
+struct LimitOptions: ParsableArguments {
+    @Option(help: "Largest WebSocket message accepted, over all its fragments; larger closes with 1009.")
+    var maxMessageBytes = 65536
+
+    @Option(help: "Largest HTTP request head; larger is answered 431.")
+    var maxHeaderBytes = 8192
+
+    @Option(help: "Output queued for one connection before reading from it pauses.")
+    var maxQueueBytes = 1 << 20
+
+    @Option(help: "Seconds a client has to send its request head before 408 and close.")
+    var handshakeTimeout = 10.0
+
+    @Option(help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
+    var closeTimeout = 5.0
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Writes straight to file descriptor 2 (the C `stderr` global is not concurrency-safe).
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+}
