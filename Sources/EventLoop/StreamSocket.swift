@@ -87,6 +87,12 @@ public final class StreamSocket: EventHandler {
     /// Bytes queued and not yet written.
     public var outboundBytes: Int { queue.byteCount }
 
+    /// Whether reading is paused because too much output is queued.
+    public var isReadPaused: Bool { readPaused }
+
+    /// Bytes of input kept between reads (a partial frame or request).
+    public var bufferedInputBytes: Int { pendingCount }
+
     /// Frames queued and not yet fully written.
     public var outboundFrames: Int { queue.frameCount }
 

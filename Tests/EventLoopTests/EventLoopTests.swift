@@ -1,0 +1,191 @@
+import EventLoop
+import Glibc
+import Synchronization
+import Testing
+
+/// A connected pair of non-blocking Unix stream sockets: one for the loop, one for the test.
+func socketPair() -> (Int32, Int32) {
+    var fds: [Int32] = [0, 0]
+    let result = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds)
+    precondition(result == 0)
+    return (fds[0], fds[1])
+}
+
+/// Reads whatever the peer end has now.
+func readAll(_ fd: Int32) -> [UInt8] {
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { return out }
+        out += chunk[0..<n]
+    }
+}
+
+func write(_ fd: Int32, _ bytes: [UInt8]) {
+    let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    precondition(n == bytes.count)
+}
+
+/// Records input; consumes only whole lines, so partial input must be kept by the socket.
+final class LineDelegate: StreamSocketDelegate {
+    var lines: [String] = []
+    var closeReason: StreamSocket.CloseReason?
+
+    func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var consumed = 0
+        while let newline = bytes[consumed...].firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(String(decoding: bytes[consumed..<newline], as: UTF8.self))
+            consumed = newline + 1
+        }
+        return consumed
+    }
+
+    func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason) {
+        closeReason = reason
+    }
+}
+
+@Suite struct EventLoopTests {
+    @Test func timersFireInDeadlineOrderAndCancelledOnesDoNot() throws {
+        let loop = try EventLoop()
+        var fired: [Int] = []
+        loop.schedule(after: 3_000_000) { fired.append(3) }
+        loop.schedule(after: 1_000_000) { fired.append(1) }
+        let cancelled = loop.schedule(after: 2_000_000) { fired.append(2) }
+        loop.schedule(after: 1_000_000) { fired.append(11) }  // same deadline: scheduling order
+        cancelled.cancel()
+        let start = MonotonicClock.now()
+        while fired.count < 3 && MonotonicClock.now() - start < 1_000_000_000 { loop.runOnce(maxWait: 10) }
+        #expect(fired == [1, 11, 3])
+    }
+
+    @Test func executeFromAnotherThreadWakesTheLoop() throws {
+        let loop = try EventLoop()
+        let ran = Atomic<Bool>(false)
+        let thread = Thread { loop.execute { ran.store(true, ordering: .relaxed) } }
+        thread.start()
+        let start = MonotonicClock.now()
+        // No timers and no events: only the eventfd can end this wait.
+        loop.runOnce(maxWait: 5_000)
+        let didRun = ran.load(ordering: .relaxed)
+        #expect(didRun)
+        #expect(MonotonicClock.now() - start < 4_000_000_000)
+        thread.join()
+    }
+
+    @Test func keepsPartialInputUntilTheRestArrives() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        defer { Glibc.close(theirs) }
+        let delegate = LineDelegate()
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        socket.delegate = delegate
+        write(theirs, Array("one\ntw".utf8))
+        loop.runOnce(maxWait: 100)
+        #expect(delegate.lines == ["one"])
+        #expect(socket.bufferedInputBytes == 2)
+        write(theirs, Array("o\nthree\n".utf8))
+        loop.runOnce(maxWait: 100)
+        #expect(delegate.lines == ["one", "two", "three"])
+        #expect(socket.bufferedInputBytes == 0)
+        socket.close()
+    }
+
+    @Test func closesWhenUnconsumedInputExceedsTheBound() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        defer { Glibc.close(theirs) }
+        let delegate = LineDelegate()
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 100, outboundHighWater: 1 << 20)
+        socket.delegate = delegate
+        write(theirs, [UInt8](repeating: UInt8(ascii: "x"), count: 500))  // no newline, ever
+        for _ in 0..<5 { loop.runOnce(maxWait: 10) }
+        #expect(delegate.closeReason == .inputOverflow)
+        #expect(socket.state == .closed)
+    }
+
+    @Test func gathersQueuedFramesAndWritesThemInOrder() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        defer { Glibc.close(theirs) }
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        socket.delegate = LineDelegate()
+        let shared = SharedBytes.copying(Array("shared|".utf8))
+        socket.enqueue(shared)
+        Array("copy|".utf8).withUnsafeBytes { socket.enqueueCopy($0) }
+        socket.enqueue(shared)
+        #expect(socket.outboundBytes == 19)
+        #expect(readAll(theirs).isEmpty)  // corked until the end of the iteration
+        loop.runOnce(maxWait: 0)
+        #expect(String(decoding: readAll(theirs), as: UTF8.self) == "shared|copy|shared|")
+        #expect(socket.outboundBytes == 0)
+        socket.close()
+    }
+
+    @Test func pausesReadingWhileOutputIsBackedUp() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        defer { Glibc.close(theirs) }
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 64 * 1024)
+        socket.delegate = LineDelegate()
+        let big = SharedBytes.make(count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 7) }
+        socket.enqueue(big)
+        loop.runOnce(maxWait: 0)
+        #expect(socket.isReadPaused)  // the peer reads nothing: most of 1 MiB is still queued
+        var received = 0
+        let start = MonotonicClock.now()
+        while received < 1 << 20 && MonotonicClock.now() - start < 5_000_000_000 {
+            received += readAll(theirs).count
+            loop.runOnce(maxWait: 10)
+        }
+        #expect(received == 1 << 20)
+        #expect(!socket.isReadPaused)
+        socket.close()
+    }
+
+    @Test func shutdownAfterFlushDeliversOutputThenEOF() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        let delegate = LineDelegate()
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        socket.delegate = delegate
+        socket.enqueue(SharedBytes.copying(Array("last words".utf8)))
+        socket.shutdownAfterFlush(lingerTimeout: 5_000_000_000)
+        loop.runOnce(maxWait: 0)
+        #expect(socket.state == .lingering)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(theirs, $0.baseAddress, $0.count) }
+        #expect(String(decoding: buffer[0..<max(0, n)], as: UTF8.self) == "last words")
+        let eof = buffer.withUnsafeMutableBytes { Glibc.read(theirs, $0.baseAddress, $0.count) }
+        #expect(eof == 0)  // our write side is shut
+        Glibc.close(theirs)  // the peer finishes; the socket sees EOF and closes
+        loop.runOnce(maxWait: 100)
+        #expect(socket.state == .closed)
+        #expect(delegate.closeReason == .local)
+    }
+
+    @Test func lingerTimeoutClosesAPeerThatNeverCloses() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        defer { Glibc.close(theirs) }
+        let delegate = LineDelegate()
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        socket.delegate = delegate
+        socket.shutdownAfterFlush(lingerTimeout: 20_000_000)
+        let start = MonotonicClock.now()
+        while socket.state != .closed && MonotonicClock.now() - start < 2_000_000_000 { loop.runOnce(maxWait: 5) }
+        #expect(delegate.closeReason == .lingerTimeout)
+    }
+
+    @Test func peerEOFClosesAnOpenSocket() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        let delegate = LineDelegate()
+        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        socket.delegate = delegate
+        Glibc.close(theirs)
+        loop.runOnce(maxWait: 100)
+        #expect(delegate.closeReason == .peerClosed)
+    }
+}
