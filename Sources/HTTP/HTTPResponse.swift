@@ -17,8 +17,9 @@ public struct HTTPResponse: Sendable {
     }
 
     /// The wire bytes. Content-Length is added for every status that may carry a body, and
-    /// `Connection: close` when the connection will not be reused.
-    public func serialized(keepAlive: Bool) -> [UInt8] {
+    /// `Connection: close` when the connection will not be reused. A response to HEAD keeps
+    /// the Content-Length of the body it leaves out.
+    public func serialized(keepAlive: Bool, forHead: Bool = false) -> [UInt8] {
         var text = "HTTP/1.1 \(status.code) \(status.reason)\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if status.code != 101 {
@@ -26,6 +27,6 @@ public struct HTTPResponse: Sendable {
             if !keepAlive { text += "Connection: close\r\n" }
         }
         text += "\r\n"
-        return Array(text.utf8) + body
+        return forHead ? Array(text.utf8) : Array(text.utf8) + body
     }
 }

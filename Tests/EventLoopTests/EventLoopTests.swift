@@ -46,6 +46,22 @@ final class LineDelegate: StreamSocketDelegate {
     }
 }
 
+/// A loop, a StreamSocket on one end of a socketpair, the test's end, and a recording delegate.
+struct Harness {
+    let loop: EventLoop
+    let socket: StreamSocket
+    let peer: Int32
+    let delegate = LineDelegate()
+
+    init(maxBufferedInput: Int = 1024, outboundHighWater: Int = 1 << 20) throws {
+        loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        peer = theirs
+        socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: maxBufferedInput, outboundHighWater: outboundHighWater)
+        socket.delegate = delegate
+    }
+}
+
 @Suite struct EventLoopTests {
     @Test func timersFireInDeadlineOrderAndCancelledOnesDoNot() throws {
         let loop = try EventLoop()
@@ -75,12 +91,9 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func keepsPartialInputUntilTheRestArrives() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
+        let h = try Harness(maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        let (loop, socket, theirs, delegate) = (h.loop, h.socket, h.peer, h.delegate)
         defer { Glibc.close(theirs) }
-        let delegate = LineDelegate()
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
-        socket.delegate = delegate
         write(theirs, Array("one\ntw".utf8))
         loop.runOnce(maxWait: 100)
         #expect(delegate.lines == ["one"])
@@ -93,12 +106,9 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func closesWhenUnconsumedInputExceedsTheBound() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
+        let h = try Harness(maxBufferedInput: 100, outboundHighWater: 1 << 20)
+        let (loop, socket, theirs, delegate) = (h.loop, h.socket, h.peer, h.delegate)
         defer { Glibc.close(theirs) }
-        let delegate = LineDelegate()
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 100, outboundHighWater: 1 << 20)
-        socket.delegate = delegate
         write(theirs, [UInt8](repeating: UInt8(ascii: "x"), count: 500))  // no newline, ever
         for _ in 0..<5 { loop.runOnce(maxWait: 10) }
         #expect(delegate.closeReason == .inputOverflow)
@@ -106,11 +116,9 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func gathersQueuedFramesAndWritesThemInOrder() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
+        let h = try Harness(maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        let (loop, socket, theirs) = (h.loop, h.socket, h.peer)
         defer { Glibc.close(theirs) }
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
-        socket.delegate = LineDelegate()
         let shared = SharedBytes.copying(Array("shared|".utf8))
         socket.enqueue(shared)
         Array("copy|".utf8).withUnsafeBytes { socket.enqueueCopy($0) }
@@ -124,11 +132,9 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func pausesReadingWhileOutputIsBackedUp() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
+        let h = try Harness(maxBufferedInput: 1024, outboundHighWater: 64 * 1024)
+        let (loop, socket, theirs) = (h.loop, h.socket, h.peer)
         defer { Glibc.close(theirs) }
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 64 * 1024)
-        socket.delegate = LineDelegate()
         let big = SharedBytes.make(count: 1 << 20) { $0.initializeMemory(as: UInt8.self, repeating: 7) }
         socket.enqueue(big)
         loop.runOnce(maxWait: 0)
@@ -145,11 +151,8 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func shutdownAfterFlushDeliversOutputThenEOF() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
-        let delegate = LineDelegate()
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
-        socket.delegate = delegate
+        let h = try Harness(maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        let (loop, socket, theirs, delegate) = (h.loop, h.socket, h.peer, h.delegate)
         socket.enqueue(SharedBytes.copying(Array("last words".utf8)))
         socket.shutdownAfterFlush(lingerTimeout: 5_000_000_000)
         loop.runOnce(maxWait: 0)
@@ -166,12 +169,9 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func lingerTimeoutClosesAPeerThatNeverCloses() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
+        let h = try Harness(maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        let (loop, socket, theirs, delegate) = (h.loop, h.socket, h.peer, h.delegate)
         defer { Glibc.close(theirs) }
-        let delegate = LineDelegate()
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
-        socket.delegate = delegate
         socket.shutdownAfterFlush(lingerTimeout: 20_000_000)
         let start = MonotonicClock.now()
         while socket.state != .closed && MonotonicClock.now() - start < 2_000_000_000 { loop.runOnce(maxWait: 5) }
@@ -179,13 +179,10 @@ final class LineDelegate: StreamSocketDelegate {
     }
 
     @Test func peerEOFClosesAnOpenSocket() throws {
-        let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
-        let delegate = LineDelegate()
-        let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1024, outboundHighWater: 1 << 20)
-        socket.delegate = delegate
-        Glibc.close(theirs)
-        loop.runOnce(maxWait: 100)
-        #expect(delegate.closeReason == .peerClosed)
+        let h = try Harness(maxBufferedInput: 1024, outboundHighWater: 1 << 20)
+        Glibc.close(h.peer)
+        h.loop.runOnce(maxWait: 100)
+        #expect(h.delegate.closeReason == .peerClosed)
+        #expect(h.socket.state == .closed)
     }
 }

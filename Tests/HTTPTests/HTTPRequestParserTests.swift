@@ -45,6 +45,13 @@ import Testing
         #expect(parse(String(big.prefix(260))) == .failure(.headerFieldsTooLarge))
     }
 
+    /// A request shown escaped in test output.
+    struct RawRequest: CustomTestStringConvertible, ExpressibleByStringLiteral, Sendable {
+        let text: String
+        init(stringLiteral text: String) { self.text = text }
+        var testDescription: String { text.debugDescription }
+    }
+
     @Test(arguments: [
         "GET / HTTP/1.1\r\n Host: a\r\n\r\n",            // folded line
         "GET / HTTP/1.1\r\nHost : a\r\n\r\n",            // space before colon
@@ -57,9 +64,9 @@ import Testing
         "G(T / HTTP/1.1\r\nHost: a\r\n\r\n",             // method not a token
         "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-    ])
-    func malformedRequestsAre400(_ request: String) {
-        #expect(parse(request) == .failure(.badRequest))
+    ] as [RawRequest])
+    func malformedRequestsAre400(_ request: RawRequest) {
+        #expect(parse(request.text) == .failure(.badRequest))
     }
 
     @Test func otherStatuses() {

@@ -82,7 +82,7 @@ final class ClientConnection: StreamSocketDelegate {
         switch gateway.router.route(head, body: body) {
         case .respond(let response):
             gateway.metrics.recordHandshake(response.status)
-            respond(response, keepAlive: head.keepAlive && response.status.code < 400)
+            respond(response, keepAlive: head.keepAlive && response.status.code < 400, forHead: head.method == "HEAD")
         case .upgrade(let endpoint, let subprotocol, let response):
             gateway.metrics.recordHandshake(.switchingProtocols)
             let bytes = response.serialized(keepAlive: true)
@@ -98,8 +98,8 @@ final class ClientConnection: StreamSocketDelegate {
         }
     }
 
-    private func respond(_ response: HTTPResponse, keepAlive: Bool) {
-        response.serialized(keepAlive: keepAlive).withUnsafeBytes { socket.enqueueCopy($0) }
+    private func respond(_ response: HTTPResponse, keepAlive: Bool, forHead: Bool = false) {
+        response.serialized(keepAlive: keepAlive, forHead: forHead).withUnsafeBytes { socket.enqueueCopy($0) }
         if keepAlive {
             armRequestTimer()
         } else {

@@ -1,0 +1,70 @@
+"""Starts the real gateway binary for black-box tests."""
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("TICKSTREAM_GATEWAY", os.path.join(ROOT, ".build", "release", "gateway"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    def __init__(self, *flags: str, env: dict | None = None):
+        self.port = free_port()
+        args = [BINARY, "--host", "127.0.0.1", "--port", str(self.port), *flags]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"gateway exited: {self.process.stdout.read().decode()}")
+                time.sleep(0.02)
+        raise RuntimeError("gateway did not start listening")
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        return self.process.stdout.read().decode(errors="replace")
+
+
+@pytest.fixture
+def gateway_factory():
+    started = []
+
+    def start(*flags, env=None):
+        gw = Gateway(*flags, env=env)
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture
+def echo_gateway(gateway_factory):
+    return gateway_factory("--echo", "--handshake-timeout", "1", "--close-timeout", "2")
