@@ -91,26 +91,21 @@ struct OutboundQueue {
     private mutating func consume(_ written: Int, pool: BufferPool) {
         var remaining = written
         byteCount -= written
-        while remaining > 0, let first = entries.first {
-            let left = first.count - headOffset
+        while remaining > 0, let headCount = entries.first?.count {
+            let left = headCount - headOffset
             if remaining >= left {
                 remaining -= left
                 headOffset = 0
                 if entries.count == 1 { tailIsPrivate = false }
-                entries.removeFirst()
-                recycleIfUnique(first, pool: pool)
+                // Popped straight into a local: no other binding may hold it, or the uniqueness
+                // check below fails and the chunk is lost to the pool.
+                var popped = entries.removeFirst()
+                if isKnownUniquelyReferenced(&popped) { pool.recycle(popped) }
             } else {
                 headOffset += remaining
                 remaining = 0
             }
         }
-    }
-
-    /// A written chunk-sized buffer that nobody else holds goes back to the pool. Shared frames
-    /// are allocated at their exact size, so only output chunks qualify.
-    private func recycleIfUnique(_ chunk: SharedBytes, pool: BufferPool) {
-        var chunk = chunk
-        if isKnownUniquelyReferenced(&chunk) { pool.recycle(chunk) }
     }
 
     mutating func removeAll() {

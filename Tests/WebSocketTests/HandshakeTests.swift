@@ -89,3 +89,36 @@ extension String {
         String(drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
     }
 }
+
+@Suite struct ClientHandshakeTests {
+    @Test func clientAndServerAgree() throws {
+        let client = ClientHandshake(nonce: Array(0..<16), offeredSubprotocols: ["v2", "v1"])
+        let requestBytes = client.request(host: "127.0.0.1:8080", path: "/ws")
+        guard case .complete(let head, _) = requestBytes.withUnsafeBytes({ HTTPRequestParser().parse($0) }) else {
+            Issue.record("server parser refused the client's request")
+            return
+        }
+        let key = try ServerHandshake.validate(head).get()
+        let chosen = ServerHandshake.selectSubprotocol(head, supported: ["v1", "v2"])
+        let responseBytes = ServerHandshake.response(key: key, subprotocol: chosen).serialized(keepAlive: true)
+        guard case .complete(let response, let consumed) = responseBytes.withUnsafeBytes({ HTTPResponseParser.parse($0) }) else {
+            Issue.record("client parser refused the server's response")
+            return
+        }
+        #expect(consumed == responseBytes.count)
+        #expect(client.validate(response) == .success("v2"))
+    }
+
+    @Test func clientRejectsBadResponses() {
+        let client = ClientHandshake(nonce: Array(repeating: 1, count: 16), offeredSubprotocols: ["v1"])
+        func check(_ text: String) -> Result<String?, ClientHandshake.Failure>? {
+            guard case .complete(let head, _) = Array(text.utf8).withUnsafeBytes({ HTTPResponseParser.parse($0) }) else { return nil }
+            return client.validate(head)
+        }
+        let accept = ServerHandshake.acceptValue(forKey: client.key)
+        #expect(check("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\r\n") == .failure(.status(503)))
+        #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n\r\n") == .failure(.wrongAccept))
+        #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\nSec-WebSocket-Protocol: v9\r\n\r\n") == .failure(.unofferedSubprotocol("v9")))
+        #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n") == .success(nil))
+    }
+}

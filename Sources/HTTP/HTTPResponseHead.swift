@@ -1,0 +1,41 @@
+/// A parsed status line and header fields, as a client receives them.
+public struct HTTPResponseHead: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+
+    /// The first value of a field, by case-insensitive name.
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first(where: { $0.name == lowered })?.value
+    }
+
+    /// Whether a comma-separated field holds a token, compared case-insensitively.
+    public func hasToken(_ name: String, _ token: String) -> Bool {
+        let lowered = name.lowercased()
+        return headers.filter { $0.name == lowered }.contains { field in
+            field.value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token.lowercased() }
+        }
+    }
+}
+
+/// Parses a response head (for the load-test client's handshake).
+public enum HTTPResponseParser {
+    public enum Result {
+        case needMore
+        case complete(HTTPResponseHead, consumed: Int)
+        case invalid
+    }
+
+    public static func parse(_ buffer: UnsafeRawBufferPointer, maxHeaderBytes: Int = 16384) -> Result {
+        guard let end = HTTPHeadScanner.findHeadEnd(buffer, limit: maxHeaderBytes) else {
+            return buffer.count >= maxHeaderBytes ? .invalid : .needMore
+        }
+        guard let lines = HTTPHeadScanner.lines(buffer, end: end), let statusLine = lines.first,
+              let headers = HTTPHeadScanner.fields(lines.dropFirst()) else { return .invalid }
+        let parts = statusLine.split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, HTTPHeadScanner.minorVersion(parts[0]) != nil, parts[1].count == 3,
+              parts[1].allSatisfy(HTTPHeadScanner.isDigit),
+              let status = Int(String(decoding: parts[1], as: UTF8.self)) else { return .invalid }
+        return .complete(HTTPResponseHead(status: status, headers: headers), consumed: end)
+    }
+}
