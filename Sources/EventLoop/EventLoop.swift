@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// One iteration: wait for readiness (bounded by the next timer), dispatch events, run due
 /// timers and cross-thread tasks, run the end-of-iteration hooks, then flush every socket that
-/// queued output during the iteration, once each ("cork": many frames, one writev).
+/// queued output during the iteration, once each ("cork": many frames, one writev). A socket
+/// also flushes right after handling its own read event, so replies never pile up in memory.
 ///
 /// Everything except `execute(_:)` and `stop()` must be called on the loop's thread.
 public final class EventLoop: @unchecked Sendable {

@@ -188,6 +188,10 @@ public final class StreamSocket: EventHandler {
         }
         if events & ~EpollEvents.writable != 0 {
             readAvailable()
+            // Replies to this read (echoes, pongs, responses) are all gathered now: write them
+            // before moving on, so the pooled chunk they sit in is free for the next socket.
+            // Output queued from elsewhere (a fan-out) still waits for the iteration's end.
+            flushIfDirty()
         }
     }
 
