@@ -205,3 +205,42 @@ def test_sigterm_closes_websockets_with_1001_and_exits_0(echo_gateway):
         assert code is not None and code[0] == 1001
         c.send(frame(0x8, struct.pack("!H", 1001)))
     assert echo_gateway.process.wait(timeout=10) == 0
+
+
+def test_shutdown_does_not_wait_forever_for_a_silent_peer(gateway_factory):
+    gw = gateway_factory("--echo", "--close-timeout", "1")
+    silent = RawClient(gw.port)  # will never answer the Close
+    start = time.monotonic()
+    gw.process.send_signal(signal.SIGTERM)
+    assert silent.read_close()[0] == 1001
+    assert gw.process.wait(timeout=10) == 0
+    assert time.monotonic() - start < 4  # bounded by the close timeout, not by the peer
+
+
+def test_reuse_port_lets_two_instances_share_a_port(gateway_factory):
+    first = gateway_factory("--echo", "--reuse-port")
+    from conftest import BINARY
+    import subprocess
+    second = subprocess.Popen([BINARY, "--host", "127.0.0.1", "--port", str(first.port), "--reuse-port", "--echo"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+        assert second.poll() is None, second.stdout.read().decode()
+        for _ in range(10):  # the kernel spreads connections over both; each must echo
+            c = RawClient(first.port)
+            c.send(frame(0x1, b"either"))
+            assert c.read_frame() == (0x1, b"either")
+            c.close()
+    finally:
+        second.terminate()
+        second.wait(timeout=10)
+
+
+def test_without_reuse_port_a_second_instance_fails_to_bind(gateway_factory):
+    first = gateway_factory("--echo")
+    from conftest import BINARY
+    import subprocess
+    result = subprocess.run([BINARY, "--host", "127.0.0.1", "--port", str(first.port)],
+                            capture_output=True, timeout=10)
+    assert result.returncode != 0
+    assert b"bind" in result.stderr + result.stdout
