@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Imports point one way: gateway -> Gateway -> {WebSocket, HTTP, EventLoop}.
-// WebSocket and HTTP are pure (no sockets, no clocks) so the load-test client can reuse them
-// and tests can drive them byte by byte.
+// Imports point one way: gateway -> Gateway -> {MarketData, WebSocket, HTTP, EventLoop}.
+// MarketData, WebSocket and HTTP are pure (no sockets, no clocks) so the load-test client can
+// reuse them and tests can drive them byte by byte. ByteBuffers holds the one type they share
+// with the event loop: reference-counted frame bytes.
 let package = Package(
     name: "Tickstream",
     platforms: [.macOS(.v15)],
@@ -18,6 +19,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CShims"),
+        .target(name: "ByteBuffers"),
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
@@ -26,16 +28,17 @@ let package = Package(
         .target(
             name: "EventLoop",
             dependencies: [
-                "CShims",
+                "CShims", "ByteBuffers",
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(name: "HTTP"),
         .target(name: "WebSocket", dependencies: ["HTTP", "COpenSSL"]),
+        .target(name: "MarketData", dependencies: ["ByteBuffers", "WebSocket"]),
         .target(
             name: "Gateway",
             dependencies: [
-                "EventLoop", "HTTP", "WebSocket",
+                "ByteBuffers", "EventLoop", "HTTP", "WebSocket", "MarketData",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -50,13 +53,14 @@ let package = Package(
         .executableTarget(
             name: "loadtest",
             dependencies: [
-                "EventLoop", "HTTP", "WebSocket",
+                "ByteBuffers", "EventLoop", "HTTP", "WebSocket", "MarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "loadtest"
         ),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers"]),
+        .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
     ]
 )

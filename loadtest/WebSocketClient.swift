@@ -1,3 +1,4 @@
+import ByteBuffers
 import EventLoop
 import Glibc
 import HTTP

@@ -1,3 +1,5 @@
+import ByteBuffers
+
 /// A loop-wide free list of fixed-size output chunks, so the copies a connection writes
 /// (echoes, pongs, handshake responses) reuse memory instead of allocating per frame.
 final class BufferPool {

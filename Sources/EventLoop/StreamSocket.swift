@@ -1,3 +1,4 @@
+import ByteBuffers
 import Glibc
 
 /// Receives a `StreamSocket`'s input and its end.

@@ -1,0 +1,109 @@
+import ByteBuffers
+import WebSocket
+
+/// Encodes a symbol's state as one protocol variant's JSON. One encoding per variant per
+/// update; the result is framed once and shared by every subscriber of that variant.
+public enum UpdateEncoder {
+    /// v1: `{"symbol":"AAPL","price":189.25}`, price being the last trade.
+    public static func writeV1(symbol: String, state: BookState, to writer: inout ByteWriter) {
+        writer.write("{\"symbol\":\"")
+        writer.write(raw: symbol)
+        writer.write("\",\"price\":")
+        writer.write(state.last)
+        writer.write(byte: UInt8(ascii: "}"))
+    }
+
+    /// v2: `{"symbol","last","bid","ask","depth":[[bidPrice,bidSize,askPrice,askSize],...],"seq","ts"}`
+    /// with the first `depth` book levels.
+    public static func writeV2(symbol: String, state: BookState, depth: Int, to writer: inout ByteWriter) {
+        writer.write("{\"symbol\":\"")
+        writer.write(raw: symbol)
+        writer.write("\",\"last\":")
+        writer.write(state.last)
+        writer.write(",\"bid\":")
+        writer.write(state.bid)
+        writer.write(",\"ask\":")
+        writer.write(state.ask)
+        writer.write(",\"depth\":[")
+        let levels = min(depth, state.levels.count)
+        for i in 0..<levels {
+            let level = state.levels[i]
+            writer.write(i == 0 ? "[" : ",[")
+            writer.write(level.bidPrice)
+            writer.write(byte: UInt8(ascii: ","))
+            writer.write(level.bidSize)
+            writer.write(byte: UInt8(ascii: ","))
+            writer.write(level.askPrice)
+            writer.write(byte: UInt8(ascii: ","))
+            writer.write(level.askSize)
+            writer.write(byte: UInt8(ascii: "]"))
+        }
+        writer.write("],\"seq\":")
+        writer.write(state.seq)
+        writer.write(",\"ts\":")
+        writer.write(state.timestamp)
+        writer.write(byte: UInt8(ascii: "}"))
+    }
+
+    public static func write(symbol: String, state: BookState, variant: ProtocolVariant, to writer: inout ByteWriter) {
+        if variant == .v1 {
+            writeV1(symbol: symbol, state: state, to: &writer)
+        } else {
+            writeV2(symbol: symbol, state: state, depth: variant.depth, to: &writer)
+        }
+    }
+}
+
+/// Builds whole server frames (header + payload) in one allocation.
+public enum FrameBuilder {
+    /// A text frame holding `payload`, tagged so queues can recognise it.
+    public static func textFrame(_ payload: UnsafeRawBufferPointer, tag: UInt32 = 0) -> SharedBytes {
+        let header = FrameEncoder.headerLength(payloadLength: payload.count)
+        return SharedBytes.make(count: header + payload.count, tag: tag) { destination in
+            FrameEncoder.writeHeader(to: destination.baseAddress!, opcode: .text, payloadLength: payload.count)
+            if !payload.isEmpty {
+                (destination.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+            }
+        }
+    }
+
+    /// The tag of an update frame for `symbol`; 0 is kept for untagged frames.
+    @inline(__always)
+    public static func tag(for symbol: SymbolID) -> UInt32 { UInt32(symbol) + 1 }
+}
+
+/// The control messages of both protocols: acks (v2) and errors (both).
+public enum ServerMessages {
+    public static func error(_ error: CommandError, to writer: inout ByteWriter) {
+        writer.write("{\"type\":\"error\",\"code\":\"")
+        writer.writeEscaped(error.code)
+        writer.write("\",\"message\":\"")
+        writer.writeEscaped(error.message)
+        writer.write("\"}")
+    }
+
+    /// `{"type":"subscribed","symbols":[...],"depth":N}` or `{"type":"unsubscribed","symbols":[...]}`.
+    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, to writer: inout ByteWriter) {
+        writer.write(subscribed ? "{\"type\":\"subscribed\",\"symbols\":[" : "{\"type\":\"unsubscribed\",\"symbols\":[")
+        for (i, symbol) in symbols.enumerated() {
+            writer.write(i == 0 ? "\"" : ",\"")
+            writer.write(raw: symbol)
+            writer.write(byte: UInt8(ascii: "\""))
+        }
+        writer.write(byte: UInt8(ascii: "]"))
+        if let depth {
+            writer.write(",\"depth\":")
+            writer.write(depth)
+        }
+        writer.write(byte: UInt8(ascii: "}"))
+    }
+
+    /// v2's notice before a drain closes the connection.
+    public static func reconnect(reason: String, retryAfterMilliseconds: Int, to writer: inout ByteWriter) {
+        writer.write("{\"type\":\"reconnect\",\"reason\":\"")
+        writer.writeEscaped(reason)
+        writer.write("\",\"retry_after_ms\":")
+        writer.write(retryAfterMilliseconds)
+        writer.write(byte: UInt8(ascii: "}"))
+    }
+}

@@ -1,0 +1,98 @@
+/// The embedded feed: a random walk per symbol with a 50-level book, stepped round-robin over
+/// the symbols. Pure: the caller decides when to step (the gateway paces it on its loop).
+public struct SimulatedMarket {
+    struct Instrument {
+        let id: SymbolID
+        let name: String
+        /// Mid price in ticks.
+        var midTicks: Int64
+        let tick: FixedPoint
+    }
+
+    private var instruments: [Instrument] = []
+    private var next = 0
+    private var random: SplitMix64
+
+    /// A well-known list with plausible prices, the default when no symbols are given.
+    public static let defaultSymbols: [(String, FixedPoint)] = [
+        ("AAPL", FixedPoint(189, 25_000_000)), ("MSFT", FixedPoint(415, 10_000_000)), ("GOOGL", FixedPoint(172, 50_000_000)),
+        ("AMZN", FixedPoint(185, 60_000_000)), ("NVDA", FixedPoint(122, 40_000_000)), ("META", FixedPoint(505, 30_000_000)),
+        ("TSLA", FixedPoint(245, 80_000_000)), ("BRK.B", FixedPoint(440, 0)), ("JPM", FixedPoint(210, 15_000_000)),
+        ("V", FixedPoint(275, 40_000_000)), ("JNJ", FixedPoint(158, 70_000_000)), ("WMT", FixedPoint(82, 30_000_000)),
+        ("XOM", FixedPoint(118, 20_000_000)), ("MA", FixedPoint(470, 50_000_000)), ("PG", FixedPoint(168, 90_000_000)),
+        ("UNH", FixedPoint(520, 0)), ("HD", FixedPoint(390, 25_000_000)), ("CVX", FixedPoint(158, 40_000_000)),
+        ("KO", FixedPoint(69, 10_000_000)), ("PEP", FixedPoint(172, 30_000_000)), ("COST", FixedPoint(880, 0)),
+        ("ADBE", FixedPoint(560, 70_000_000)), ("NFLX", FixedPoint(690, 20_000_000)), ("AMD", FixedPoint(158, 60_000_000)),
+        ("INTC", FixedPoint(22, 40_000_000)), ("CSCO", FixedPoint(52, 80_000_000)), ("ORCL", FixedPoint(168, 10_000_000)),
+        ("CRM", FixedPoint(290, 50_000_000)), ("DIS", FixedPoint(98, 70_000_000)), ("BA", FixedPoint(165, 30_000_000)),
+    ]
+
+    /// Generated names: SYM0000 ... SYM(n-1), zero-padded to four digits.
+    public static func generatedSymbols(count: Int) -> [(String, FixedPoint)] {
+        (0..<count).map { i in
+            var digits = String(i)
+            while digits.count < 4 { digits = "0" + digits }
+            return ("SYM" + digits, FixedPoint(Int64(20 + (i * 37) % 480), 0))
+        }
+    }
+
+    /// `symbols` pairs each registered id with a starting price.
+    public init(symbols: [(id: SymbolID, name: String, price: FixedPoint)], seed: UInt64 = 0x5EED) {
+        random = SplitMix64(seed: seed)
+        let tick = FixedPoint(units: FixedPoint.unit / 100)  // one cent
+        instruments = symbols.map { Instrument(id: $0.id, name: $0.name, midTicks: max(100, $0.price.units / tick.units), tick: tick) }
+    }
+
+    public var symbolCount: Int { instruments.count }
+
+    /// Moves the next symbol (round-robin) one step and writes its new state into `store`.
+    /// Returns the symbol, its name and the new state.
+    public mutating func step(store: inout BookStore, timestamp: Int64) -> (SymbolID, String, BookState) {
+        let i = next
+        next = next + 1 == instruments.count ? 0 : next + 1
+        let roll = random.next()
+        // Random walk of the mid: -1, 0 or +1 tick, never below one dollar.
+        instruments[i].midTicks = max(100, instruments[i].midTicks + Int64(roll % 3) - 1)
+        let instrument = instruments[i]
+        let tick = instrument.tick.units
+        let halfSpread = Int64(1 + (roll >> 8) % 2)
+        let bid = (instrument.midTicks - halfSpread) * tick
+        let ask = (instrument.midTicks + halfSpread) * tick
+        let tradeAtAsk = (roll >> 16) & 1 == 1
+        var sizeBits = roll >> 20
+        let state = store.update(instrument.id) { state in
+            state.bid = FixedPoint(units: bid)
+            state.ask = FixedPoint(units: ask)
+            state.last = tradeAtAsk ? state.ask : state.bid
+            state.timestamp = timestamp
+            if state.levels.count != BookState.maxLevels {
+                state.levels = Array(repeating: BookLevel(bidPrice: .zero, bidSize: .zero, askPrice: .zero, askSize: .zero),
+                                     count: BookState.maxLevels)
+            }
+            for level in 0..<BookState.maxLevels {
+                // Sizes in round lots of 100, 100...1,600, from bits of the same roll.
+                let bidLots = Int64(1 + sizeBits & 0xF)
+                let askLots = Int64(1 + (sizeBits >> 4) & 0xF)
+                sizeBits = sizeBits >> 3 | sizeBits << 61
+                state.levels[level] = BookLevel(
+                    bidPrice: FixedPoint(units: bid - Int64(level) * tick), bidSize: FixedPoint(bidLots * 100),
+                    askPrice: FixedPoint(units: ask + Int64(level) * tick), askSize: FixedPoint(askLots * 100))
+            }
+        }
+        return (instrument.id, instrument.name, state)
+    }
+}
+
+/// A small, fast, deterministic generator (SplitMix64): the simulator needs variety, not
+/// cryptographic quality, and a seed makes tests repeatable.
+public struct SplitMix64 {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

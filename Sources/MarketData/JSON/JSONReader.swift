@@ -1,0 +1,245 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A strict pull reader over JSON bytes (RFC 8259). It validates as it goes and hands out
+/// byte ranges instead of building a tree, so reading a message's few known fields allocates
+/// nothing. Unknown fields are skipped (and still validated).
+public struct JSONReader {
+    public struct Failure: Error, Equatable, Sendable {
+        public let message: String
+        public init(_ message: String) { self.message = message }
+    }
+
+    public let bytes: UnsafeRawBufferPointer
+    public private(set) var index = 0
+    /// Nesting bound, so hostile input cannot exhaust the stack.
+    private static let maxDepth = 32
+
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    // MARK: Structure
+
+    /// Calls `body` with each key's raw bytes; `body` must read or skip the value.
+    public mutating func readObject(_ body: (inout JSONReader, UnsafeRawBufferPointer) throws -> Void) throws {
+        try expect(UInt8(ascii: "{"))
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let key = try readStringBytes()
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            try body(&self, key)
+            skipWhitespace()
+            if peek() == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            try expect(UInt8(ascii: "}"))
+            return
+        }
+    }
+
+    /// Calls `body` for each element (with its position); `body` must read or skip it.
+    public mutating func readArray(_ body: (inout JSONReader, Int) throws -> Void) throws {
+        try expect(UInt8(ascii: "["))
+        skipWhitespace()
+        if peek() == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        var position = 0
+        while true {
+            skipWhitespace()
+            try body(&self, position)
+            position += 1
+            skipWhitespace()
+            if peek() == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            try expect(UInt8(ascii: "]"))
+            return
+        }
+    }
+
+    /// Checks that nothing but whitespace follows the value just read.
+    public mutating func finish() throws {
+        skipWhitespace()
+        guard index == bytes.count else { throw Failure("unexpected bytes after the JSON value") }
+    }
+
+    /// Moves back to an earlier position (from `index`), e.g. to skip a value whose reading
+    /// failed half-way in a document already known to be well-formed.
+    public mutating func rewind(to position: Int) {
+        precondition(position <= index)
+        index = position
+    }
+
+    /// The first non-whitespace byte ahead, without consuming it.
+    public mutating func peekValueStart() -> UInt8? {
+        skipWhitespace()
+        return peek()
+    }
+
+    // MARK: Values
+
+    /// A string without escapes, as its raw bytes (symbols, message types). A string with
+    /// escapes is refused: no valid value of those fields needs one.
+    public mutating func readStringBytes() throws -> UnsafeRawBufferPointer {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return UnsafeRawBufferPointer(rebasing: bytes[start..<(index - 1)])
+            }
+            if byte == UInt8(ascii: "\\") { throw Failure("escapes are not allowed in this string") }
+            if byte < 0x20 { throw Failure("control character in a string") }
+            index += 1
+        }
+        throw Failure("unterminated string")
+    }
+
+    /// A number's raw bytes, checked against the JSON number grammar.
+    public mutating func readNumberBytes() throws -> UnsafeRawBufferPointer {
+        let start = index
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        guard let first = peek(), isDigit(first) else { throw Failure("expected a number") }
+        index += 1
+        if first != UInt8(ascii: "0") { while let d = peek(), isDigit(d) { index += 1 } }
+        if peek() == UInt8(ascii: ".") {
+            index += 1
+            guard let d = peek(), isDigit(d) else { throw Failure("expected digits after the decimal point") }
+            while let d = peek(), isDigit(d) { index += 1 }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            index += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
+            guard let d = peek(), isDigit(d) else { throw Failure("expected exponent digits") }
+            while let d = peek(), isDigit(d) { index += 1 }
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+    }
+
+    /// An integer within `range`.
+    public mutating func readInteger(in range: ClosedRange<Int64>) throws -> Int64 {
+        let raw = try readNumberBytes()
+        var value: Int64 = 0
+        var negative = false
+        for (i, byte) in raw.enumerated() {
+            if i == 0 && byte == UInt8(ascii: "-") {
+                negative = true
+                continue
+            }
+            guard isDigit(byte) else { throw Failure("expected an integer") }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !o1 && !o2 else { throw Failure("integer out of range") }
+            value = sum
+        }
+        if negative { value = -value }
+        guard range.contains(value) else { throw Failure("integer out of range") }
+        return value
+    }
+
+    public mutating func readFixedPoint() throws -> FixedPoint {
+        let raw = try readNumberBytes()
+        guard let value = FixedPoint.parse(raw) else {
+            throw Failure("number has more than \(FixedPoint.scale) decimal places or is out of range")
+        }
+        return value
+    }
+
+    /// Skips any value, validating it.
+    public mutating func skipValue() throws { try skipValue(depth: 0) }
+
+    private mutating func skipValue(depth: Int) throws {
+        guard depth < Self.maxDepth else { throw Failure("nested too deeply") }
+        skipWhitespace()
+        guard let byte = peek() else { throw Failure("unexpected end of JSON") }
+        switch byte {
+        case UInt8(ascii: "{"):
+            try readObject { reader, _ in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            try readArray { reader, _ in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""):
+            try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        default:
+            _ = try readNumberBytes()
+        }
+    }
+
+    /// Skips a string that may hold escapes, checking them.
+    private mutating func skipString() throws {
+        try expect(UInt8(ascii: "\""))
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte < 0x20 { throw Failure("control character in a string") }
+            if byte == UInt8(ascii: "\\") {
+                guard let escaped = peek() else { break }
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    continue
+                case UInt8(ascii: "u"):
+                    for _ in 0..<4 {
+                        guard let h = peek(), isHex(h) else { throw Failure("bad \\u escape") }
+                        index += 1
+                    }
+                default:
+                    throw Failure("bad escape")
+                }
+            }
+        }
+        throw Failure("unterminated string")
+    }
+
+    // MARK: Bytes
+
+    private func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func expect(_ byte: UInt8) throws {
+        guard peek() == byte else {
+            throw Failure(index < bytes.count ? "expected '\(Character(Unicode.Scalar(byte)))'" : "unexpected end of JSON")
+        }
+        index += 1
+    }
+
+    private mutating func expectLiteral(_ literal: StaticString) throws {
+        let length = literal.utf8CodeUnitCount
+        guard index + length <= bytes.count,
+              memcmp(bytes.baseAddress! + index, literal.utf8Start, length) == 0 else {
+            throw Failure("invalid literal")
+        }
+        index += length
+    }
+
+    private mutating func skipWhitespace() {
+        while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    private func isHex(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "f"))
+    }
+}
+
+/// Compares raw bytes with ASCII text known at compile time.
+@inline(__always)
+public func bytesEqual(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+    bytes.count == text.utf8CodeUnitCount && (bytes.count == 0 || memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0)
+}

@@ -1,0 +1,116 @@
+/// A request from a subscriber, decoded from its protocol's JSON.
+public enum ClientCommand: Equatable, Sendable {
+    /// Symbols are syntax-checked and deduplicated, in the order sent.
+    case subscribe(symbols: [String], depth: Int)
+    case unsubscribe(symbols: [String])
+}
+
+/// Why a client message was refused; sent back as `{"type":"error","code":..,"message":..}`.
+/// The connection stays open.
+public struct CommandError: Error, Equatable, Sendable {
+    public let code: String
+    public let message: String
+
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func invalidJSON(_ detail: String) -> CommandError { CommandError("invalid_json", "invalid JSON: \(detail)") }
+    public static func invalidMessage(_ detail: String) -> CommandError { CommandError("invalid_message", detail) }
+    public static func unknownType(_ type: String) -> CommandError { CommandError("unknown_type", "unknown message type \"\(type)\"") }
+    public static func invalidSymbol(_ symbol: String) -> CommandError {
+        CommandError("invalid_symbol", "invalid symbol \"\(symbol)\": expected ^[A-Z0-9][A-Z0-9._-]{0,15}$")
+    }
+    public static let invalidDepth = CommandError("invalid_depth", "depth must be an integer from 1 to \(BookState.maxLevels)")
+    public static func tooManySubscriptions(_ limit: Int) -> CommandError {
+        CommandError("too_many_subscriptions", "at most \(limit) symbols per connection")
+    }
+    public static let binaryNotSupported = CommandError("binary_not_supported", "send commands as text messages")
+}
+
+/// Decodes client messages for each protocol version.
+///
+/// v1: `{"type":"subscribe","symbol":"AAPL"}`, `{"type":"unsubscribe","symbol":"AAPL"}`.
+/// v2: `{"type":"subscribe","symbols":["AAPL"],"depth":10}` (depth 1...50, default 1),
+///     `{"type":"unsubscribe","symbols":["AAPL"]}`.
+/// A command naming any invalid symbol is refused whole: nothing is half-applied.
+public enum CommandDecoder {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, version: ProtocolVersion) -> Result<ClientCommand, CommandError> {
+        var reader = JSONReader(bytes)
+        var type: String?
+        var symbol: String?
+        var symbols: [String]?
+        var depth: Int?
+        var badSymbol: String?
+        do {
+            guard reader.peekValueStart() == UInt8(ascii: "{") else {
+                // Valid JSON that is not an object is a message error, not a JSON error.
+                try reader.skipValue()
+                try reader.finish()
+                return .failure(.invalidMessage("a command is a JSON object"))
+            }
+            try reader.readObject { reader, key in
+                if bytesEqual(key, "type") {
+                    type = try string(&reader, field: "type")
+                } else if bytesEqual(key, "symbol") && version == .v1 {
+                    let text = try string(&reader, field: "symbol")
+                    symbol = text
+                    if !SymbolSyntax.isValid(text) { badSymbol = badSymbol ?? text }
+                } else if bytesEqual(key, "symbols") && version == .v2 {
+                    guard reader.peekValueStart() == UInt8(ascii: "[") else {
+                        throw CommandError.invalidMessage("\"symbols\" must be an array of strings")
+                    }
+                    var list: [String] = []
+                    try reader.readArray { reader, _ in
+                        let text = try string(&reader, field: "symbols")
+                        if !SymbolSyntax.isValid(text) { badSymbol = badSymbol ?? text }
+                        if !list.contains(text) { list.append(text) }
+                    }
+                    symbols = list
+                } else if bytesEqual(key, "depth") && version == .v2 {
+                    guard let start = reader.peekValueStart(), start == UInt8(ascii: "-") || (start >= UInt8(ascii: "0") && start <= UInt8(ascii: "9")),
+                          let value = try? reader.readInteger(in: 1...Int64(BookState.maxLevels)) else {
+                        throw CommandError.invalidDepth
+                    }
+                    depth = Int(value)
+                } else {
+                    try reader.skipValue()
+                }
+            }
+            try reader.finish()
+        } catch let error as CommandError {
+            return .failure(error)
+        } catch let error as JSONReader.Failure {
+            return .failure(.invalidJSON(error.message))
+        } catch {
+            return .failure(.invalidJSON("\(error)"))
+        }
+        guard let type else { return .failure(.invalidMessage("missing \"type\"")) }
+        guard type == "subscribe" || type == "unsubscribe" else { return .failure(.unknownType(type)) }
+        let requested: [String]
+        switch version {
+        case .v1:
+            guard let symbol else { return .failure(.invalidMessage("missing \"symbol\"")) }
+            requested = [symbol]
+        case .v2:
+            guard let symbols else { return .failure(.invalidMessage("missing \"symbols\"")) }
+            guard !symbols.isEmpty else { return .failure(.invalidMessage("\"symbols\" is empty")) }
+            requested = symbols
+        }
+        if let badSymbol { return .failure(.invalidSymbol(badSymbol)) }
+        return .success(type == "subscribe" ? .subscribe(symbols: requested, depth: depth ?? 1) : .unsubscribe(symbols: requested))
+    }
+
+    private static func string(_ reader: inout JSONReader, field: String) throws -> String {
+        guard reader.peekValueStart() == UInt8(ascii: "\"") else {
+            throw CommandError.invalidMessage("\"\(field)\" must be a string")
+        }
+        do {
+            return String(decoding: try reader.readStringBytes(), as: UTF8.self)
+        } catch {
+            // An escaped string may be valid JSON but is never a valid type or symbol.
+            throw CommandError.invalidMessage("\"\(field)\" must be a plain string without escapes")
+        }
+    }
+}

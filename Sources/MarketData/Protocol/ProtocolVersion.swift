@@ -1,0 +1,37 @@
+/// The protocol a connection negotiated; fixed for its lifetime.
+public enum ProtocolVersion: String, Sendable, CaseIterable {
+    /// Legacy and frozen: `{"symbol","price"}` per update.
+    case v1
+    /// Richer: last, bid, ask, book depth, seq and feed timestamp per update.
+    case v2
+
+    /// Subprotocol tokens the server accepts.
+    public static let supportedTokens = ["v2", "v1"]
+
+    /// The client's first offered token that we support, or v1 (with no token echoed) when
+    /// it offered nothing we know.
+    public static func negotiate(offered: [String]) -> (version: ProtocolVersion, token: String?) {
+        for token in offered {
+            if let version = ProtocolVersion(rawValue: token) { return (version, token) }
+        }
+        return (.v1, nil)
+    }
+}
+
+/// Which encoding of an update a subscriber receives: v1, or v2 at a depth of 1...50.
+/// Each variant with subscribers is encoded once per update.
+public struct ProtocolVariant: Hashable, Sendable {
+    /// 0 for v1; the depth for v2.
+    public let index: Int
+
+    public static let v1 = ProtocolVariant(index: 0)
+    public static func v2(depth: Int) -> ProtocolVariant {
+        precondition((1...BookState.maxLevels).contains(depth))
+        return ProtocolVariant(index: depth)
+    }
+
+    public static let count = BookState.maxLevels + 1
+
+    public var version: ProtocolVersion { index == 0 ? .v1 : .v2 }
+    public var depth: Int { index }
+}

@@ -1,0 +1,93 @@
+import ByteBuffers
+
+/// A connection that receives updates. The registry keeps, per symbol, one group of
+/// subscribers per protocol variant; fan-out hands each group the same frame.
+public protocol Subscriber: AnyObject {
+    /// This subscriber's place in each symbol's group, kept by the registry.
+    var subscriptionSlots: [SymbolID: SubscriptionSlot] { get set }
+    /// A frame for `symbol` in this subscriber's variant. Called during fan-out: queue the
+    /// reference, don't copy.
+    func deliver(_ frame: SharedBytes, symbol: SymbolID)
+}
+
+/// Where a subscriber sits in a symbol's groups.
+public struct SubscriptionSlot: Equatable, Sendable {
+    public let variant: ProtocolVariant
+    /// Position in the group's array, for O(1) removal.
+    public var position: Int
+}
+
+/// Who is subscribed to what, grouped for encode-once fan-out.
+public final class SubscriptionRegistry {
+    /// One symbol's subscribers, by variant.
+    struct SymbolGroups {
+        var groups: [[Subscriber]] = Array(repeating: [], count: ProtocolVariant.count)
+        /// Variants whose group is not empty, so fan-out visits only those.
+        var activeVariants: [Int] = []
+        var total = 0
+    }
+
+    private var symbols: [SymbolGroups?] = []
+    /// Subscriptions over all symbols and connections.
+    public private(set) var totalSubscriptions = 0
+
+    public init() {}
+
+    /// Subscribes (or moves to another variant). Returns false when it was already there.
+    @discardableResult
+    public func subscribe(_ subscriber: Subscriber, to symbol: SymbolID, variant: ProtocolVariant) -> Bool {
+        if let slot = subscriber.subscriptionSlots[symbol] {
+            if slot.variant == variant { return false }
+            unsubscribe(subscriber, from: symbol)
+        }
+        let index = Int(symbol)
+        if index >= symbols.count { symbols.append(contentsOf: repeatElement(nil, count: index + 1 - symbols.count)) }
+        var entry = symbols[index].take() ?? SymbolGroups()
+        if entry.groups[variant.index].isEmpty { entry.activeVariants.append(variant.index) }
+        subscriber.subscriptionSlots[symbol] = SubscriptionSlot(variant: variant, position: entry.groups[variant.index].count)
+        entry.groups[variant.index].append(subscriber)
+        entry.total += 1
+        symbols[index] = entry
+        totalSubscriptions += 1
+        return true
+    }
+
+    /// Unsubscribes; returns false when it was not subscribed.
+    @discardableResult
+    public func unsubscribe(_ subscriber: Subscriber, from symbol: SymbolID) -> Bool {
+        guard let slot = subscriber.subscriptionSlots.removeValue(forKey: symbol),
+              var entry = symbols[Int(symbol)].take() else { return false }
+        let v = slot.variant.index
+        let last = entry.groups[v].count - 1
+        if slot.position != last {
+            // Swap-remove, in place: the last member takes the freed place.
+            let moved = entry.groups[v][last]
+            entry.groups[v][slot.position] = moved
+            moved.subscriptionSlots[symbol]?.position = slot.position
+        }
+        entry.groups[v].removeLast()
+        if entry.groups[v].isEmpty { entry.activeVariants.removeAll { $0 == v } }
+        entry.total -= 1
+        symbols[Int(symbol)] = entry.total == 0 ? nil : entry
+        totalSubscriptions -= 1
+        return true
+    }
+
+    /// Removes every subscription of a departing connection.
+    public func unsubscribeAll(_ subscriber: Subscriber) {
+        for symbol in Array(subscriber.subscriptionSlots.keys) { unsubscribe(subscriber, from: symbol) }
+    }
+
+    /// Calls `body` once per variant that has subscribers for `symbol`, with its group.
+    @inline(__always)
+    public func forEachGroup(of symbol: SymbolID, _ body: (ProtocolVariant, [Subscriber]) -> Void) {
+        guard Int(symbol) < symbols.count, let entry = symbols[Int(symbol)] else { return }
+        for variant in entry.activeVariants {
+            body(ProtocolVariant(index: variant), entry.groups[variant])
+        }
+    }
+
+    public func subscriberCount(of symbol: SymbolID) -> Int {
+        Int(symbol) < symbols.count ? symbols[Int(symbol)]?.total ?? 0 : 0
+    }
+}

@@ -1,0 +1,51 @@
+import Testing
+@testable import MarketData
+
+func decode(_ text: String, _ version: ProtocolVersion) -> Result<ClientCommand, CommandError> {
+    Array(text.utf8).withUnsafeBytes { CommandDecoder.decode($0, version: version) }
+}
+
+func errorCode(_ text: String, _ version: ProtocolVersion) -> String? {
+    if case .failure(let error) = decode(text, version) { return error.code }
+    return nil
+}
+
+@Suite struct CommandDecoderTests {
+    @Test func v1Commands() {
+        #expect(decode(#"{"type":"subscribe","symbol":"AAPL"}"#, .v1) == .success(.subscribe(symbols: ["AAPL"], depth: 1)))
+        #expect(decode(#" { "symbol" : "BRK.B" , "type" : "unsubscribe" } "#, .v1) == .success(.unsubscribe(symbols: ["BRK.B"])))
+    }
+
+    @Test func v2Commands() {
+        #expect(decode(#"{"type":"subscribe","symbols":["AAPL","MSFT","AAPL"],"depth":10}"#, .v2)
+            == .success(.subscribe(symbols: ["AAPL", "MSFT"], depth: 10)))
+        #expect(decode(#"{"type":"subscribe","symbols":["AAPL"]}"#, .v2) == .success(.subscribe(symbols: ["AAPL"], depth: 1)))
+        #expect(decode(#"{"type":"unsubscribe","symbols":["AAPL"],"extra":{"ignored":[1,2]}}"#, .v2) == .success(.unsubscribe(symbols: ["AAPL"])))
+    }
+
+    @Test func errors() {
+        #expect(errorCode("{not json", .v1) == "invalid_json")
+        #expect(errorCode(#"{"type":"subscribe","symbol":"AAPL"} trailing"#, .v1) == "invalid_json")
+        #expect(errorCode("[1,2]", .v1) == "invalid_message")
+        #expect(errorCode(#"{"symbol":"AAPL"}"#, .v1) == "invalid_message")
+        #expect(errorCode(#"{"type":"subscribe"}"#, .v1) == "invalid_message")
+        #expect(errorCode(#"{"type":"buy","symbol":"AAPL"}"#, .v1) == "unknown_type")
+        #expect(errorCode(#"{"type":"subscribe","symbol":"aapl"}"#, .v1) == "invalid_symbol")
+        #expect(errorCode(#"{"type":"subscribe","symbol":".AAPL"}"#, .v1) == "invalid_symbol")
+        #expect(errorCode(#"{"type":"subscribe","symbol":"ABCDEFGHIJKLMNOPQ"}"#, .v1) == "invalid_symbol")
+        #expect(errorCode(#"{"type":"subscribe","symbol":7}"#, .v1) == "invalid_message")
+        #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL","bad sym"]}"#, .v2) == "invalid_symbol")
+        #expect(errorCode(#"{"type":"subscribe","symbols":[]}"#, .v2) == "invalid_message")
+        #expect(errorCode(#"{"type":"subscribe","symbols":"AAPL"}"#, .v2) == "invalid_message")
+        for depth in ["0", "51", "1.5", "\"5\"", "-1", "1e1"] {
+            #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"],"depth":\#(depth)}"#, .v2) == "invalid_depth", "depth \(depth)")
+        }
+        // A v1 client using v2's shape is told what is missing.
+        #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"]}"#, .v1) == "invalid_message")
+    }
+
+    @Test func deepNestingIsRefusedNotCrashed() {
+        let deep = #"{"type":"subscribe","symbol":"A","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        #expect(errorCode(deep, .v1) == "invalid_json")
+    }
+}
