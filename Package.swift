@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "gateway",
             dependencies: [
-                "Gateway",
+                "Gateway", "MarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -9,6 +9,12 @@ public protocol StreamSocketDelegate: AnyObject {
     func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int
     /// The socket is closed; nothing more will be called.
     func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason)
+    /// Some queued output was written: room may have opened up below a queue bound.
+    func streamSocketDidWrite(_ socket: StreamSocket)
+}
+
+extension StreamSocketDelegate {
+    public func streamSocketDidWrite(_ socket: StreamSocket) {}
 }
 
 /// A connected, non-blocking TCP socket on an `EventLoop`: reads into the loop's shared buffer,
@@ -153,9 +159,13 @@ public final class StreamSocket: EventHandler {
     private func flushNow() {
         guard state == .open || state == .shuttingDown else { return }
         if !queue.isEmpty {
-            if case .failure(let error) = queue.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: loop.bufferPool) {
+            switch queue.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: loop.bufferPool) {
+            case .failure(let error):
                 closeNow(.error(error.errno))
                 return
+            case .success(let written):
+                if written > 0 { delegate?.streamSocketDidWrite(self) }
+                guard state == .open || state == .shuttingDown else { return }
             }
         }
         if queue.isEmpty && state == .shuttingDown {

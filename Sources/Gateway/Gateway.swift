@@ -2,6 +2,7 @@ import EventLoop
 import Glibc
 import HTTP
 import Logging
+import MarketData
 import WebSocket
 
 /// The running gateway: one event loop, its listener, the routes and the live connections.
@@ -13,6 +14,8 @@ public final class Gateway {
     let logger: Logger
     let metrics = GatewayMetrics()
     let router = Router()
+    let marketData: MarketDataService
+    private var simulator: SimulatorDriver?
     private var listener: Listener?
     private var signals: SignalSource?
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
@@ -25,8 +28,22 @@ public final class Gateway {
         self.configuration = configuration
         self.logger = logger
         self.loop = try EventLoop()
+        marketData = MarketDataService(configuration: configuration, metrics: metrics)
+        router.addWebSocket("/ws", endpoint: MarketDataEndpoint(gateway: self))
+        if let token = configuration.publisherToken {
+            router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, gateway: self))
+        }
         if configuration.echo {
             router.addWebSocket("/echo", endpoint: EchoEndpoint())
+        }
+        if configuration.simulatorRate > 0 {
+            let names = configuration.simulatorSymbols.isEmpty
+                ? SimulatedMarket.defaultSymbols.map(\.0) : configuration.simulatorSymbols
+            let instruments = names.enumerated().map { index, name in
+                (id: marketData.symbolID(for: name)!, name: name, price: SimulatedMarket.startingPrice(for: name, index: index))
+            }
+            simulator = SimulatorDriver(market: SimulatedMarket(symbols: instruments), rate: configuration.simulatorRate,
+                                        loop: loop, service: marketData)
         }
         router.addHTTP("/health/live", methods: ["GET", "HEAD"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "application/json", body: "{\"live\":true}\n")
@@ -49,9 +66,12 @@ public final class Gateway {
             self.logger.info("signal received, shutting down", metadata: ["signal": "\(signal)"])
             self.shutdown()
         }
+        simulator?.start(now: MonotonicClock.now())
         logger.info("listening", metadata: ["address": "\(boundAddress.map { "\($0)" } ?? "?")",
                                             "reuse_port": "\(configuration.reusePort)",
-                                            "echo": "\(configuration.echo)"])
+                                            "echo": "\(configuration.echo)",
+                                            "feed": "\(configuration.publisherToken != nil)",
+                                            "simulator_rate": "\(configuration.simulatorRate)"])
     }
 
     /// Starts (if needed) and runs the loop until the gateway has shut down.
@@ -95,6 +115,7 @@ public final class Gateway {
     public func shutdown() {
         guard !stopping else { return }
         stopping = true
+        simulator?.stop()
         listener?.close()
         listener = nil
         for connection in connections.values {

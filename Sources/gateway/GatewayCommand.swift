@@ -2,6 +2,7 @@ import ArgumentParser
 import Gateway
 import Glibc
 import Logging
+import MarketData
 
 /// `gateway`: flags (or GATEWAY_* environment variables) -> GatewayConfiguration -> run.
 @main
@@ -18,6 +19,7 @@ struct GatewayCommand: ParsableCommand {
 
     @OptionGroup(title: "Listener") var listener: ListenerOptions
     @OptionGroup(title: "WebSocket limits") var limits: LimitOptions
+    @OptionGroup(title: "Market data") var market: MarketOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
 
     func validate() throws {
@@ -31,6 +33,15 @@ struct GatewayCommand: ParsableCommand {
         guard limits.maxQueueBytes >= 4096 else { throw ValidationError("--max-queue-bytes must be at least 4096") }
         guard limits.handshakeTimeout > 0, limits.closeTimeout > 0 else {
             throw ValidationError("--handshake-timeout and --close-timeout must be positive")
+        }
+        guard market.slowConsumerTimeout > 0 else { throw ValidationError("--slow-consumer-timeout must be positive") }
+        guard (1...100_000).contains(market.maxSubscriptions) else {
+            throw ValidationError("--max-subscriptions must be 1...100000, got \(market.maxSubscriptions)")
+        }
+        guard (0...10_000_000).contains(market.simRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(market.simRate)") }
+        _ = try market.simulatorSymbols()
+        if let token = market.publisherToken, token.isEmpty || token.contains(where: { $0 == " " || $0.isNewline }) {
+            throw ValidationError("--publisher-token must be non-empty, without spaces or newlines")
         }
     }
 
@@ -51,6 +62,11 @@ struct GatewayCommand: ParsableCommand {
         settings.maxQueueBytes = limits.maxQueueBytes
         settings.handshakeTimeout = limits.handshakeTimeout
         settings.closeTimeout = limits.closeTimeout
+        settings.slowConsumerTimeout = market.slowConsumerTimeout
+        settings.maxSubscriptions = market.maxSubscriptions
+        settings.simulatorSymbols = try market.simulatorSymbols()
+        settings.simulatorRate = market.simRate
+        settings.publisherToken = market.publisherToken
         let gateway = try Gateway(configuration: settings, logger: Logger(label: "tickstream.gateway"))
         try gateway.run()
     }
@@ -108,6 +124,45 @@ struct LimitOptions: ParsableArguments {
 
     @Option(help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
     var closeTimeout = 5.0
+}
+
+struct MarketOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Simulated symbols: a count N (SYM0000...SYM<N-1>) or a comma-separated list. Default: ~30 well-known tickers.", valueName: "n-or-list"))
+    var simSymbols: String?
+
+    @Option(help: "Simulated updates per second over all symbols, round-robin, paced in 1 ms ticks; 0 turns the simulator off.")
+    var simRate = 1000
+
+    @Option(help: "Symbols one connection may subscribe to.")
+    var maxSubscriptions = 500
+
+    @Option(help: "Seconds a subscriber may stay over --max-queue-bytes (its updates conflated) before it is closed with 1008.")
+    var slowConsumerTimeout = 5.0
+
+    @Option(help: "Enable /feed for publishers sending Authorization: Bearer <token>.")
+    var publisherToken: String?
+
+    /// The simulator's symbol names; empty means the built-in list.
+    func simulatorSymbols() throws -> [String] {
+        guard let simSymbols else { return [] }
+        if let count = Int(simSymbols) {
+            guard (1...10_000).contains(count) else { throw ValidationError("--sim-symbols count must be 1...10000, got \(count)") }
+            return SimulatedMarket.generatedSymbols(count: count)
+        }
+        let names = simSymbols.split(separator: ",").map { String($0).trimmingCharacters() }
+        guard !names.isEmpty else { throw ValidationError("--sim-symbols is empty") }
+        for name in names where !SymbolSyntax.isValid(name) {
+            throw ValidationError("--sim-symbols: invalid symbol \"\(name)\" (expected ^[A-Z0-9][A-Z0-9._-]{0,15}$)")
+        }
+        guard Set(names).count == names.count else { throw ValidationError("--sim-symbols lists a symbol twice") }
+        return names
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
 }
 
 struct LoggingOptions: ParsableArguments {

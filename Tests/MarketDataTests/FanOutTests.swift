@@ -88,7 +88,8 @@ final class RecordingSubscriber: Subscriber {
     }
 
     @Test func generatedNamesArePadded() {
-        #expect(SimulatedMarket.generatedSymbols(count: 11).map(\.0).suffix(2) == ["SYM0009", "SYM0010"])
+        #expect(SimulatedMarket.generatedSymbols(count: 11).suffix(2) == ["SYM0009", "SYM0010"])
+        #expect(SimulatedMarket.startingPrice(for: "AAPL", index: 5).description == "189.25")
     }
 
     func decodeFeed(_ text: String) -> (updates: [(Int, FeedUpdate)], errors: [(Int, String)], failure: CommandError?) {

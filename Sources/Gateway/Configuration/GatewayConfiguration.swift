@@ -19,8 +19,24 @@ public struct GatewayConfiguration: Sendable {
     public var handshakeTimeout = 10.0
     /// Seconds to wait for the peer's Close reply, then for its TCP close, before dropping it.
     public var closeTimeout = 5.0
-    /// Output queued for one connection above which reading from it pauses.
+    /// Output queued for one connection. Past it, a subscriber's pending updates are conflated
+    /// (newest per symbol) and reading from an echo client pauses.
     public var maxQueueBytes = 1 << 20
+    /// Seconds a subscriber may stay over `maxQueueBytes` before it is closed with 1008.
+    public var slowConsumerTimeout = 5.0
+    /// Symbols one connection may subscribe to.
+    public var maxSubscriptions = 500
+    /// Distinct symbols the gateway will track (from subscriptions, the feed and the simulator);
+    /// a bound on what clients can make it remember.
+    public var maxSymbols = 100_000
+
+    /// The simulator's symbols; empty means the built-in list of well-known tickers.
+    public var simulatorSymbols: [String] = []
+    /// Simulated updates per second over all symbols, round-robin; 0 turns the simulator off.
+    public var simulatorRate = 1000
+
+    /// Enables `/feed` for publishers presenting `Authorization: Bearer <token>`.
+    public var publisherToken: String?
 
     public init() {}
 

@@ -27,7 +27,7 @@ final class ClientConnection: StreamSocketDelegate {
     private(set) var subprotocol: String?
     private(set) var closeSent = false
     private var reader: MessageReader?
-    private var endpoint: WebSocketEndpoint?
+    private var session: WebSocketSession?
     private var requestTimer: Timer?
     private var closeTimer: Timer?
     private let requestParser: HTTPRequestParser
@@ -90,12 +90,12 @@ final class ClientConnection: StreamSocketDelegate {
             bytes.withUnsafeBytes { socket.enqueueCopy($0) }
             requestTimer?.cancel()
             requestTimer = nil
-            self.endpoint = endpoint
             self.subprotocol = subprotocol
             reader = MessageReader(role: .server, maxMessageLength: gateway.configuration.maxMessageBytes)
             socket.maxBufferedInput = gateway.configuration.maxMessageBytes + 14
             phase = .webSocket
             gateway.connectionUpgraded(self)
+            session = endpoint.openSession(for: self, subprotocol: subprotocol)
         }
     }
 
@@ -121,7 +121,7 @@ final class ClientConnection: StreamSocketDelegate {
                 if consumed == 0 { return offset }
             case .message(let opcode, let payload):
                 // After our Close, data is read (to reach the peer's Close) but not acted on.
-                if !closeSent { endpoint?.connection(self, didReceive: opcode, payload: payload) }
+                if !closeSent { session?.connection(self, didReceive: opcode, payload: payload) }
             case .ping(let payload):
                 if !closeSent { sendFrame(opcode: .pong, payload: payload) }
             case .pong:
@@ -209,6 +209,10 @@ final class ClientConnection: StreamSocketDelegate {
         }
     }
 
+    func streamSocketDidWrite(_ socket: StreamSocket) {
+        session?.connectionDidWrite(self)
+    }
+
     func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason) {
         let wasWebSocket = reader != nil
         if phase == .webSocket { gateway.metrics.recordCloseReceived(.abnormalClosure) }
@@ -217,8 +221,8 @@ final class ClientConnection: StreamSocketDelegate {
         closeTimer?.cancel()
         requestTimer = nil
         closeTimer = nil
-        endpoint?.connectionDidClose(self)
-        endpoint = nil
+        session?.connectionDidClose(self)
+        session = nil
         reader = nil
         gateway.connectionClosed(self, wasWebSocket: wasWebSocket, reason: reason)
     }

@@ -12,23 +12,16 @@ enum RouteResult {
 /// Maps requests to endpoints. WebSocket paths go through the handshake checks (400, 426);
 /// plain paths check the method (405 with Allow); anything else is 404.
 final class Router {
-    struct WebSocketRoute {
-        let endpoint: WebSocketEndpoint
-        /// Subprotocols offered by the client that this route accepts, in no preference order:
-        /// the client's first offer that is in this list wins.
-        let subprotocols: [String]
-    }
-
     struct HTTPRoute {
         let methods: [String]
         let handle: (HTTPRequestHead, UnsafeRawBufferPointer) -> HTTPResponse
     }
 
-    private var webSocketRoutes: [String: WebSocketRoute] = [:]
+    private var webSocketRoutes: [String: WebSocketEndpoint] = [:]
     private var httpRoutes: [String: HTTPRoute] = [:]
 
-    func addWebSocket(_ path: String, endpoint: WebSocketEndpoint, subprotocols: [String] = []) {
-        webSocketRoutes[path] = WebSocketRoute(endpoint: endpoint, subprotocols: subprotocols)
+    func addWebSocket(_ path: String, endpoint: WebSocketEndpoint) {
+        webSocketRoutes[path] = endpoint
     }
 
     func addHTTP(_ path: String, methods: [String], handle: @escaping (HTTPRequestHead, UnsafeRawBufferPointer) -> HTTPResponse) {
@@ -36,13 +29,16 @@ final class Router {
     }
 
     func route(_ head: HTTPRequestHead, body: UnsafeRawBufferPointer) -> RouteResult {
-        if let route = webSocketRoutes[head.path] {
+        if let endpoint = webSocketRoutes[head.path] {
             switch ServerHandshake.validate(head) {
             case .failure(let error):
                 return .respond(error.response)
             case .success(let key):
-                let subprotocol = ServerHandshake.selectSubprotocol(head, supported: route.subprotocols)
-                return .upgrade(route.endpoint, subprotocol: subprotocol,
+                let subprotocol = ServerHandshake.selectSubprotocol(head, supported: endpoint.subprotocols)
+                if let refusal = endpoint.refusal(for: head, subprotocol: subprotocol) {
+                    return .respond(refusal.response)
+                }
+                return .upgrade(endpoint, subprotocol: subprotocol,
                                 response: ServerHandshake.response(key: key, subprotocol: subprotocol))
             }
         }

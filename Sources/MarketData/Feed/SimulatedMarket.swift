@@ -28,12 +28,18 @@ public struct SimulatedMarket {
     ]
 
     /// Generated names: SYM0000 ... SYM(n-1), zero-padded to four digits.
-    public static func generatedSymbols(count: Int) -> [(String, FixedPoint)] {
+    public static func generatedSymbols(count: Int) -> [String] {
         (0..<count).map { i in
             var digits = String(i)
             while digits.count < 4 { digits = "0" + digits }
-            return ("SYM" + digits, FixedPoint(Int64(20 + (i * 37) % 480), 0))
+            return "SYM" + digits
         }
+    }
+
+    /// A plausible starting price: the built-in one for a well-known ticker, else one derived
+    /// from the symbol's position (deterministic, between 20 and 500).
+    public static func startingPrice(for name: String, index: Int) -> FixedPoint {
+        defaultSymbols.first(where: { $0.0 == name })?.1 ?? FixedPoint(Int64(20 + (index * 37) % 480), 0)
     }
 
     /// `symbols` pairs each registered id with a starting price.

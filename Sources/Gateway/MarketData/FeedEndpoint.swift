@@ -1,0 +1,90 @@
+import EventLoop
+import HTTP
+import MarketData
+import WebSocket
+
+/// `/feed`: where upstream publishers push updates (subprotocol `feed.v1`), enabled by
+/// `--publisher-token` and guarded by `Authorization: Bearer <token>`.
+final class FeedEndpoint: WebSocketEndpoint {
+    static let subprotocol = "feed.v1"
+    let subprotocols = [FeedEndpoint.subprotocol]
+    private let token: String
+    private unowned let gateway: Gateway
+
+    init(token: String, gateway: Gateway) {
+        self.token = token
+        self.gateway = gateway
+    }
+
+    func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError? {
+        guard let authorization = head.header("authorization"), Self.constantTimeEquals(authorization, "Bearer " + token) else {
+            return HTTPResponseError(.unauthorized, "publishing needs Authorization: Bearer <publisher token>",
+                                     headers: [("WWW-Authenticate", "Bearer")])
+        }
+        guard subprotocol != nil else {
+            return HTTPResponseError(.badRequest, "offer Sec-WebSocket-Protocol: \(Self.subprotocol)")
+        }
+        return nil
+    }
+
+    func openSession(for connection: ClientConnection, subprotocol: String?) -> WebSocketSession {
+        gateway.logger.info("publisher connected")
+        return FeedSession(gateway: gateway)
+    }
+
+    /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<min(x.count, y.count) { difference |= x[i] ^ y[i] }
+        return difference == 0
+    }
+}
+
+/// One publisher connection: decodes batches, applies the valid updates, and answers each
+/// invalid one with an error naming its index.
+final class FeedSession: WebSocketSession {
+    private unowned let gateway: Gateway
+    private var decoder = FeedDecoder()
+    private var writer = ByteWriter(capacity: 256)
+
+    init(gateway: Gateway) { self.gateway = gateway }
+
+    func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        guard opcode == .text else {
+            connection.close(code: .unsupportedData, reason: "feed messages are JSON text")
+            return
+        }
+        let service = gateway.marketData
+        let receivedAt = WallClock.microsecondsSinceEpoch()
+        let now = gateway.loop.now
+        let failure = decoder.decode(payload, onUpdate: { index, update in
+            if !service.apply(update, receivedAt: receivedAt, now: now) {
+                self.replyInvalid(connection, index: index, message: "the gateway tracks at most \(service.limits.maxSymbols) symbols")
+            }
+        }, onError: { index, message in
+            self.replyInvalid(connection, index: index, message: message)
+        })
+        if let failure {
+            writer.reset()
+            ServerMessages.error(failure, to: &writer)
+            connection.sendFrame(opcode: .text, payload: writer.bytes)
+            gateway.metrics.feedErrors &+= 1
+        }
+    }
+
+    private func replyInvalid(_ connection: ClientConnection, index: Int, message: String) {
+        writer.reset()
+        writer.write("{\"type\":\"error\",\"code\":\"invalid_update\",\"index\":")
+        writer.write(index)
+        writer.write(",\"message\":\"")
+        writer.writeEscaped(message)
+        writer.write("\"}")
+        connection.sendFrame(opcode: .text, payload: writer.bytes)
+        gateway.metrics.feedErrors &+= 1
+    }
+
+    func connectionDidClose(_ connection: ClientConnection) {
+        gateway.logger.info("publisher disconnected")
+    }
+}

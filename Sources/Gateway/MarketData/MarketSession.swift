@@ -1,0 +1,150 @@
+import ByteBuffers
+import EventLoop
+import MarketData
+import WebSocket
+
+/// One subscriber connection on /ws: its protocol version, its subscriptions, and what
+/// happens when it cannot keep up.
+///
+/// Slow consumers: while the connection's queue is over `--max-queue-bytes`, new updates are
+/// not queued; each one replaces the previous pending update of its symbol (conflation), so
+/// memory is bounded by the number of subscribed symbols. When the queue drains to half the
+/// bound, the newest update of each conflated symbol is queued (v2 clients see the seq jump).
+/// A connection still over the bound after `--slow-consumer-timeout` is closed with 1008.
+final class MarketSession: WebSocketSession, Subscriber {
+    let version: ProtocolVersion
+    var subscriptionSlots: [SymbolID: SubscriptionSlot] = [:]
+    private unowned let connection: ClientConnection
+    private unowned let gateway: Gateway
+    private var service: MarketDataService { gateway.marketData }
+    /// Newest pending frame per symbol while conflating; nil when not conflating.
+    private var conflated: [SymbolID: SharedBytes]?
+    private var slowConsumerTimer: Timer?
+    private var writer = ByteWriter(capacity: 256)
+
+    init(connection: ClientConnection, version: ProtocolVersion, gateway: Gateway) {
+        self.connection = connection
+        self.version = version
+        self.gateway = gateway
+        gateway.metrics.connectionOpened(version: version)
+    }
+
+    // MARK: Fan-out side
+
+    func deliver(_ frame: SharedBytes, symbol: SymbolID) {
+        if conflated != nil {
+            if conflated![symbol] != nil { gateway.metrics.conflatedUpdates &+= 1 }
+            conflated![symbol] = frame
+            return
+        }
+        connection.send(frame)
+        gateway.metrics.recordSent(version: version, bytes: frame.count)
+        if connection.socket.outboundBytes > gateway.configuration.maxQueueBytes { startConflating() }
+    }
+
+    private func startConflating() {
+        var pending: [SymbolID: SharedBytes] = [:]
+        pending.reserveCapacity(subscriptionSlots.count)
+        conflated = pending
+        gateway.metrics.conflationEpisodes &+= 1
+        let timeout = GatewayConfiguration.nanoseconds(gateway.configuration.slowConsumerTimeout)
+        slowConsumerTimer = gateway.loop.schedule(after: timeout) { [weak self] in self?.slowConsumerTimedOut() }
+    }
+
+    func connectionDidWrite(_ connection: ClientConnection) {
+        guard let pending = conflated,
+              connection.socket.outboundBytes <= gateway.configuration.maxQueueBytes / 2 else { return }
+        conflated = nil
+        slowConsumerTimer?.cancel()
+        slowConsumerTimer = nil
+        for (_, frame) in pending {
+            connection.send(frame)
+            gateway.metrics.recordSent(version: version, bytes: frame.count)
+        }
+        if connection.socket.outboundBytes > gateway.configuration.maxQueueBytes { startConflating() }
+    }
+
+    private func slowConsumerTimedOut() {
+        guard conflated != nil else { return }
+        gateway.metrics.slowConsumerCloses &+= 1
+        gateway.logger.notice("closing slow consumer", metadata: [
+            "queued_bytes": "\(connection.socket.outboundBytes)", "protocol": "\(version.rawValue)",
+            "subscriptions": "\(subscriptionSlots.count)"])
+        conflated = nil
+        connection.close(code: .policyViolation, reason: "slow consumer")
+    }
+
+    // MARK: Client side
+
+    func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        guard opcode == .text else {
+            connection.close(code: .unsupportedData, reason: "binary messages are not supported on /ws")
+            return
+        }
+        switch CommandDecoder.decode(payload, version: version) {
+        case .failure(let error):
+            reply(error)
+        case .success(.subscribe(let names, let depth)):
+            subscribe(names, depth: depth)
+        case .success(.unsubscribe(let names)):
+            for name in names {
+                if let symbol = service.symbols.id(of: name) {
+                    service.registry.unsubscribe(self, from: symbol)
+                    conflated?[symbol] = nil
+                }
+            }
+            if version == .v2 { replyAck(subscribed: false, names, depth: nil) }
+        }
+    }
+
+    private func subscribe(_ names: [String], depth: Int) {
+        let newOnes = names.filter { name in service.symbols.id(of: name).map { subscriptionSlots[$0] == nil } ?? true }
+        guard subscriptionSlots.count + newOnes.count <= service.limits.maxSubscriptions else {
+            reply(.tooManySubscriptions(service.limits.maxSubscriptions))
+            return
+        }
+        var ids: [SymbolID] = []
+        for name in names {
+            guard let id = service.symbolID(for: name) else {
+                reply(CommandError("too_many_symbols", "the gateway tracks at most \(service.limits.maxSymbols) symbols"))
+                return
+            }
+            ids.append(id)
+        }
+        let variant: ProtocolVariant = version == .v1 ? .v1 : .v2(depth: depth)
+        for id in ids { service.registry.subscribe(self, to: id, variant: variant) }
+        if version == .v2 { replyAck(subscribed: true, names, depth: depth) }
+        // Snapshot: the latest known state of each, so nobody waits for the next tick.
+        for id in ids {
+            if let frame = service.snapshot(of: id, variant: variant) { deliver(frame, symbol: id) }
+        }
+    }
+
+    private func reply(_ error: CommandError) {
+        writer.reset()
+        ServerMessages.error(error, to: &writer)
+        connection.sendFrame(opcode: .text, payload: writer.bytes)
+        gateway.metrics.commandErrors &+= 1
+    }
+
+    private func replyAck(subscribed: Bool, _ names: [String], depth: Int?) {
+        writer.reset()
+        ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, to: &writer)
+        connection.sendFrame(opcode: .text, payload: writer.bytes)
+    }
+
+    /// Sends v2's reconnect notice (used when draining).
+    func sendReconnectNotice(retryAfterMilliseconds: Int) {
+        guard version == .v2 else { return }
+        writer.reset()
+        ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &writer)
+        connection.sendFrame(opcode: .text, payload: writer.bytes)
+    }
+
+    func connectionDidClose(_ connection: ClientConnection) {
+        slowConsumerTimer?.cancel()
+        conflated = nil
+        service.registry.unsubscribeAll(self)
+        gateway.metrics.connectionClosed(version: version)
+    }
+}
