@@ -9,7 +9,8 @@ struct LoadTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loadtest",
         abstract: "Load generator for the Tickstream gateway.",
-        subcommands: [EchoCommand.self]
+        subcommands: [MarketCommand.self, EchoCommand.self, FanOutCommand.self],
+        defaultSubcommand: MarketCommand.self
     )
 }
 

@@ -1,0 +1,144 @@
+import ArgumentParser
+import EventLoop
+import Foundation
+import Histogram
+
+/// `loadtest market` (the default): subscribers on /ws, measured.
+struct MarketCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "market",
+        abstract: "Subscriber load on /ws: delivery rate, latency percentiles, seq gaps."
+    )
+
+    @Option(help: "Target /ws URL (IP literal or localhost).")
+    var url = "ws://127.0.0.1:8080/ws"
+    @Option(help: "Subscriber connections.")
+    var conns = 100
+    @Option(help: "Share of connections offering v2 (the rest offer v1).")
+    var v2Fraction = 0.5
+    @Option(help: "Symbols per connection; connection i takes (i*subs+k) mod symbols.")
+    var subs = 10
+    @Option(help: "Symbol universe SYM0000...SYM<n-1> (run the gateway with --sim-symbols n).")
+    var symbols = 500
+    @Option(help: "v2 book depth requested.")
+    var depth = 5
+    @Option(help: "Seconds before measuring.")
+    var warmup = 3.0
+    @Option(help: "Seconds measured.")
+    var duration = 10.0
+    @Option(help: "Dials in flight at once.")
+    var dialConcurrency = 200
+    @Option(help: "Retries per connection when a dial fails.")
+    var dialRetries = 3
+    @Option(help: "Spread client source addresses over 127.0.0.1...127.0.0.<n> (more than ~28k connections need n > 1).")
+    var sourceAddresses = 1
+    @Option(help: "Publish this many updates/s to /feed (needs --publisher-token); 0 uses the gateway's simulator.")
+    var publishRate = 0
+    @Option(help: "Publisher token for /feed.")
+    var publisherToken: String?
+    @Option(help: "Deliveries/s wanted: computes --publish-rate from the subscription layout.")
+    var targetRate: Int?
+    @Option(help: "PID of the gateway, to report its CPU over the measured window.")
+    var gatewayPid: Int32?
+    @Option(help: "Write every figure as JSON here.")
+    var json: String?
+    @Option(help: "Exit 1 when the measured rate is below this (deliveries/s).")
+    var expectRate: Double?
+    @Option(help: "Exit 1 when p99 latency (ms) is above this.")
+    var p99Limit: Double?
+    @Flag(help: "No per-second lines.")
+    var quiet = false
+
+    func validate() throws {
+        guard let target = WebSocketURL(url), target.path == "/ws" || !target.path.isEmpty else {
+            throw ValidationError("--url must look like ws://127.0.0.1:8080/ws")
+        }
+        guard conns > 0, subs > 0, symbols > 0, subs <= symbols else { throw ValidationError("need conns > 0 and 0 < subs <= symbols") }
+        guard (0...1).contains(v2Fraction) else { throw ValidationError("--v2-fraction must be 0...1") }
+        guard (1...50).contains(depth) else { throw ValidationError("--depth must be 1...50") }
+        guard (1...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be 1...254") }
+        if publishRate > 0 || targetRate != nil {
+            guard publisherToken != nil else { throw ValidationError("--publish-rate and --target-rate need --publisher-token") }
+        }
+    }
+
+    /// Updates/s that yield `targetRate` deliveries/s: each update reaches conns*subs/symbols subscribers.
+    var effectivePublishRate: Int {
+        guard let targetRate else { return publishRate }
+        return max(1, Int((Double(targetRate) * Double(symbols) / Double(conns * subs)).rounded()))
+    }
+
+    func run() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let loop = try EventLoop()
+        let options = MarketLoad.Options(
+            target: WebSocketURL(url)!, connections: conns, v2Fraction: v2Fraction, subsPerConnection: subs,
+            symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
+            dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
+            publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet)
+        let report = MarketLoad(loop: loop, options: options).run()
+        printSummary(report)
+        if let json { try writeJSON(report, to: json) }
+        var failed: [String] = []
+        if let expectRate, report.rate < expectRate { failed.append(String(format: "rate %.0f/s below --expect-rate %.0f", report.rate, expectRate)) }
+        let p99 = Double(report.latency.totalCount > 0 ? report.latency.valueAtPercentile(99.0) : 0) / 1000
+        if let p99Limit, p99 > p99Limit { failed.append(String(format: "p99 %.3f ms above --p99-limit %.3f", p99, p99Limit)) }
+        if report.failedDials > 0 { failed.append("\(report.failedDials) failed dials") }
+        if report.protocolMismatches > 0 { failed.append("\(report.protocolMismatches) protocol mismatches") }
+        if report.unexpectedCloses > 0 { failed.append("\(report.unexpectedCloses) unexpected closes") }
+        if !failed.isEmpty {
+            print("FAILED: " + failed.joined(separator: "; "))
+            throw ExitCode(1)
+        }
+    }
+
+    private func percentile(_ h: Histogram<UInt64>, _ p: Double) -> Double {
+        h.totalCount > 0 ? Double(h.valueAtPercentile(p)) / 1000 : 0
+    }
+
+    private func printSummary(_ r: MarketLoad.Report) {
+        let h = r.latency
+        print("")
+        print("Tickstream loadtest: \(conns) connections (\(Int(v2Fraction * 100))% v2, depth \(depth)), \(subs) symbols each of \(symbols), "
+              + (effectivePublishRate > 0 ? "publishing \(effectivePublishRate) updates/s to /feed" : "gateway simulator"))
+        print(String(format: "  measured        %.1f s", r.seconds))
+        print(String(format: "  delivered       %.0f msgs/s  (v1 %.0f, v2 %.0f)", r.rate, Double(r.messagesV1) / r.seconds, Double(r.messagesV2) / r.seconds))
+        print(String(format: "  bytes           %.1f MB/s", Double(r.bytes) / r.seconds / 1e6))
+        print(String(format: "  latency (v2)    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu samples)",
+                     percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
+                     Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount))
+        print("  seq gaps        \(r.gaps) (updates missed: \(r.missed))")
+        print("  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
+              + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies")
+        print(String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)
+              + (r.gatewayCPU.map { String(format: ", gateway %.0f%% of a core (%.2f CPU-s per million deliveries)", $0 * 100, $0 * 1e6 / r.rate) } ?? ""))
+        if r.loadtestCPU > 0.9 { print("  note            the load generator used over 90% of its core: it may be the limit") }
+    }
+
+    private func writeJSON(_ r: MarketLoad.Report, to path: String) throws {
+        var fields: [String: Any] = [
+            "connections": conns, "v2_fraction": v2Fraction, "subs": subs, "symbols": symbols, "depth": depth,
+            "publish_rate": effectivePublishRate, "seconds": r.seconds, "rate": r.rate,
+            "rate_v1": Double(r.messagesV1) / r.seconds, "rate_v2": Double(r.messagesV2) / r.seconds,
+            "bytes_per_second": Double(r.bytes) / r.seconds, "gaps": r.gaps, "missed": r.missed,
+            "open": r.open, "failed_dials": r.failedDials, "unexpected_closes": r.unexpectedCloses,
+            "protocol_mismatches": r.protocolMismatches, "error_replies": r.errors,
+            "latency_ms": ["p50": percentile(r.latency, 50), "p90": percentile(r.latency, 90), "p99": percentile(r.latency, 99),
+                           "p99.9": percentile(r.latency, 99.9), "max": Double(r.latency.totalCount > 0 ? r.latency.max : 0) / 1000,
+                           "samples": r.latency.totalCount],
+            "loadtest_cpu": r.loadtestCPU,
+            "per_second": r.perSecond.map { ["t": $0.t, "rate": $0.rate, "p99_ms": Double($0.p99) / 1000] },
+        ]
+        if let cpu = r.gatewayCPU {
+            fields["gateway_cpu"] = cpu
+            fields["gateway_cpu_seconds_per_million"] = cpu * 1e6 / r.rate
+        }
+        let data = try JSONSerialization.data(withJSONObject: fields, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+}

@@ -1,0 +1,271 @@
+import ByteBuffers
+import EventLoop
+import Glibc
+import Histogram
+import MarketData
+import WebSocket
+
+/// The market-data workload: C subscriber connections on /ws (a share offering v2, the rest
+/// v1), each subscribed to S symbols of the SYMnnnn universe, counting what arrives.
+final class MarketLoad: WebSocketClientDelegate {
+    struct Options {
+        var target: WebSocketURL
+        var connections: Int
+        var v2Fraction: Double
+        var subsPerConnection: Int
+        var symbols: Int
+        var depth: Int
+        var warmup: Double
+        var duration: Double
+        var dialConcurrency: Int
+        var dialRetries: Int
+        var sourceAddresses: Int
+        var publishRate: Int
+        var publisherToken: String?
+        var gatewayPID: Int32?
+        var quiet: Bool
+    }
+
+    /// Per connection: what it asked for and the last seq seen per subscribed symbol.
+    struct ClientState {
+        var wantsV2: Bool
+        var attempts = 0
+        var lastSeq: [UInt64]
+    }
+
+    private let loop: EventLoop
+    let options: Options
+    private var clients: [WebSocketClient?]
+    private var state: [ClientState]
+    private var nextToDial = 0
+    private var dialsInFlight = 0
+    private var publisher: FeedPublisher?
+
+    // Counters over the whole run; the report subtracts the warm-up.
+    private(set) var counters = Counters()
+    struct Counters {
+        var messagesV1: UInt64 = 0
+        var messagesV2: UInt64 = 0
+        var bytes: UInt64 = 0
+        var gaps: UInt64 = 0
+        var missed: UInt64 = 0
+        var open = 0
+        var failedDials = 0
+        var unexpectedCloses = 0
+        var protocolMismatches = 0
+        var errors = 0
+    }
+    /// End-to-end latency of v2 updates (now - ts), microseconds, over the measured window.
+    private(set) var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    /// The same for the current second, for the live line.
+    private var secondLatency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    private var measuring = false
+
+    init(loop: EventLoop, options: Options) {
+        self.loop = loop
+        self.options = options
+        clients = Array(repeating: nil, count: options.connections)
+        let v2Count = Int((Double(options.connections) * options.v2Fraction).rounded())
+        state = (0..<options.connections).map { i in
+            ClientState(wantsV2: i < v2Count, lastSeq: Array(repeating: 0, count: options.subsPerConnection))
+        }
+    }
+
+    /// Symbol number for subscription k of connection i: (i*S + k) mod N, spreading load evenly.
+    func symbol(connection i: Int, slot k: Int) -> Int { (i * options.subsPerConnection + k) % options.symbols }
+
+    // MARK: Dialing
+
+    func startDialing() {
+        while dialsInFlight < options.dialConcurrency && nextToDial < options.connections {
+            dial(nextToDial)
+            nextToDial += 1
+        }
+    }
+
+    private func dial(_ index: Int) {
+        let offered = state[index].wantsV2 ? ["v2", "v1"] : ["v1"]
+        let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: offered)
+        client.delegate = self
+        clients[index] = client
+        state[index].attempts += 1
+        dialsInFlight += 1
+        var source: SocketAddress?
+        if options.sourceAddresses > 1 {
+            source = SocketAddress(host: "127.0.0.\(1 + index % options.sourceAddresses)", port: 0)
+        }
+        do {
+            try client.start(from: source)
+        } catch {
+            dialFailed(index, reason: "\(error)")
+        }
+    }
+
+    private func dialFailed(_ index: Int, reason: String) {
+        dialsInFlight -= 1
+        clients[index] = nil
+        if state[index].attempts <= options.dialRetries {
+            loop.schedule(after: 100_000_000) { [weak self] in self?.dial(index) }
+        } else {
+            counters.failedDials += 1
+            if !options.quiet { print("connection \(index) failed to connect: \(reason)") }
+        }
+        startDialing()
+    }
+
+    // MARK: Client events
+
+    func clientDidOpen(_ client: WebSocketClient, subprotocol: String?) {
+        let i = client.index
+        dialsInFlight -= 1
+        counters.open += 1
+        let expected = state[i].wantsV2 ? "v2" : "v1"
+        if subprotocol != expected { counters.protocolMismatches += 1 }
+        var text: String
+        let names = (0..<options.subsPerConnection).map { k in symbolName(symbol(connection: i, slot: k)) }
+        if state[i].wantsV2 {
+            text = #"{"type":"subscribe","symbols":["# + names.map { "\"\($0)\"" }.joined(separator: ",") + #"],"depth":\#(options.depth)}"#
+            Array(text.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
+        } else {
+            for name in names {
+                text = #"{"type":"subscribe","symbol":"\#(name)"}"#
+                Array(text.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
+            }
+        }
+        startDialing()
+    }
+
+    func client(_ client: WebSocketClient, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        let i = client.index
+        guard let number = UpdateScanner.symbolNumber(payload) else {
+            // An ack or an error: errors are counted, acks ignored.
+            if payload.count > 15, payload[9] == UInt8(ascii: "e") { counters.errors += 1 }
+            return
+        }
+        counters.bytes &+= UInt64(payload.count)
+        guard state[i].wantsV2 else {
+            counters.messagesV1 &+= 1
+            return
+        }
+        counters.messagesV2 &+= 1
+        guard let (seq, ts) = UpdateScanner.seqAndTimestamp(payload) else { return }
+        // Which of this connection's subscriptions it is: k = (number - i*S) mod N.
+        let k = ((number - i * options.subsPerConnection) % options.symbols + options.symbols) % options.symbols
+        if k < options.subsPerConnection {
+            let last = state[i].lastSeq[k]
+            if last != 0 && seq != last + 1 && seq > last {
+                counters.gaps &+= 1
+                counters.missed &+= seq - last - 1
+            }
+            state[i].lastSeq[k] = seq
+        }
+        let now = WallClock.microsecondsSinceEpoch()
+        let micros = UInt64(max(0, now - ts))
+        secondLatency.record(micros)
+        if measuring { latency.record(micros) }
+    }
+
+    func clientDidClose(_ client: WebSocketClient, closeCode: CloseCode?, error: String?) {
+        let i = client.index
+        if client.didOpen {
+            counters.open -= 1
+            if !finishing {
+                counters.unexpectedCloses += 1
+                if !options.quiet { print("connection \(i) closed: \(closeCode.map { "\($0)" } ?? "-") \(error ?? "")") }
+            }
+        } else {
+            dialFailed(i, reason: error ?? "closed during handshake")
+        }
+    }
+
+    private var finishing = false
+
+    // MARK: Running
+
+    struct Report {
+        var seconds: Double
+        var messages: UInt64
+        var messagesV1: UInt64
+        var messagesV2: UInt64
+        var bytes: UInt64
+        var gaps: UInt64
+        var missed: UInt64
+        var open: Int
+        var failedDials: Int
+        var unexpectedCloses: Int
+        var protocolMismatches: Int
+        var errors: Int
+        var latency: Histogram<UInt64>
+        var loadtestCPU: Double
+        var gatewayCPU: Double?
+        var perSecond: [(t: Double, rate: Double, p99: UInt64)]
+
+        var rate: Double { Double(messages) / seconds }
+    }
+
+    func run() -> Report {
+        if options.publishRate > 0, let token = options.publisherToken {
+            publisher = FeedPublisher(loop: loop, target: options.target, token: token, rate: options.publishRate,
+                                      symbols: options.symbols, depth: max(options.depth, 1))
+            publisher?.start()
+        }
+        startDialing()
+        let start = MonotonicClock.now()
+        var nextTick = start + 1_000_000_000
+        var lastCounters = counters
+        var windowStart: (counters: Counters, client: CPUSample, gateway: CPUSample?, time: UInt64)?
+        var perSecond: [(Double, Double, UInt64)] = []
+        while true {
+            loop.runOnce(maxWait: 5)
+            let now = MonotonicClock.now()
+            let elapsed = Double(now - start) / 1e9
+            if now >= nextTick {
+                nextTick += 1_000_000_000
+                let messages = (counters.messagesV1 + counters.messagesV2) - (lastCounters.messagesV1 + lastCounters.messagesV2)
+                let p99 = secondLatency.totalCount > 0 ? secondLatency.valueAtPercentile(99.0) : 0
+                perSecond.append((elapsed, Double(messages), p99))
+                if !options.quiet {
+                    print(String(format: "t=%5.1fs  msgs/s=%9.0f  p99=%7.3fms  conns=%5d  gaps=%llu  failed=%d%@",
+                                 elapsed, Double(messages), Double(p99) / 1000, counters.open, counters.gaps,
+                                 counters.failedDials, measuring ? "" : "  (warm-up)"))
+                }
+                secondLatency.reset()
+                lastCounters = counters
+            }
+            if windowStart == nil && elapsed >= options.warmup {
+                measuring = true
+                latency.reset()
+                windowStart = (counters, CPUSample.ownProcess(), options.gatewayPID.flatMap(CPUSample.process), now)
+            }
+            if let begin = windowStart, elapsed >= options.warmup + options.duration {
+                let clientEnd = CPUSample.ownProcess()
+                let gatewayEnd = options.gatewayPID.flatMap(CPUSample.process)
+                let seconds = Double(now - begin.time) / 1e9
+                let v1 = counters.messagesV1 - begin.counters.messagesV1
+                let v2 = counters.messagesV2 - begin.counters.messagesV2
+                var gatewayCPU: Double?
+                if let a = begin.gateway, let b = gatewayEnd { gatewayCPU = CPUSample.utilisation(from: a, to: b) }
+                let openAtEnd = counters.open
+                finishing = true
+                publisher?.stop()
+                for client in clients { client?.close() }
+                for _ in 0..<50 { loop.runOnce(maxWait: 10) }
+                return Report(seconds: seconds, messages: v1 + v2, messagesV1: v1, messagesV2: v2,
+                              bytes: counters.bytes - begin.counters.bytes, gaps: counters.gaps - begin.counters.gaps,
+                              missed: counters.missed - begin.counters.missed, open: openAtEnd,
+                              failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
+                              protocolMismatches: counters.protocolMismatches, errors: counters.errors,
+                              latency: latency, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
+                              gatewayCPU: gatewayCPU,
+                              perSecond: perSecond.filter { $0.0 > options.warmup }.map { (t: $0.0, rate: $0.1, p99: $0.2) })
+            }
+        }
+    }
+}
+
+/// SYMnnnn, zero-padded to four digits like the gateway's simulator.
+func symbolName(_ number: Int) -> String {
+    var digits = String(number)
+    while digits.count < 4 { digits = "0" + digits }
+    return "SYM" + digits
+}
