@@ -57,7 +57,8 @@ public final class StreamSocket: EventHandler {
     }
 
     public let fd: Int32
-    public unowned let loop: EventLoop
+    /// The loop outlives its sockets.
+    public unowned(unsafe) let loop: EventLoop
     /// Strong until the socket closes, so a connection lives as long as its socket.
     public var delegate: StreamSocketDelegate?
     /// Bound on input kept between reads (a partial frame or request head).
@@ -172,7 +173,8 @@ public final class StreamSocket: EventHandler {
             Glibc.shutdown(fd, Int32(SHUT_WR))
             state = .lingering
             readPaused = false
-            lingerTimer = loop.schedule(after: lingerTimeout) { [weak self] in self?.closeNow(.lingerTimeout) }
+            // Strong capture; closeNow cancels it. (A weak one would slow every retain of the socket.)
+            lingerTimer = loop.schedule(after: lingerTimeout) { self.closeNow(.lingerTimeout) }
         }
         if readPaused && queue.byteCount <= outboundHighWater / 2 {
             readPaused = false

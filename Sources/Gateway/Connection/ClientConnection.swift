@@ -21,7 +21,8 @@ final class ClientConnection: StreamSocketDelegate {
     }
 
     let socket: StreamSocket
-    unowned let gateway: Gateway
+    /// The gateway outlives every connection.
+    unowned(unsafe) let gateway: Gateway
     private(set) var phase = Phase.http
     /// The negotiated subprotocol, once upgraded.
     private(set) var subprotocol: String?
@@ -159,8 +160,8 @@ final class ClientConnection: StreamSocketDelegate {
     func close(code: CloseCode, reason: String = "") {
         guard phase == .webSocket, !closeSent else { return }
         sendClose(code: code, reason: reason)
-        closeTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(gateway.configuration.closeTimeout)) { [weak self] in
-            guard let self, self.phase == .webSocket else { return }
+        closeTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(gateway.configuration.closeTimeout)) {
+            guard self.phase == .webSocket else { return }
             self.gateway.metrics.closeTimeouts += 1
             self.socket.close()
         }
@@ -201,8 +202,10 @@ final class ClientConnection: StreamSocketDelegate {
 
     private func armRequestTimer() {
         requestTimer?.cancel()
-        requestTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(gateway.configuration.handshakeTimeout)) { [weak self] in
-            guard let self, self.phase == .http else { return }
+        // Timers capture strongly and are cancelled at close: a weak reference would give every
+        // connection a refcount side table and slow each retain of it on the hot path.
+        requestTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(gateway.configuration.handshakeTimeout)) {
+            guard self.phase == .http else { return }
             self.gateway.metrics.recordHandshake(.requestTimeout)
             self.respond(HTTPResponse(status: .requestTimeout, contentType: "text/plain; charset=utf-8",
                                       body: "request head not received in time\n"), keepAlive: false)

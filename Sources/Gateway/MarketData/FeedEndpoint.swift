@@ -9,7 +9,7 @@ final class FeedEndpoint: WebSocketEndpoint {
     static let subprotocol = "feed.v1"
     let subprotocols = [FeedEndpoint.subprotocol]
     private let token: String
-    private unowned let gateway: Gateway
+    private unowned(unsafe) let gateway: Gateway
 
     init(token: String, gateway: Gateway) {
         self.token = token
@@ -44,7 +44,7 @@ final class FeedEndpoint: WebSocketEndpoint {
 /// One publisher connection: decodes batches, applies the valid updates, and answers each
 /// invalid one with an error naming its index.
 final class FeedSession: WebSocketSession {
-    private unowned let gateway: Gateway
+    private unowned(unsafe) let gateway: Gateway
     private var decoder = FeedDecoder()
     private var writer = ByteWriter(capacity: 256)
 

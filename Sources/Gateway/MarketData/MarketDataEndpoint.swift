@@ -4,7 +4,7 @@ import MarketData
 /// connection's lifetime; nothing offered, or nothing we support, means v1.
 final class MarketDataEndpoint: WebSocketEndpoint {
     let subprotocols = ProtocolVersion.supportedTokens
-    private unowned let gateway: Gateway
+    private unowned(unsafe) let gateway: Gateway
 
     init(gateway: Gateway) { self.gateway = gateway }
 

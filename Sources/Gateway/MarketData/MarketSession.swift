@@ -14,8 +14,10 @@ import WebSocket
 final class MarketSession: WebSocketSession, Subscriber {
     let version: ProtocolVersion
     var subscriptionSlots: [SymbolID: SubscriptionSlot] = [:]
-    private unowned let connection: ClientConnection
-    private unowned let gateway: Gateway
+    // unowned(unsafe): the connection owns this session and the gateway outlives both; a
+    // checked unowned reference costs an atomic retain on every update delivered.
+    private unowned(unsafe) let connection: ClientConnection
+    private unowned(unsafe) let gateway: Gateway
     private var service: MarketDataService { gateway.marketData }
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
@@ -48,7 +50,9 @@ final class MarketSession: WebSocketSession, Subscriber {
         conflated = pending
         gateway.metrics.conflationEpisodes &+= 1
         let timeout = GatewayConfiguration.nanoseconds(gateway.configuration.slowConsumerTimeout)
-        slowConsumerTimer = gateway.loop.schedule(after: timeout) { [weak self] in self?.slowConsumerTimedOut() }
+        // Strong capture (the timer is cancelled at close): a weak reference would give this
+        // object a refcount side table and slow every retain on the hot path.
+        slowConsumerTimer = gateway.loop.schedule(after: timeout) { self.slowConsumerTimedOut() }
     }
 
     func connectionDidWrite(_ connection: ClientConnection) {

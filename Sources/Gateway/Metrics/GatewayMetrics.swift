@@ -14,26 +14,37 @@ final class GatewayMetrics {
     var closeTimeouts: UInt64 = 0
     var acceptErrors: UInt64 = 0
 
-    // Market data, per protocol version (index 0: v1, 1: v2).
-    var subscribersOpen = [0, 0]
-    var messagesSent: [UInt64] = [0, 0]
-    var bytesSent: [UInt64] = [0, 0]
+    // Market data, per protocol version. Plain stored counters, not arrays: an array inside a
+    // class costs a uniqueness check and an exclusivity check on every increment.
+    var subscribersV1 = 0
+    var subscribersV2 = 0
+    var messagesSentV1: UInt64 = 0
+    var messagesSentV2: UInt64 = 0
+    var bytesSentV1: UInt64 = 0
+    var bytesSentV2: UInt64 = 0
     var conflatedUpdates: UInt64 = 0
     var conflationEpisodes: UInt64 = 0
     var slowConsumerCloses: UInt64 = 0
     var commandErrors: UInt64 = 0
     var feedErrors: UInt64 = 0
 
-    @inline(__always)
-    private func slot(_ version: ProtocolVersion) -> Int { version == .v1 ? 0 : 1 }
+    func connectionOpened(version: ProtocolVersion) {
+        if version == .v1 { subscribersV1 += 1 } else { subscribersV2 += 1 }
+    }
 
-    func connectionOpened(version: ProtocolVersion) { subscribersOpen[slot(version)] += 1 }
-    func connectionClosed(version: ProtocolVersion) { subscribersOpen[slot(version)] -= 1 }
+    func connectionClosed(version: ProtocolVersion) {
+        if version == .v1 { subscribersV1 -= 1 } else { subscribersV2 -= 1 }
+    }
 
     @inline(__always)
     func recordSent(version: ProtocolVersion, bytes: Int) {
-        messagesSent[slot(version)] &+= 1
-        bytesSent[slot(version)] &+= UInt64(bytes)
+        if version == .v1 {
+            messagesSentV1 &+= 1
+            bytesSentV1 &+= UInt64(bytes)
+        } else {
+            messagesSentV2 &+= 1
+            bytesSentV2 &+= UInt64(bytes)
+        }
     }
 
     func recordHandshake(_ status: HTTPStatus) { handshakes[status.code, default: 0] += 1 }
