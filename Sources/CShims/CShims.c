@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -18,10 +19,16 @@ int ts_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
     return epoll_ctl(epfd, op, fd, &ev);
 }
 
-int ts_epoll_wait(int epfd, ts_epoll_event *out, int max_events, int timeout_ms) {
+int ts_epoll_wait(int epfd, ts_epoll_event *out, int max_events, int64_t timeout_ns) {
     struct epoll_event raw[1024];
     if (max_events > 1024) max_events = 1024;
-    int n = epoll_wait(epfd, raw, max_events, timeout_ms);
+    struct timespec timeout = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    int n = epoll_pwait2(epfd, raw, max_events, timeout_ns < 0 ? NULL : &timeout, NULL);
+    if (n < 0 && errno == ENOSYS) {
+        /* Kernels before 5.11: millisecond resolution, rounded up. */
+        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(epfd, raw, max_events, ms);
+    }
     for (int i = 0; i < n; i++) {
         out[i].events = raw[i].events;
         out[i].data = raw[i].data.u64;

@@ -152,11 +152,11 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration; `maxWait` bounds the wait in milliseconds (-1: until an event or timer).
     public func runOnce(maxWait: Int32 = -1) {
-        var timeout = maxWait
+        var timeout: Int64 = maxWait < 0 ? -1 : Int64(maxWait) * 1_000_000
         if dirtySockets.isEmpty == false { timeout = 0 }
         if let next = nextLiveTimer() {
             let current = MonotonicClock.now()
-            let untilDue = next.deadline > current ? Int32(min((next.deadline - current + 999_999) / 1_000_000, 60_000)) : 0
+            let untilDue = next.deadline > current ? Int64(min(next.deadline - current, 60_000_000_000)) : 0
             timeout = timeout < 0 ? untilDue : min(timeout, untilDue)
         }
         let count = ts_epoll_wait(epollFD, events, Int32(Self.maxEventsPerWait), timeout)

@@ -14,8 +14,9 @@ typedef struct {
 /// epoll_ctl with the event spelled as plain values.
 int ts_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 
-/// epoll_wait into unpacked events; at most 1024 per call.
-int ts_epoll_wait(int epfd, ts_epoll_event *out, int max_events, int timeout_ms);
+/// epoll_pwait2 into unpacked events, at most 1024 per call. `timeout_ns` < 0 waits for an
+/// event; nanosecond timeouts let sub-millisecond timers fire on time (epoll_wait rounds to ms).
+int ts_epoll_wait(int epfd, ts_epoll_event *out, int max_events, int64_t timeout_ns);
 
 /// epoll_create1(EPOLL_CLOEXEC).
 int ts_epoll_create(void);
