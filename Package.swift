@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "ByteBuffers", "EventLoop", "HTTP", "WebSocket", "MarketData",
+                "ByteBuffers", "CShims", "EventLoop", "HTTP", "WebSocket", "MarketData",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath

@@ -41,6 +41,11 @@ public final class EventLoop: @unchecked Sendable {
     /// Iterations completed; read by metrics and liveness checks.
     public private(set) var iterations: UInt64 = 0
 
+    /// Iteration times and timer lag, for metrics and readiness.
+    public private(set) var statistics = LoopStatistics()
+    private var lagProbe: Timer?
+    private static let lagProbeInterval: UInt64 = 100_000_000
+
     public init(readBufferSize: Int = 256 * 1024) throws {
         epollFD = ts_epoll_create()
         guard epollFD >= 0 else { throw SystemError("epoll_create1") }
@@ -180,7 +185,23 @@ public final class EventLoop: @unchecked Sendable {
         for hook in iterationHooks { hook() }
         flushDirtySockets()
         iterations &+= 1
+        statistics.record(iteration: MonotonicClock.now() &- now)
     }
+
+    /// Starts measuring lag: a timer every 100 ms records how late it fired. A loop stuck in
+    /// long work shows up here before clients notice.
+    public func startLagProbe() {
+        let due = MonotonicClock.now() &+ Self.lagProbeInterval
+        lagProbe = schedule(after: Self.lagProbeInterval) { [unowned(unsafe) self] in
+            let late = MonotonicClock.now() &- due
+            self.statistics.lastLag = late
+            self.statistics.maxLag = max(self.statistics.maxLag, late)
+            self.startLagProbe()
+        }
+    }
+
+    /// Reads and resets the largest lag seen since the last call.
+    public func takeMaxLag() -> UInt64 { statistics.takeMaxLag() }
 
     private func nextLiveTimer() -> Timer? {
         while let first = timers.earliest, !first.isPending { _ = timers.removeEarliest() }

@@ -7,7 +7,8 @@ import WebSocket
 
 /// The running gateway: one event loop, its listener, the routes and the live connections.
 ///
-/// Everything happens on the loop thread: accepting, parsing, routing, writing and shutdown.
+/// Everything happens on the loop thread: accepting, parsing, routing, fan-out, writing,
+/// draining.
 public final class Gateway {
     public let configuration: GatewayConfiguration
     public let loop: EventLoop
@@ -15,11 +16,14 @@ public final class Gateway {
     let metrics = GatewayMetrics()
     let router = Router()
     let marketData: MarketDataService
-    private var simulator: SimulatorDriver?
+    private(set) var drain: DrainController!
+    private(set) var simulator: SimulatorDriver?
     private var listener: Listener?
     private var signals: SignalSource?
+    private var control: ControlSocket?
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
-    private var stopping = false
+    /// Set once the listener was handed to a new instance.
+    private var listenerHandedOver = false
 
     /// The address the listener is bound to, once started (the real port when port 0 was asked).
     public private(set) var boundAddress: SocketAddress?
@@ -29,12 +33,20 @@ public final class Gateway {
         self.logger = logger
         self.loop = try EventLoop()
         marketData = MarketDataService(configuration: configuration, metrics: metrics)
+        drain = DrainController(gateway: self)
         router.addWebSocket("/ws", endpoint: MarketDataEndpoint(gateway: self))
         if let token = configuration.publisherToken {
             router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, gateway: self))
         }
         if configuration.echo {
             router.addWebSocket("/echo", endpoint: EchoEndpoint())
+        }
+        HealthEndpoints.register(on: router, gateway: self)
+        router.addHTTP("/metrics", methods: ["GET"]) { [unowned(unsafe) self] _, _ in
+            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: MetricsEndpoint.render(self))
+        }
+        if let token = configuration.adminToken {
+            AdminEndpoints.register(on: router, token: token, gateway: self)
         }
         if configuration.simulatorRate > 0 {
             let names = configuration.simulatorSymbols.isEmpty
@@ -45,46 +57,53 @@ public final class Gateway {
             simulator = SimulatorDriver(market: SimulatedMarket(symbols: instruments), rate: configuration.simulatorRate,
                                         loop: loop, service: marketData)
         }
-        router.addHTTP("/health/live", methods: ["GET", "HEAD"]) { _, _ in
-            HTTPResponse(status: .ok, contentType: "application/json", body: "{\"live\":true}\n")
-        }
     }
 
-    /// Binds the listener and starts watching for SIGTERM and SIGINT.
+    /// Binds (or takes over) the listener and starts watching for SIGTERM and SIGINT.
     public func start() throws {
-        guard let address = SocketAddress(host: configuration.host, port: configuration.port) else {
-            throw SystemError("invalid listen address \(configuration.host):\(configuration.port)", errno: EINVAL)
+        signals = try SignalSource(loop: loop) { [unowned(unsafe) self] signal in
+            let name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
+            self.logger.notice("\(name) received")
+            self.drain.begin(trigger: name)
         }
-        let fd = try Socket.listen(on: address, reusePort: configuration.reusePort)
-        listener = try Listener(fd: fd, loop: loop, onAccept: { [unowned self] in self.accept($0) },
-                                onError: { [unowned self] error in
-                                    self.metrics.acceptErrors += 1
-                                    self.logger.warning("accept failed", metadata: ["error": "\(error)"])
-                                })
+        let fd: Int32
+        if let path = configuration.takeover {
+            let takeover = try TakeoverClient.receiveListener(from: path)
+            fd = takeover.fd
+            listener = try makeListener(fd)
+            try takeover.confirm()
+            logger.notice("took over the listener from the running instance", metadata: ["control_socket": "\(path)"])
+        } else {
+            guard let address = SocketAddress(host: configuration.host, port: configuration.port) else {
+                throw SystemError("invalid listen address \(configuration.host):\(configuration.port)", errno: EINVAL)
+            }
+            fd = try Socket.listen(on: address, reusePort: configuration.reusePort)
+            listener = try makeListener(fd)
+        }
         boundAddress = Socket.localAddress(fd)
-        signals = try SignalSource(loop: loop) { [unowned self] signal in
-            self.logger.info("signal received, shutting down", metadata: ["signal": "\(signal)"])
-            self.shutdown()
+        if let path = configuration.controlSocket {
+            control = try ControlSocket(path: path, loop: loop, gateway: self)
         }
+        loop.startLagProbe()
         simulator?.start(now: MonotonicClock.now())
-        logger.info("listening", metadata: ["address": "\(boundAddress.map { "\($0)" } ?? "?")",
-                                            "reuse_port": "\(configuration.reusePort)",
-                                            "echo": "\(configuration.echo)",
-                                            "feed": "\(configuration.publisherToken != nil)",
-                                            "simulator_rate": "\(configuration.simulatorRate)"])
+        logger.notice("listening", metadata: ["address": "\(boundAddress.map { "\($0)" } ?? "?")", "pid": "\(getpid())"])
     }
 
-    /// Starts (if needed) and runs the loop until the gateway has shut down.
+    private func makeListener(_ fd: Int32) throws -> Listener {
+        try Listener(fd: fd, loop: loop, onAccept: { [unowned(unsafe) self] in self.accept($0) },
+                     onError: { [unowned(unsafe) self] error in
+                         self.metrics.acceptErrors += 1
+                         self.logger.warning("accept failed", metadata: ["error": "\(error)"])
+                     })
+    }
+
+    /// Starts (if needed) and runs the loop until a drain has finished.
     public func run() throws {
         if listener == nil { try start() }
         loop.run()
     }
 
     private func accept(_ fd: Int32) {
-        guard !stopping else {
-            Glibc.close(fd)
-            return
-        }
         do {
             let socket = try StreamSocket(fd: fd, loop: loop,
                                           maxBufferedInput: configuration.maxHeaderBytes + configuration.maxBodyBytes,
@@ -99,6 +118,10 @@ public final class Gateway {
         }
     }
 
+    var connectionCount: Int { connections.count }
+
+    func allConnections() -> [ClientConnection] { Array(connections.values) }
+
     func connectionUpgraded(_ connection: ClientConnection) {
         metrics.webSocketsOpen += 1
     }
@@ -107,30 +130,31 @@ public final class Gateway {
         connections[ObjectIdentifier(connection)] = nil
         metrics.connectionsOpen -= 1
         if wasWebSocket { metrics.webSocketsOpen -= 1 }
-        if stopping && connections.isEmpty { loop.stop() }
+        drain.connectionClosed()
     }
 
-    /// Stops accepting, closes every WebSocket with 1001 and stops the loop when all are gone
-    /// or after the close timeout.
-    public func shutdown() {
-        guard !stopping else { return }
-        stopping = true
+    /// Hands the listening socket to a new instance (takeover): this one stops accepting and
+    /// drains without a grace period, since nothing routes to it any more.
+    func handOverListener() -> Int32? {
+        guard let listener, !listenerHandedOver else { return nil }
+        return listener.fd
+    }
+
+    func listenerWasTakenOver() {
+        guard let listener else { return }
+        listenerHandedOver = true
+        listener.close()  // our copy only: the new instance holds its own descriptor
+        self.listener = nil
+        drain.begin(trigger: "takeover", skipGrace: true)
+    }
+
+    /// The end of a drain: close what is left of ours and leave the loop.
+    func stopAfterDrain() {
         simulator?.stop()
         listener?.close()
         listener = nil
-        for connection in connections.values {
-            if connection.phase == .webSocket {
-                connection.close(code: .goingAway, reason: "server shutting down")
-            } else {
-                connection.socket.close()
-            }
-        }
-        if connections.isEmpty {
-            loop.stop()
-            return
-        }
-        loop.schedule(after: GatewayConfiguration.nanoseconds(configuration.closeTimeout) * 2) { [weak self] in
-            self?.loop.stop()
-        }
+        control?.close(unlink: !listenerHandedOver)
+        control = nil
+        loop.stop()
     }
 }

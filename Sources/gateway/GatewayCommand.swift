@@ -20,6 +20,7 @@ struct GatewayCommand: ParsableCommand {
     @OptionGroup(title: "Listener") var listener: ListenerOptions
     @OptionGroup(title: "WebSocket limits") var limits: LimitOptions
     @OptionGroup(title: "Market data") var market: MarketOptions
+    @OptionGroup(title: "Health and draining") var operations: OperationsOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
 
     func validate() throws {
@@ -40,14 +41,37 @@ struct GatewayCommand: ParsableCommand {
         }
         guard (0...10_000_000).contains(market.simRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(market.simRate)") }
         _ = try market.simulatorSymbols()
-        if let token = market.publisherToken, token.isEmpty || token.contains(where: { $0 == " " || $0.isNewline }) {
-            throw ValidationError("--publisher-token must be non-empty, without spaces or newlines")
+        for (flag, token) in [("--publisher-token", market.publisherToken), ("--admin-token", operations.adminToken)] {
+            if let token, token.isEmpty || token.contains(where: { $0 == " " || $0.isNewline }) {
+                throw ValidationError("\(flag) must be non-empty, without spaces or newlines")
+            }
+        }
+        guard operations.drainGrace >= 0, operations.drainDuration >= 0, operations.drainTimeout > 0 else {
+            throw ValidationError("--drain-grace and --drain-duration must be >= 0 and --drain-timeout > 0")
+        }
+        guard operations.drainTimeout >= operations.drainGrace + operations.drainDuration else {
+            throw ValidationError("--drain-timeout (\(operations.drainTimeout)) must be at least --drain-grace + --drain-duration (\(operations.drainGrace + operations.drainDuration))")
+        }
+        guard operations.feedStaleAfter > 0, operations.maxLoopLag > 0 else {
+            throw ValidationError("--feed-stale-after and --max-loop-lag must be positive")
+        }
+        if operations.requireFeed && market.publisherToken == nil {
+            throw ValidationError("--require-feed needs --publisher-token (the feed comes in on /feed)")
+        }
+        if let path = operations.controlSocket ?? operations.takeover, path.utf8.count > 100 {
+            throw ValidationError("Unix socket paths are limited to 100 bytes")
         }
     }
 
     func run() throws {
         let level = logging.logLevel
+        let json = logging.logFormat == .json
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -67,8 +91,38 @@ struct GatewayCommand: ParsableCommand {
         settings.simulatorSymbols = try market.simulatorSymbols()
         settings.simulatorRate = market.simRate
         settings.publisherToken = market.publisherToken
-        let gateway = try Gateway(configuration: settings, logger: Logger(label: "tickstream.gateway"))
+        settings.requireFeed = operations.requireFeed
+        settings.feedStaleAfter = operations.feedStaleAfter
+        settings.maxLoopLag = operations.maxLoopLag
+        settings.adminToken = operations.adminToken
+        settings.drainGrace = operations.drainGrace
+        settings.drainDuration = operations.drainDuration
+        settings.drainTimeout = operations.drainTimeout
+        settings.controlSocket = operations.controlSocket
+        settings.takeover = operations.takeover
+        let logger = Logger(label: "tickstream.gateway")
+        logger.info("starting", metadata: effectiveConfiguration())
+        let gateway = try Gateway(configuration: settings, logger: logger)
         try gateway.run()
+    }
+
+    /// Every setting as it will be used (tokens redacted), for the start-up log line.
+    func effectiveConfiguration() -> Logger.Metadata {
+        var values: Logger.Metadata = [
+            "host": "\(listener.host)", "port": "\(listener.port)", "reuse_port": "\(listener.reusePort)", "echo": "\(listener.echo)",
+            "max_message_bytes": "\(limits.maxMessageBytes)", "max_header_bytes": "\(limits.maxHeaderBytes)",
+            "max_queue_bytes": "\(limits.maxQueueBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
+            "close_timeout": "\(limits.closeTimeout)", "sim_symbols": "\(market.simSymbols ?? "default list")",
+            "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)",
+            "slow_consumer_timeout": "\(market.slowConsumerTimeout)", "publisher_token": "\(market.publisherToken == nil ? "unset" : "set")",
+            "require_feed": "\(operations.requireFeed)", "feed_stale_after": "\(operations.feedStaleAfter)",
+            "max_loop_lag": "\(operations.maxLoopLag)", "admin_token": "\(operations.adminToken == nil ? "unset" : "set")",
+            "drain_grace": "\(operations.drainGrace)", "drain_duration": "\(operations.drainDuration)",
+            "drain_timeout": "\(operations.drainTimeout)", "log_format": "\(logging.logFormat.rawValue)", "log_level": "\(logging.logLevel)",
+        ]
+        if let path = operations.controlSocket { values["control_socket"] = "\(path)" }
+        if let path = operations.takeover { values["takeover"] = "\(path)" }
+        return values
     }
 
     /// Parses the command line with GATEWAY_* variables as defaults. Any invalid value exits 2.
@@ -76,7 +130,7 @@ struct GatewayCommand: ParsableCommand {
         let arguments = EnvironmentDefaults.arguments(
             commandLine: Array(CommandLine.arguments.dropFirst()),
             environment: EnvironmentDefaults.current(),
-            flags: ["reuse-port", "echo"])
+            flags: ["reuse-port", "echo", "require-feed"])
         let command: GatewayCommand
         do {
             command = try parse(arguments)
@@ -165,9 +219,45 @@ extension String {
     }
 }
 
+struct OperationsOptions: ParsableArguments {
+    @Option(help: "Enable POST /admin/drain for callers sending Authorization: Bearer <token>.")
+    var adminToken: String?
+
+    @Option(help: "Seconds from the start of a drain to the first eviction (time for load balancers to stop routing here).")
+    var drainGrace = 5.0
+
+    @Option(help: "Seconds over which a drain spreads its evictions.")
+    var drainDuration = 10.0
+
+    @Option(help: "Hard bound on a drain in seconds: what remains is closed and the process exits.")
+    var drainTimeout = 30.0
+
+    @Option(help: "Unix socket where a new instance can take over this one's listener.")
+    var controlSocket: String?
+
+    @Option(help: "Take the listener over from the instance whose --control-socket is at this path, instead of binding.")
+    var takeover: String?
+
+    @Flag(help: "Readiness requires an update on /feed within --feed-stale-after seconds.")
+    var requireFeed = false
+
+    @Option(help: "Seconds without a /feed update after which a required feed is stale.")
+    var feedStaleAfter = 5.0
+
+    @Option(help: "Readiness fails while event-loop timers fire later than this many seconds.")
+    var maxLoopLag = 1.0
+}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
 struct LoggingOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(help: "text (for people) or json (one object per line, for log shippers).")
+    var logFormat: LogFormat = .text
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

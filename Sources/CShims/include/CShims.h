@@ -29,6 +29,12 @@ int ts_eventfd(void);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC, ignoring the peer address.
 int ts_accept(int listen_fd);
 
+/// Sends `fd` over the Unix socket `sock` (SCM_RIGHTS) with a one-byte message. 0 or -1.
+int ts_send_fd(int sock, int fd);
+
+/// Receives a descriptor sent with ts_send_fd; -1 on failure.
+int ts_recv_fd(int sock);
+
 /// Blocks SIGTERM and SIGINT for the calling thread (and threads it starts) and returns a
 /// signalfd that reports them, close-on-exec and non-blocking. Also ignores SIGPIPE, so a
 /// write to a reset socket is an EPIPE value, not a process death.

@@ -37,6 +37,25 @@ public struct GatewayConfiguration: Sendable {
 
     /// Enables `/feed` for publishers presenting `Authorization: Bearer <token>`.
     public var publisherToken: String?
+    /// When set, readiness requires an ingest update within `feedStaleAfter` seconds.
+    public var requireFeed = false
+    /// Seconds without an ingest update after which a required feed counts as stale.
+    public var feedStaleAfter = 5.0
+    /// Readiness fails while the event loop's timers run later than this many seconds.
+    public var maxLoopLag = 1.0
+
+    /// Enables `POST /admin/drain` for callers presenting `Authorization: Bearer <token>`.
+    public var adminToken: String?
+    /// Seconds between the start of a drain and the first eviction (load balancers catch up).
+    public var drainGrace = 5.0
+    /// Seconds over which evictions are spread.
+    public var drainDuration = 10.0
+    /// Hard bound on a drain, in seconds: then what remains is cut and the process exits.
+    public var drainTimeout = 30.0
+    /// Unix socket path where a new instance can ask for this one's listener (takeover).
+    public var controlSocket: String?
+    /// Unix socket path of a running instance to take the listener from, instead of binding.
+    public var takeover: String?
 
     public init() {}
 

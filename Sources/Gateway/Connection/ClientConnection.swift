@@ -61,7 +61,7 @@ final class ClientConnection: StreamSocketDelegate {
             case .needMore:
                 return offset
             case .failure(let status):
-                gateway.metrics.recordHandshake(status)
+                gateway.metrics.recordResponse(status, upgradeAttempt: false)
                 respond(HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: status.reason + "\n"),
                         keepAlive: false)
                 return bytes.count
@@ -81,12 +81,15 @@ final class ClientConnection: StreamSocketDelegate {
     }
 
     private func handle(_ head: HTTPRequestHead, body: UnsafeRawBufferPointer) {
-        switch gateway.router.route(head, body: body) {
+        let upgradeAttempt = gateway.router.isUpgradeAttempt(head)
+        switch gateway.router.route(head, body: body, draining: gateway.drain.isDraining) {
         case .respond(let response):
-            gateway.metrics.recordHandshake(response.status)
-            respond(response, keepAlive: head.keepAlive && response.status.code < 400, forHead: head.method == "HEAD")
+            gateway.metrics.recordResponse(response.status, upgradeAttempt: upgradeAttempt)
+            // While draining, idle keep-alive connections are not kept: the instance is leaving.
+            let keepAlive = head.keepAlive && response.status.code < 400 && !gateway.drain.isDraining
+            respond(response, keepAlive: keepAlive, forHead: head.method == "HEAD")
         case .upgrade(let endpoint, let subprotocol, let response):
-            gateway.metrics.recordHandshake(.switchingProtocols)
+            gateway.metrics.recordResponse(.switchingProtocols, upgradeAttempt: true)
             let bytes = response.serialized(keepAlive: true)
             bytes.withUnsafeBytes { socket.enqueueCopy($0) }
             requestTimer?.cancel()
@@ -155,6 +158,20 @@ final class ClientConnection: StreamSocketDelegate {
         socket.enqueue(frame)
     }
 
+    /// Tells the session a drain is about to close it (v2 sends its reconnect notice).
+    func notifyDraining(retryAfterMilliseconds: Int) {
+        guard phase == .webSocket, !closeSent else { return }
+        session?.connectionWillDrain(self, retryAfterMilliseconds: retryAfterMilliseconds)
+    }
+
+    /// Closes a connection that is between HTTP requests.
+    func closeIdleHTTP() {
+        guard phase == .http else { return }
+        phase = .closing
+        requestTimer?.cancel()
+        socket.shutdownAfterFlush(lingerTimeout: GatewayConfiguration.nanoseconds(gateway.configuration.closeTimeout))
+    }
+
     /// Starts the close handshake from our side; the connection ends at the peer's Close reply
     /// or after the close timeout.
     func close(code: CloseCode, reason: String = "") {
@@ -206,7 +223,7 @@ final class ClientConnection: StreamSocketDelegate {
         // connection a refcount side table and slow each retain of it on the hot path.
         requestTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(gateway.configuration.handshakeTimeout)) {
             guard self.phase == .http else { return }
-            self.gateway.metrics.recordHandshake(.requestTimeout)
+            self.gateway.metrics.recordResponse(.requestTimeout, upgradeAttempt: false)
             self.respond(HTTPResponse(status: .requestTimeout, contentType: "text/plain; charset=utf-8",
                                       body: "request head not received in time\n"), keepAlive: false)
         }

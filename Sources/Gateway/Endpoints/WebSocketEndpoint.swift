@@ -23,11 +23,14 @@ protocol WebSocketSession: AnyObject {
     func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer)
     /// Some of the connection's queued output was written.
     func connectionDidWrite(_ connection: ClientConnection)
+    /// A drain is about to close this connection with 1001.
+    func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int)
     /// The connection is gone.
     func connectionDidClose(_ connection: ClientConnection)
 }
 
 extension WebSocketSession {
+    func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int) {}
     func connectionDidWrite(_ connection: ClientConnection) {}
     func connectionDidClose(_ connection: ClientConnection) {}
 }

@@ -137,8 +137,14 @@ final class MarketSession: WebSocketSession, Subscriber {
         connection.sendFrame(opcode: .text, payload: writer.bytes)
     }
 
-    /// Sends v2's reconnect notice (used when draining).
-    func sendReconnectNotice(retryAfterMilliseconds: Int) {
+    /// v2's reconnect notice, queued behind everything already queued, before the Close.
+    func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int) {
+        if let pending = conflated {
+            // A conflating client still gets the newest state of each symbol before the Close.
+            conflated = nil
+            slowConsumerTimer?.cancel()
+            for (_, frame) in pending { connection.send(frame) }
+        }
         guard version == .v2 else { return }
         writer.reset()
         ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &writer)

@@ -8,7 +8,12 @@ final class GatewayMetrics {
     var connectionsAccepted: UInt64 = 0
     var connectionsOpen = 0
     var webSocketsOpen = 0
-    var handshakes: [Int: UInt64] = [:]
+    /// Upgrade attempts by result: ok, bad_request, unsupported_version, not_found, draining,
+    /// unauthorized, method_not_allowed.
+    var handshakes: [String: UInt64] = [:]
+    var httpResponses: [Int: UInt64] = [:]
+    var drainEvictions: UInt64 = 0
+    var drainForcedCloses: UInt64 = 0
     var closeCodesSent: [UInt16: UInt64] = [:]
     var closeCodesReceived: [UInt16: UInt64] = [:]
     var closeTimeouts: UInt64 = 0
@@ -47,7 +52,21 @@ final class GatewayMetrics {
         }
     }
 
-    func recordHandshake(_ status: HTTPStatus) { handshakes[status.code, default: 0] += 1 }
+    func recordResponse(_ status: HTTPStatus, upgradeAttempt: Bool) {
+        httpResponses[status.code, default: 0] += 1
+        guard upgradeAttempt else { return }
+        let result: String
+        switch status.code {
+        case 101: result = "ok"
+        case 401: result = "unauthorized"
+        case 404: result = "not_found"
+        case 405: result = "method_not_allowed"
+        case 426: result = "unsupported_version"
+        case 503: result = "draining"
+        default: result = "bad_request"
+        }
+        handshakes[result, default: 0] += 1
+    }
     func recordCloseSent(_ code: CloseCode) { closeCodesSent[code.rawValue, default: 0] += 1 }
     func recordCloseReceived(_ code: CloseCode) { closeCodesReceived[code.rawValue, default: 0] += 1 }
 }

@@ -28,8 +28,19 @@ final class Router {
         httpRoutes[path] = HTTPRoute(methods: methods, handle: handle)
     }
 
-    func route(_ head: HTTPRequestHead, body: UnsafeRawBufferPointer) -> RouteResult {
+    /// Whether a request is an attempt to open a WebSocket (for the handshake metrics).
+    func isUpgradeAttempt(_ head: HTTPRequestHead) -> Bool {
+        webSocketRoutes[head.path] != nil || ServerHandshake.isUpgradeRequest(head)
+    }
+
+    /// `draining`: upgrades are refused with 503 and Retry-After so clients go elsewhere.
+    func route(_ head: HTTPRequestHead, body: UnsafeRawBufferPointer, draining: Bool) -> RouteResult {
         if let endpoint = webSocketRoutes[head.path] {
+            if draining {
+                return .respond(HTTPResponse(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8",
+                                             body: "draining for a deploy: connect to another instance\n",
+                                             headers: [("Retry-After", "1")]))
+            }
             switch ServerHandshake.validate(head) {
             case .failure(let error):
                 return .respond(error.response)

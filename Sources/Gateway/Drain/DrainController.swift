@@ -1,0 +1,128 @@
+import EventLoop
+import Logging
+
+/// Graceful draining for deploys (SIGTERM, SIGINT, `POST /admin/drain`, or a takeover).
+///
+/// 1. At once: readiness answers 503 and new upgrades get 503 with Retry-After, so load
+///    balancers and clients go elsewhere. The listener stays open answering that (unless a new
+///    instance took it over).
+/// 2. After `--drain-grace`: connections are evicted in evenly spaced batches over
+///    `--drain-duration`, never all at once, so the next instance gets no reconnect stampede.
+///    v2 clients first get `{"type":"reconnect",...}`; everything already queued is flushed;
+///    then Close 1001. Clients not yet evicted keep receiving updates.
+/// 3. The process exits 0 when the last connection is gone; `--drain-timeout` is the hard
+///    bound, after which what remains is cut (counted and logged).
+final class DrainController {
+    enum Phase: String {
+        case serving, grace, evicting, finished
+    }
+
+    private unowned(unsafe) let gateway: Gateway
+    private(set) var phase = Phase.serving
+    private var startedAt: UInt64 = 0
+    private var evictionTimer: Timer?
+    private var hardTimer: Timer?
+    private var queue: [ClientConnection] = []
+    private var batchSize = 1
+    /// Batches are this far apart; the batch size spreads the connections over the duration.
+    private static let batchInterval: UInt64 = 100_000_000
+
+    init(gateway: Gateway) { self.gateway = gateway }
+
+    var isDraining: Bool { phase != .serving }
+
+    /// Starts draining; a second call is harmless. `skipGrace` is for a takeover, where the
+    /// new instance already owns the listener and no load balancer needs time.
+    func begin(trigger: String, skipGrace: Bool = false) {
+        guard phase == .serving else {
+            gateway.logger.info("drain already in progress", metadata: ["trigger": "\(trigger)", "phase": "\(phase.rawValue)"])
+            return
+        }
+        let configuration = gateway.configuration
+        phase = .grace
+        startedAt = MonotonicClock.now()
+        gateway.logger.notice("drain started: readiness 503, new upgrades refused", metadata: [
+            "trigger": "\(trigger)", "grace_s": "\(skipGrace ? 0 : configuration.drainGrace)",
+            "duration_s": "\(configuration.drainDuration)", "timeout_s": "\(configuration.drainTimeout)",
+            "connections": "\(gateway.connectionCount)"])
+        hardTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(configuration.drainTimeout)) {
+            self.hardTimeout()
+        }
+        let grace = skipGrace ? 0 : GatewayConfiguration.nanoseconds(configuration.drainGrace)
+        evictionTimer = gateway.loop.schedule(after: grace) { self.startEviction() }
+    }
+
+    private func startEviction() {
+        phase = .evicting
+        queue = gateway.allConnections()
+        let batches = max(1, Int(gateway.configuration.drainDuration * 1e9 / Double(Self.batchInterval)))
+        batchSize = max(1, (queue.count + batches - 1) / batches)
+        gateway.logger.notice("drain: evicting", metadata: [
+            "connections": "\(queue.count)", "batches": "\(min(batches, max(1, queue.count)))",
+            "per_batch": "\(batchSize)"])
+        evictBatch()
+    }
+
+    private func evictBatch() {
+        var evicted = 0
+        while evicted < batchSize, let connection = queue.popLast() {
+            if evict(connection) { evicted += 1 }
+        }
+        if queue.isEmpty {
+            evictionTimer = nil
+            gateway.logger.info("drain: every connection asked to close")
+            finishIfIdle()
+        } else {
+            evictionTimer = gateway.loop.schedule(after: Self.batchInterval) { self.evictBatch() }
+        }
+    }
+
+    /// Closes one connection the polite way; false if it was already gone.
+    private func evict(_ connection: ClientConnection) -> Bool {
+        switch connection.phase {
+        case .webSocket:
+            connection.notifyDraining(retryAfterMilliseconds: retryAfterMilliseconds())
+            connection.close(code: .goingAway, reason: "server draining")
+            gateway.metrics.drainEvictions += 1
+            return true
+        case .http:
+            connection.closeIdleHTTP()
+            return true
+        case .closing, .closed:
+            return false
+        }
+    }
+
+    /// Spread clients' reconnects over a second after they are evicted.
+    private func retryAfterMilliseconds() -> Int { Int.random(in: 100...1000) }
+
+    /// Called when a connection goes away: the last one ends the drain.
+    func connectionClosed() {
+        if phase == .evicting { finishIfIdle() }
+    }
+
+    private func finishIfIdle() {
+        guard phase == .evicting, queue.isEmpty, gateway.connectionCount == 0 else { return }
+        finish(forced: 0)
+    }
+
+    private func hardTimeout() {
+        let remaining = gateway.allConnections()
+        gateway.metrics.drainForcedCloses += UInt64(remaining.count)
+        gateway.logger.warning("drain timeout: closing what remains", metadata: ["connections": "\(remaining.count)"])
+        for connection in remaining { connection.socket.close() }
+        finish(forced: remaining.count)
+    }
+
+    private func finish(forced: Int) {
+        guard phase != .finished else { return }
+        phase = .finished
+        evictionTimer?.cancel()
+        hardTimer?.cancel()
+        let milliseconds = (MonotonicClock.now() - startedAt) / 1_000_000
+        gateway.logger.notice("drain finished, exiting", metadata: [
+            "milliseconds": "\(milliseconds)", "forced_closes": "\(forced)",
+            "evictions": "\(gateway.metrics.drainEvictions)"])
+        gateway.stopAfterDrain()
+    }
+}

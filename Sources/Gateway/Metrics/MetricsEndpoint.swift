@@ -1,0 +1,86 @@
+import EventLoop
+import MarketData
+
+/// Renders `GET /metrics` from the gateway's counters.
+enum MetricsEndpoint {
+    static func render(_ gateway: Gateway) -> String {
+        let m = gateway.metrics
+        let service = gateway.marketData
+        var out = PrometheusText()
+
+        out.header("tickstream_connections", "gauge", "Open market-data connections on /ws, by negotiated protocol.")
+        out.sample("tickstream_connections", [("protocol", "v1")], m.subscribersV1)
+        out.sample("tickstream_connections", [("protocol", "v2")], m.subscribersV2)
+        out.metric("tickstream_tcp_connections", "gauge", "Open TCP connections (HTTP, WebSocket, closing).", m.connectionsOpen)
+        out.metric("tickstream_websocket_connections", "gauge", "Open WebSocket connections on every endpoint.", m.webSocketsOpen)
+        out.metric("tickstream_connections_accepted_total", "counter", "TCP connections accepted.", m.connectionsAccepted)
+
+        out.header("tickstream_handshakes_total", "counter", "WebSocket upgrade attempts by result.")
+        for (result, count) in m.handshakes.sorted(by: { $0.key < $1.key }) {
+            out.sample("tickstream_handshakes_total", [("result", result)], count)
+        }
+        out.header("tickstream_http_responses_total", "counter", "HTTP responses by status code (upgrades included as 101).")
+        for (code, count) in m.httpResponses.sorted(by: { $0.key < $1.key }) {
+            out.sample("tickstream_http_responses_total", [("code", String(code))], count)
+        }
+
+        out.header("tickstream_messages_sent_total", "counter", "Market-data messages queued to subscribers, by protocol.")
+        out.sample("tickstream_messages_sent_total", [("protocol", "v1")], m.messagesSentV1)
+        out.sample("tickstream_messages_sent_total", [("protocol", "v2")], m.messagesSentV2)
+        out.header("tickstream_bytes_sent_total", "counter", "Bytes of market-data frames queued to subscribers, by protocol.")
+        out.sample("tickstream_bytes_sent_total", [("protocol", "v1")], m.bytesSentV1)
+        out.sample("tickstream_bytes_sent_total", [("protocol", "v2")], m.bytesSentV2)
+        out.header("tickstream_feed_updates_total", "counter", "Updates received from the feed, by source.")
+        out.sample("tickstream_feed_updates_total", [("source", "simulator")], service.updatesFromSimulator)
+        out.sample("tickstream_feed_updates_total", [("source", "ingest")], service.updatesFromFeed)
+        out.metric("tickstream_feed_errors_total", "counter", "Invalid messages or updates from publishers.", m.feedErrors)
+        out.metric("tickstream_fanout_encodings_total", "counter", "Frames encoded by the fan-out (one per protocol variant per update).",
+                   service.fanOut.encodings)
+        out.metric("tickstream_subscriptions", "gauge", "Subscriptions over all connections and symbols.", service.registry.totalSubscriptions)
+        out.metric("tickstream_symbols", "gauge", "Distinct symbols known.", service.symbols.count)
+        out.metric("tickstream_command_errors_total", "counter", "Error replies to subscriber commands.", m.commandErrors)
+        out.metric("tickstream_conflated_updates_total", "counter", "Updates dropped for a newer one of the same symbol while a subscriber was behind.",
+                   m.conflatedUpdates)
+        out.metric("tickstream_conflation_episodes_total", "counter", "Times a subscriber's queue passed --max-queue-bytes.", m.conflationEpisodes)
+        out.metric("tickstream_slow_consumer_closes_total", "counter", "Subscribers closed with 1008 after --slow-consumer-timeout.",
+                   m.slowConsumerCloses)
+
+        out.header("tickstream_close_codes_sent_total", "counter", "WebSocket Close frames sent, by code.")
+        for (code, count) in m.closeCodesSent.sorted(by: { $0.key < $1.key }) {
+            out.sample("tickstream_close_codes_sent_total", [("code", String(code))], count)
+        }
+        out.header("tickstream_close_codes_received_total", "counter", "WebSocket closes received, by code (1005: no code, 1006: no Close frame).")
+        for (code, count) in m.closeCodesReceived.sorted(by: { $0.key < $1.key }) {
+            out.sample("tickstream_close_codes_received_total", [("code", String(code))], count)
+        }
+        out.metric("tickstream_close_timeouts_total", "counter", "Peers that did not answer our Close in time.", m.closeTimeouts)
+
+        out.header("tickstream_draining", "gauge", "1 while the gateway drains, else 0.")
+        out.sample("tickstream_draining", [], gateway.drain.isDraining ? 1 : 0)
+        out.metric("tickstream_drain_evictions_total", "counter", "Connections closed by a drain with 1001.", m.drainEvictions)
+        out.metric("tickstream_drain_forced_closes_total", "counter", "Connections cut when --drain-timeout ran out.", m.drainForcedCloses)
+
+        let stats = gateway.loop.statistics
+        out.header("tickstream_event_loop_iteration_seconds", "histogram", "Work time of one event-loop iteration.")
+        var cumulative: UInt64 = 0
+        for (index, bound) in LoopStatistics.bucketBounds.enumerated() {
+            cumulative += stats.bucketCounts[index]
+            out.sample("tickstream_event_loop_iteration_seconds_bucket", [("le", String(PrometheusText.seconds(bound)))], cumulative)
+        }
+        cumulative += stats.bucketCounts[LoopStatistics.bucketBounds.count]
+        out.sample("tickstream_event_loop_iteration_seconds_bucket", [("le", "+Inf")], cumulative)
+        out.sample("tickstream_event_loop_iteration_seconds_sum", [], PrometheusText.seconds(stats.totalNanoseconds))
+        out.sample("tickstream_event_loop_iteration_seconds_count", [], stats.iterationCount)
+        out.metric("tickstream_event_loop_lag_seconds", "gauge", "How late the loop's 100 ms probe timer last fired.",
+                   PrometheusText.seconds(stats.lastLag))
+
+        if let rss = ProcessStatistics.residentBytes() {
+            out.metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss)
+        }
+        if let fds = ProcessStatistics.openDescriptors() {
+            out.metric("process_open_fds", "gauge", "Open file descriptors.", fds)
+        }
+        out.metric("process_max_fds", "gauge", "Limit on open file descriptors.", ProcessStatistics.descriptorLimit())
+        return out.text
+    }
+}

@@ -1,0 +1,39 @@
+/// Writes the Prometheus text exposition format (version 0.0.4). Scrapes are rare and cold,
+/// so this builds a String; the counters it reads are the loop's plain integers.
+struct PrometheusText {
+    private(set) var text = ""
+
+    mutating func header(_ name: String, _ type: String, _ help: String) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: some Numeric & CustomStringConvertible) {
+        text += name
+        if !labels.isEmpty {
+            text += "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
+        }
+        text += " \(value)\n"
+    }
+
+    /// One metric with a single sample.
+    mutating func metric(_ name: String, _ type: String, _ help: String, _ value: some Numeric & CustomStringConvertible) {
+        header(name, type, help)
+        sample(name, [], value)
+    }
+
+    static func escape(_ value: String) -> String {
+        var out = ""
+        for c in value {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// Seconds from nanoseconds, as Prometheus expects.
+    static func seconds(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e9 }
+}
