@@ -19,7 +19,10 @@ def free_port() -> int:
 class Gateway:
     def __init__(self, *flags: str, env: dict | None = None):
         self.port = free_port()
-        args = [BINARY, "--host", "127.0.0.1", "--port", str(self.port), *flags]
+        # A quick drain by default so teardown (SIGTERM) is fast; a test's own flags come later
+        # and win.
+        args = [BINARY, "--host", "127.0.0.1", "--port", str(self.port),
+                "--drain-grace", "0", "--drain-duration", "0.2", *flags]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 10
