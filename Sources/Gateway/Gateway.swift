@@ -148,6 +148,18 @@ public final class Gateway {
         drain.begin(trigger: "takeover", skipGrace: true)
     }
 
+    /// With --reuse-port: accept what is already queued on our listener, then close it, so new
+    /// connections go to the other instance on the port. (Linux resets connections that reach
+    /// a SO_REUSEPORT listener's queue between the last accept and the close; the sweep keeps
+    /// that window to a few microseconds.)
+    func releaseSharedListener() {
+        guard let listener else { return }
+        listener.handleEvent(EpollEvents.readable)
+        listener.close()
+        self.listener = nil
+        logger.notice("drain: closed the shared SO_REUSEPORT listener; new connections go to the other instance")
+    }
+
     /// The end of a drain: close what is left of ours and leave the loop.
     func stopAfterDrain() {
         simulator?.stop()

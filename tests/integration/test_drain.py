@@ -218,3 +218,22 @@ def test_takeover_hands_over_the_port_without_a_failed_dial(tmp_path):
         if new is not None:
             new.terminate()
             new.wait(timeout=20)
+
+
+def test_reuse_port_drain_hands_new_connections_to_the_other_instance(gateway_factory):
+    old = gateway_factory("--sim-rate", "0", "--reuse-port", "--drain-grace", "1", "--drain-duration", "1")
+    new = subprocess.Popen([BINARY, "--host", "127.0.0.1", "--port", str(old.port), "--reuse-port", "--sim-rate", "0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+        old.process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        # While the old instance drains, every new connection lands on the new one: no 503s.
+        pids = {json.loads(get(old.port, "/health/live")[2])["pid"] for _ in range(50)}
+        assert pids == {new.pid}
+        statuses = {get(old.port, "/health/ready")[0] for _ in range(20)}
+        assert statuses == {200}
+        assert old.process.wait(timeout=10) == 0
+    finally:
+        new.terminate()
+        new.wait(timeout=10)

@@ -45,6 +45,11 @@ final class DrainController {
             "trigger": "\(trigger)", "grace_s": "\(skipGrace ? 0 : configuration.drainGrace)",
             "duration_s": "\(configuration.drainDuration)", "timeout_s": "\(configuration.drainTimeout)",
             "connections": "\(gateway.connectionCount)"])
+        if configuration.reusePort && !skipGrace {
+            // Another instance shares the port: stop accepting so the kernel sends every new
+            // connection there, instead of answering half of them 503.
+            gateway.releaseSharedListener()
+        }
         hardTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(configuration.drainTimeout)) {
             self.hardTimeout()
         }
