@@ -8,7 +8,7 @@ import WebSocket
 final class FeedPublisher: WebSocketClientDelegate {
     private let loop: EventLoop
     private let client: WebSocketClient
-    private let rate: Int
+    private var rate: Int
     private let symbols: Int
     private let depth: Int
     private var timer: Timer?
@@ -34,6 +34,13 @@ final class FeedPublisher: WebSocketClientDelegate {
 
     func start() {
         do { try client.start() } catch { print("publisher: \(error)") }
+    }
+
+    /// Changes the rate from now on.
+    func setRate(_ newRate: Int) {
+        rate = newRate
+        startedAt = MonotonicClock.now()
+        sent = 0
     }
 
     func stop() {

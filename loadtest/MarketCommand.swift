@@ -48,6 +48,12 @@ struct MarketCommand: ParsableCommand {
     var p99Limit: Double?
     @Flag(help: "No per-second lines.")
     var quiet = false
+    @Flag(help: "Raise the publish rate step by step (x1.25 from --publish-rate or --target-rate) until p99 exceeds --p99-limit, gaps appear or delivery falls short; report the highest sustained step. Needs --publisher-token.")
+    var ramp = false
+    @Option(help: "Seconds per ramp step.")
+    var stepSeconds = 5.0
+    @Option(help: "Write an SVG report (rate over time, latency percentile curve) here.")
+    var report: String?
 
     func validate() throws {
         guard let target = WebSocketURL(url), target.path == "/ws" || !target.path.isEmpty else {
@@ -57,9 +63,10 @@ struct MarketCommand: ParsableCommand {
         guard (0...1).contains(v2Fraction) else { throw ValidationError("--v2-fraction must be 0...1") }
         guard (1...50).contains(depth) else { throw ValidationError("--depth must be 1...50") }
         guard (1...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be 1...254") }
-        if publishRate > 0 || targetRate != nil {
-            guard publisherToken != nil else { throw ValidationError("--publish-rate and --target-rate need --publisher-token") }
+        if publishRate > 0 || targetRate != nil || ramp {
+            guard publisherToken != nil else { throw ValidationError("--publish-rate, --target-rate and --ramp need --publisher-token") }
         }
+        if ramp { guard effectivePublishRate > 0 else { throw ValidationError("--ramp starts from --publish-rate or --target-rate") } }
     }
 
     /// Updates/s that yield `targetRate` deliveries/s: each update reaches conns*subs/symbols subscribers.
@@ -81,9 +88,20 @@ struct MarketCommand: ParsableCommand {
             symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
             dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
             publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet)
-        let report = MarketLoad(loop: loop, options: options).run()
+        let load = MarketLoad(loop: loop, options: options)
+        load.start()
+        if ramp {
+            try runRamp(load)
+            return
+        }
+        let report = load.measure(seconds: duration)
+        load.finish()
         printSummary(report)
         if let json { try writeJSON(report, to: json) }
+        if let path = self.report {
+            try SVGReport.write(.init(title: summaryTitle, perSecond: report.perSecond.map { ($0.t, $0.rate) }, latency: report.latency), to: path)
+            print("  report          \(path)")
+        }
         var failed: [String] = []
         if let expectRate, report.rate < expectRate { failed.append(String(format: "rate %.0f/s below --expect-rate %.0f", report.rate, expectRate)) }
         let p99 = Double(report.latency.totalCount > 0 ? report.latency.valueAtPercentile(99.0) : 0) / 1000
@@ -95,6 +113,49 @@ struct MarketCommand: ParsableCommand {
             print("FAILED: " + failed.joined(separator: "; "))
             throw ExitCode(1)
         }
+    }
+
+    private var summaryTitle: String {
+        "Tickstream loadtest: \(conns) connections, \(Int(v2Fraction * 100))% v2 depth \(depth), \(subs) of \(symbols) symbols each"
+    }
+
+    /// Steps the publish rate up by 25% until a step fails; reports the highest that held.
+    private func runRamp(_ load: MarketLoad) throws {
+        let limit = p99Limit ?? 5.0
+        let fanOut = Double(conns * subs) / Double(symbols)
+        var rate = effectivePublishRate
+        var best: (publish: Int, report: MarketLoad.Report)?
+        var steps: [(Double, Double, Bool)] = []
+        var lastReport: MarketLoad.Report?
+        while true {
+            load.setPublishRate(rate)
+            let step = load.measure(seconds: stepSeconds)
+            lastReport = step
+            let p99 = percentile(step.latency, 99)
+            let expected = Double(rate) * fanOut
+            let passed = step.gaps == 0 && p99 <= limit && step.rate >= expected * 0.95 && step.unexpectedCloses == 0
+            steps.append((step.rate, p99, passed))
+            print(String(format: "ramp: publish %7d/s -> delivered %9.0f/s (expected %9.0f), p99 %.3f ms, gaps %llu: %@",
+                         rate, step.rate, expected, p99, step.gaps, passed ? "held" : "failed"))
+            guard passed else { break }
+            best = (rate, step)
+            rate = Int(Double(rate) * 1.25)
+        }
+        load.finish()
+        if let best {
+            print(String(format: "ramp: highest sustained: %.0f deliveries/s (publish %d/s) with p99 %.3f ms <= %.1f ms and 0 gaps",
+                         best.report.rate, best.publish, percentile(best.report.latency, 99), limit))
+            printSummary(best.report)
+            if let json { try writeJSON(best.report, to: json, ramp: steps) }
+        } else {
+            print("ramp: even the first step failed")
+        }
+        if let path = report, let shown = best?.report ?? lastReport {
+            try SVGReport.write(.init(title: summaryTitle + " (ramp)", perSecond: load.allSeconds.map { ($0.t, $0.rate) },
+                                      latency: shown.latency), to: path)
+            print("  report          \(path)")
+        }
+        if best == nil { throw ExitCode(1) }
     }
 
     private func percentile(_ h: Histogram<UInt64>, _ p: Double) -> Double {
@@ -120,7 +181,7 @@ struct MarketCommand: ParsableCommand {
         if r.loadtestCPU > 0.9 { print("  note            the load generator used over 90% of its core: it may be the limit") }
     }
 
-    private func writeJSON(_ r: MarketLoad.Report, to path: String) throws {
+    private func writeJSON(_ r: MarketLoad.Report, to path: String, ramp steps: [(Double, Double, Bool)] = []) throws {
         var fields: [String: Any] = [
             "connections": conns, "v2_fraction": v2Fraction, "subs": subs, "symbols": symbols, "depth": depth,
             "publish_rate": effectivePublishRate, "seconds": r.seconds, "rate": r.rate,
@@ -134,6 +195,9 @@ struct MarketCommand: ParsableCommand {
             "loadtest_cpu": r.loadtestCPU,
             "per_second": r.perSecond.map { ["t": $0.t, "rate": $0.rate, "p99_ms": Double($0.p99) / 1000] },
         ]
+        if !steps.isEmpty {
+            fields["ramp"] = steps.map { ["rate": $0.0, "p99_ms": $0.1, "held": $0.2] }
+        }
         if let cpu = r.gatewayCPU {
             fields["gateway_cpu"] = cpu
             fields["gateway_cpu_seconds_per_million"] = cpu * 1e6 / r.rate

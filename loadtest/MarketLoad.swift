@@ -203,27 +203,38 @@ final class MarketLoad: WebSocketClientDelegate {
         var rate: Double { Double(messages) / seconds }
     }
 
-    func run() -> Report {
+    /// Connects everything and runs the warm-up.
+    func start() {
         if options.publishRate > 0, let token = options.publisherToken {
             publisher = FeedPublisher(loop: loop, target: options.target, token: token, rate: options.publishRate,
                                       symbols: options.symbols, depth: max(options.depth, 1))
             publisher?.start()
         }
         startDialing()
-        let start = MonotonicClock.now()
-        var nextTick = start + 1_000_000_000
-        var lastCounters = counters
-        var windowStart: (counters: Counters, client: CPUSample, gateway: CPUSample?, time: UInt64)?
-        var perSecond: [(Double, Double, UInt64)] = []
+        startedAt = MonotonicClock.now()
+        nextTick = startedAt + 1_000_000_000
+        runUntil(startedAt + UInt64(options.warmup * 1e9))
+    }
+
+    /// Changes the publisher's rate (ramp steps).
+    func setPublishRate(_ rate: Int) { publisher?.setRate(rate) }
+
+    private var startedAt: UInt64 = 0
+    private var nextTick: UInt64 = 0
+    private var lastCounters = Counters()
+    private var perSecond: [(t: Double, rate: Double, p99: UInt64)] = []
+
+    /// Runs the loop until `deadline`, printing a line per second.
+    private func runUntil(_ deadline: UInt64) {
         while true {
             loop.runOnce(maxWait: 5)
             let now = MonotonicClock.now()
-            let elapsed = Double(now - start) / 1e9
             if now >= nextTick {
                 nextTick += 1_000_000_000
+                let elapsed = Double(now - startedAt) / 1e9
                 let messages = (counters.messagesV1 + counters.messagesV2) - (lastCounters.messagesV1 + lastCounters.messagesV2)
                 let p99 = secondLatency.totalCount > 0 ? secondLatency.valueAtPercentile(99.0) : 0
-                perSecond.append((elapsed, Double(messages), p99))
+                if measuring { perSecond.append((elapsed, Double(messages), p99)) }
                 if !options.quiet {
                     print(String(format: "t=%5.1fs  msgs/s=%9.0f  p99=%7.3fms  conns=%5d  gaps=%llu  failed=%d%@",
                                  elapsed, Double(messages), Double(p99) / 1000, counters.open, counters.gaps,
@@ -232,34 +243,42 @@ final class MarketLoad: WebSocketClientDelegate {
                 secondLatency.reset()
                 lastCounters = counters
             }
-            if windowStart == nil && elapsed >= options.warmup {
-                measuring = true
-                latency.reset()
-                windowStart = (counters, CPUSample.ownProcess(), options.gatewayPID.flatMap(CPUSample.process), now)
-            }
-            if let begin = windowStart, elapsed >= options.warmup + options.duration {
-                let clientEnd = CPUSample.ownProcess()
-                let gatewayEnd = options.gatewayPID.flatMap(CPUSample.process)
-                let seconds = Double(now - begin.time) / 1e9
-                let v1 = counters.messagesV1 - begin.counters.messagesV1
-                let v2 = counters.messagesV2 - begin.counters.messagesV2
-                var gatewayCPU: Double?
-                if let a = begin.gateway, let b = gatewayEnd { gatewayCPU = CPUSample.utilisation(from: a, to: b) }
-                let openAtEnd = counters.open
-                finishing = true
-                publisher?.stop()
-                for client in clients { client?.close() }
-                for _ in 0..<50 { loop.runOnce(maxWait: 10) }
-                return Report(seconds: seconds, messages: v1 + v2, messagesV1: v1, messagesV2: v2,
-                              bytes: counters.bytes - begin.counters.bytes, gaps: counters.gaps - begin.counters.gaps,
-                              missed: counters.missed - begin.counters.missed, open: openAtEnd,
-                              failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
-                              protocolMismatches: counters.protocolMismatches, errors: counters.errors,
-                              latency: latency, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
-                              gatewayCPU: gatewayCPU,
-                              perSecond: perSecond.filter { $0.0 > options.warmup }.map { (t: $0.0, rate: $0.1, p99: $0.2) })
-            }
+            if now >= deadline { return }
         }
+    }
+
+    /// Measures a window of `seconds`.
+    func measure(seconds duration: Double) -> Report {
+        measuring = true
+        latency.reset()
+        let begin = (counters: counters, client: CPUSample.ownProcess(), gateway: options.gatewayPID.flatMap(CPUSample.process),
+                     time: MonotonicClock.now(), perSecondCount: perSecond.count)
+        runUntil(begin.time + UInt64(duration * 1e9))
+        let clientEnd = CPUSample.ownProcess()
+        let gatewayEnd = options.gatewayPID.flatMap(CPUSample.process)
+        let seconds = Double(MonotonicClock.now() - begin.time) / 1e9
+        let v1 = counters.messagesV1 - begin.counters.messagesV1
+        let v2 = counters.messagesV2 - begin.counters.messagesV2
+        var gatewayCPU: Double?
+        if let a = begin.gateway, let b = gatewayEnd { gatewayCPU = CPUSample.utilisation(from: a, to: b) }
+        return Report(seconds: seconds, messages: v1 + v2, messagesV1: v1, messagesV2: v2,
+                      bytes: counters.bytes - begin.counters.bytes, gaps: counters.gaps - begin.counters.gaps,
+                      missed: counters.missed - begin.counters.missed, open: counters.open,
+                      failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
+                      protocolMismatches: counters.protocolMismatches, errors: counters.errors,
+                      latency: latency, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
+                      gatewayCPU: gatewayCPU, perSecond: Array(perSecond[begin.perSecondCount...]))
+    }
+
+    /// Every per-second line of the measured windows so far.
+    var allSeconds: [(t: Double, rate: Double, p99: UInt64)] { perSecond }
+
+    /// Closes every connection.
+    func finish() {
+        finishing = true
+        publisher?.stop()
+        for client in clients { client?.close() }
+        for _ in 0..<50 { loop.runOnce(maxWait: 10) }
     }
 }
 

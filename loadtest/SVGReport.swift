@@ -1,0 +1,96 @@
+import Foundation
+import Histogram
+
+/// A one-page SVG a person can read at a glance: delivered rate per second on the left, the
+/// latency percentile curve (log-scaled tail, as HdrHistogram plots it) on the right.
+enum SVGReport {
+    struct Series {
+        var title: String
+        var perSecond: [(t: Double, rate: Double)]
+        var latency: Histogram<UInt64>
+    }
+
+    static func write(_ series: Series, to path: String) throws {
+        let width = 1100.0, height = 420.0
+        var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="20" y="24" font-size="16" font-weight="bold">\(escape(series.title))</text>
+
+        """
+        svg += ratePanel(series, x: 60, y: 60, w: 440, h: 300)
+        svg += latencyPanel(series, x: 620, y: 60, w: 440, h: 300)
+        svg += "</svg>\n"
+        try svg.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    private static func ratePanel(_ s: Series, x: Double, y: Double, w: Double, h: Double) -> String {
+        var out = axes(x: x, y: y, w: w, h: h, title: "delivered messages/s", xLabel: "seconds")
+        let points = s.perSecond
+        guard let last = points.last else { return out }
+        let maxRate = max(1, points.map(\.rate).max() ?? 1) * 1.1
+        let t0 = points.first!.t
+        let span = max(1, last.t - t0)
+        let path = points.map { p in
+            "\(fmt(x + (p.t - t0) / span * w)),\(fmt(y + h - p.rate / maxRate * h))"
+        }.joined(separator: " ")
+        out += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(path)\"/>\n"
+        out += ticks(x: x, y: y, w: w, h: h, maxY: maxRate, yFormat: { value in value >= 1e6 ? String(format: "%.1fM", value / 1e6) : String(format: "%.0fk", value / 1e3) },
+                     maxX: span, xFormat: { String(format: "%.0f", $0) })
+        return out
+    }
+
+    private static func latencyPanel(_ s: Series, x: Double, y: Double, w: Double, h: Double) -> String {
+        var out = axes(x: x, y: y, w: w, h: h, title: "latency (v2, now - ts), ms", xLabel: "percentile")
+        guard s.latency.totalCount > 0 else { return out }
+        // x = log10(1 / (1 - p)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
+        let percentiles = stride(from: 0.0, through: 4.0, by: 0.05).map { 100 * (1 - pow(10, -$0)) }
+        let values = percentiles.map { Double(s.latency.valueAtPercentile($0)) / 1000 }
+        let maxValue = max(0.01, values.max() ?? 1) * 1.1
+        let path = zip(percentiles, values).map { p, v in
+            "\(fmt(x + log10(1 / (1 - p / 100 + 1e-12)) / 4 * w)),\(fmt(y + h - v / maxValue * h))"
+        }.joined(separator: " ")
+        out += "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"\(path)\"/>\n"
+        for (label, position) in [("50%", log10(2.0)), ("90%", 1.0), ("99%", 2.0), ("99.9%", 3.0), ("99.99%", 4.0)] {
+            let px = x + position / 4 * w
+            out += "<line x1=\"\(fmt(px))\" y1=\"\(fmt(y + h))\" x2=\"\(fmt(px))\" y2=\"\(fmt(y + h + 5))\" stroke=\"black\"/>\n"
+            out += "<text x=\"\(fmt(px))\" y=\"\(fmt(y + h + 18))\" text-anchor=\"middle\">\(label)</text>\n"
+        }
+        out += ticks(x: x, y: y, w: w, h: h, maxY: maxValue, yFormat: { String(format: "%.2f", $0) }, maxX: nil, xFormat: { _ in "" })
+        let p = { (q: Double) in Double(s.latency.valueAtPercentile(q)) / 1000 }
+        out += "<text x=\"\(fmt(x + 10))\" y=\"\(fmt(y + 16))\">p50 \(String(format: "%.3f", p(50))) · p99 \(String(format: "%.3f", p(99))) · p99.9 \(String(format: "%.3f", p(99.9))) · max \(String(format: "%.3f", Double(s.latency.max) / 1000)) ms</text>\n"
+        return out
+    }
+
+    private static func axes(x: Double, y: Double, w: Double, h: Double, title: String, xLabel: String) -> String {
+        """
+        <text x="\(fmt(x))" y="\(fmt(y - 12))" font-weight="bold">\(escape(title))</text>
+        <line x1="\(fmt(x))" y1="\(fmt(y + h))" x2="\(fmt(x + w))" y2="\(fmt(y + h))" stroke="black"/>
+        <line x1="\(fmt(x))" y1="\(fmt(y))" x2="\(fmt(x))" y2="\(fmt(y + h))" stroke="black"/>
+        <text x="\(fmt(x + w / 2))" y="\(fmt(y + h + 36))" text-anchor="middle">\(escape(xLabel))</text>
+
+        """
+    }
+
+    private static func ticks(x: Double, y: Double, w: Double, h: Double, maxY: Double, yFormat: (Double) -> String,
+                              maxX: Double?, xFormat: (Double) -> String) -> String {
+        var out = ""
+        for i in 0...4 {
+            let value = maxY * Double(i) / 4
+            let py = y + h - Double(i) / 4 * h
+            out += "<line x1=\"\(fmt(x - 5))\" y1=\"\(fmt(py))\" x2=\"\(fmt(x + w))\" y2=\"\(fmt(py))\" stroke=\"#ddd\"/>\n"
+            out += "<text x=\"\(fmt(x - 8))\" y=\"\(fmt(py + 4))\" text-anchor=\"end\">\(yFormat(value))</text>\n"
+            if let maxX {
+                let px = x + Double(i) / 4 * w
+                out += "<text x=\"\(fmt(px))\" y=\"\(fmt(y + h + 18))\" text-anchor=\"middle\">\(xFormat(maxX * Double(i) / 4))</text>\n"
+            }
+        }
+        return out
+    }
+
+    private static func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    }
+}
