@@ -71,12 +71,14 @@ struct FanOutCommand: ParsableCommand {
 
 /// Stands in for a connection: keeps the references it is handed, like an outbound queue.
 final class QueueSubscriber: Subscriber {
-    var subscriptionSlots: [SymbolID: SubscriptionSlot] = [:]
     private var queued: [SharedBytes] = []
 
-    init() { queued.reserveCapacity(256) }
+    override init() {
+        super.init()
+        queued.reserveCapacity(256)
+    }
 
-    func deliver(_ frame: SharedBytes, symbol: SymbolID) { queued.append(frame) }
+    override func deliver(_ frame: SharedBytes, symbol: SymbolID) { queued.append(frame) }
 
     func drain() { queued.removeAll(keepingCapacity: true) }
 }

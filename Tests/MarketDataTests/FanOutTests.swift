@@ -3,9 +3,8 @@ import Testing
 @testable import MarketData
 
 final class RecordingSubscriber: Subscriber {
-    var subscriptionSlots: [SymbolID: SubscriptionSlot] = [:]
     var frames: [(SymbolID, SharedBytes)] = []
-    func deliver(_ frame: SharedBytes, symbol: SymbolID) { frames.append((symbol, frame)) }
+    override func deliver(_ frame: SharedBytes, symbol: SymbolID) { frames.append((symbol, frame)) }
 }
 
 @Suite struct FanOutTests {

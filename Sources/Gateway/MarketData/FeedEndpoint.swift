@@ -46,7 +46,6 @@ final class FeedEndpoint: WebSocketEndpoint {
 final class FeedSession: WebSocketSession {
     private unowned(unsafe) let gateway: Gateway
     private var decoder = FeedDecoder()
-    private var writer = ByteWriter(capacity: 256)
 
     init(gateway: Gateway) { self.gateway = gateway }
 
@@ -66,21 +65,19 @@ final class FeedSession: WebSocketSession {
             self.replyInvalid(connection, index: index, message: message)
         })
         if let failure {
-            writer.reset()
-            ServerMessages.error(failure, to: &writer)
-            connection.sendFrame(opcode: .text, payload: writer.bytes)
+            service.sendText(on: connection) { ServerMessages.error(failure, to: &$0) }
             gateway.metrics.feedErrors &+= 1
         }
     }
 
     private func replyInvalid(_ connection: ClientConnection, index: Int, message: String) {
-        writer.reset()
-        writer.write("{\"type\":\"error\",\"code\":\"invalid_update\",\"index\":")
-        writer.write(index)
-        writer.write(",\"message\":\"")
-        writer.writeEscaped(message)
-        writer.write("\"}")
-        connection.sendFrame(opcode: .text, payload: writer.bytes)
+        gateway.marketData.sendText(on: connection) { writer in
+            writer.write("{\"type\":\"error\",\"code\":\"invalid_update\",\"index\":")
+            writer.write(index)
+            writer.write(",\"message\":\"")
+            writer.writeEscaped(message)
+            writer.write("\"}")
+        }
         gateway.metrics.feedErrors &+= 1
     }
 

@@ -17,6 +17,16 @@ final class MarketDataService {
     var updatesFromFeed: UInt64 = 0
     /// Monotonic time of the last update from /feed, for readiness.
     private(set) var lastFeedUpdate: UInt64?
+    /// One writer for every control reply (acks, errors, notices): they are copied into the
+    /// connection's output at once, so no connection needs a buffer of its own.
+    private var replyWriter = ByteWriter(capacity: 1024)
+
+    /// Encodes a text message with `write` and queues it on `connection` alone.
+    func sendText(on connection: ClientConnection, _ write: (inout ByteWriter) -> Void) {
+        replyWriter.reset()
+        write(&replyWriter)
+        connection.sendFrame(opcode: .text, payload: replyWriter.bytes)
+    }
 
     init(configuration: GatewayConfiguration, metrics: GatewayMetrics) {
         fanOut = FanOut(registry: registry)

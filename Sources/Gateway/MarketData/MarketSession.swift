@@ -11,9 +11,8 @@ import WebSocket
 /// memory is bounded by the number of subscribed symbols. When the queue drains to half the
 /// bound, the newest update of each conflated symbol is queued (v2 clients see the seq jump).
 /// A connection still over the bound after `--slow-consumer-timeout` is closed with 1008.
-final class MarketSession: WebSocketSession, Subscriber {
+final class MarketSession: Subscriber, WebSocketSession {
     let version: ProtocolVersion
-    var subscriptionSlots: [SymbolID: SubscriptionSlot] = [:]
     // unowned(unsafe): the connection owns this session and the gateway outlives both; a
     // checked unowned reference costs an atomic retain on every update delivered.
     private unowned(unsafe) let connection: ClientConnection
@@ -22,18 +21,18 @@ final class MarketSession: WebSocketSession, Subscriber {
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
     private var slowConsumerTimer: Timer?
-    private var writer = ByteWriter(capacity: 256)
 
     init(connection: ClientConnection, version: ProtocolVersion, gateway: Gateway) {
         self.connection = connection
         self.version = version
         self.gateway = gateway
+        super.init()
         gateway.metrics.connectionOpened(version: version)
     }
 
     // MARK: Fan-out side
 
-    func deliver(_ frame: SharedBytes, symbol: SymbolID) {
+    override func deliver(_ frame: SharedBytes, symbol: SymbolID) {
         if conflated != nil {
             if conflated![symbol] != nil { gateway.metrics.conflatedUpdates &+= 1 }
             conflated![symbol] = frame
@@ -125,16 +124,12 @@ final class MarketSession: WebSocketSession, Subscriber {
     }
 
     private func reply(_ error: CommandError) {
-        writer.reset()
-        ServerMessages.error(error, to: &writer)
-        connection.sendFrame(opcode: .text, payload: writer.bytes)
+        service.sendText(on: connection) { ServerMessages.error(error, to: &$0) }
         gateway.metrics.commandErrors &+= 1
     }
 
     private func replyAck(subscribed: Bool, _ names: [String], depth: Int?) {
-        writer.reset()
-        ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, to: &writer)
-        connection.sendFrame(opcode: .text, payload: writer.bytes)
+        service.sendText(on: connection) { ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, to: &$0) }
     }
 
     /// v2's reconnect notice, queued behind everything already queued, before the Close.
@@ -146,9 +141,9 @@ final class MarketSession: WebSocketSession, Subscriber {
             for (_, frame) in pending { connection.send(frame) }
         }
         guard version == .v2 else { return }
-        writer.reset()
-        ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &writer)
-        connection.sendFrame(opcode: .text, payload: writer.bytes)
+        service.sendText(on: connection) {
+            ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &$0)
+        }
     }
 
     func connectionDidClose(_ connection: ClientConnection) {

@@ -2,19 +2,18 @@ import ByteBuffers
 
 /// A connection that receives updates. The registry keeps, per symbol, one group of
 /// subscribers per protocol variant; fan-out hands each group the same frame.
-public protocol Subscriber: AnyObject {
+///
+/// A base class rather than a protocol: groups hold 8-byte references instead of 16-byte
+/// existentials, and `deliver` is a vtable call on the hot path.
+open class Subscriber {
     /// This subscriber's place in each symbol's group, kept by the registry.
-    var subscriptionSlots: [SymbolID: SubscriptionSlot] { get set }
+    public var subscriptionSlots = SubscriptionSlots()
+
+    public init() {}
+
     /// A frame for `symbol` in this subscriber's variant. Called during fan-out: queue the
     /// reference, don't copy.
-    func deliver(_ frame: SharedBytes, symbol: SymbolID)
-}
-
-/// Where a subscriber sits in a symbol's groups.
-public struct SubscriptionSlot: Equatable, Sendable {
-    public let variant: ProtocolVariant
-    /// Position in the group's array, for O(1) removal.
-    public var position: Int
+    open func deliver(_ frame: SharedBytes, symbol: SymbolID) {}
 }
 
 /// Who is subscribed to what, grouped for encode-once fan-out.
@@ -75,7 +74,7 @@ public final class SubscriptionRegistry {
 
     /// Removes every subscription of a departing connection.
     public func unsubscribeAll(_ subscriber: Subscriber) {
-        for symbol in Array(subscriber.subscriptionSlots.keys) { unsubscribe(subscriber, from: symbol) }
+        for symbol in subscriber.subscriptionSlots.symbols { unsubscribe(subscriber, from: symbol) }
     }
 
     /// Calls `body` once per variant that has subscribers for `symbol`, with its group.
