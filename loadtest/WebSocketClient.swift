@@ -120,18 +120,17 @@ final class WebSocketClient: StreamSocketDelegate {
                 }
             }
         }
-        while phase == .open || phase == .closing {
-            let (event, consumed) = reader.next(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]))
-            offset += consumed
+        guard phase == .open || phase == .closing else { return bytes.count }
+        let consumed = reader.readEvents(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])) { event in
             switch event {
-            case .pending:
-                if consumed == 0 { return offset }
+            case .pending, .pong:
+                return true
             case .message(let opcode, let payload):
                 delegate?.client(self, didReceive: opcode, payload: payload)
+                return phase == .open || phase == .closing
             case .ping(let payload):
                 send(opcode: .pong, payload: payload)
-            case .pong:
-                break
+                return true
             case .close(let code, _):
                 serverCloseCode = code
                 if phase == .open {
@@ -139,14 +138,17 @@ final class WebSocketClient: StreamSocketDelegate {
                     reply.withUnsafeBytes { send(opcode: .close, payload: $0) }
                 }
                 phase = .closing
-                return bytes.count  // the server closes TCP next
+                sawClose = true
+                return false  // the server closes TCP next
             case .failure(let failure):
                 fail("protocol error from server: \(failure)")
-                return bytes.count
+                return false
             }
         }
-        return bytes.count
+        return sawClose || phase == .closed ? bytes.count : offset + consumed
     }
+
+    private var sawClose = false
 
     private func fail(_ reason: String) {
         finishReason = reason

@@ -62,6 +62,18 @@ public final class MessageReader {
         }
     }
 
+    /// Reads events from `buffer` until more bytes are needed or `body` returns false, and
+    /// returns the bytes consumed. What server and client connections both do with a read.
+    public func readEvents(_ buffer: UnsafeMutableRawBufferPointer, _ body: (Event) -> Bool) -> Int {
+        var offset = 0
+        while true {
+            let (event, consumed) = next(UnsafeMutableRawBufferPointer(rebasing: buffer[offset...]))
+            offset += consumed
+            if case .pending = event, consumed == 0 { return offset }
+            if !body(event) { return offset }
+        }
+    }
+
     private func complete(_ header: FrameHeader, _ payload: UnsafeRawBufferPointer) -> Event {
         switch header.opcode {
         case .ping: return .ping(payload)

@@ -116,27 +116,23 @@ final class ClientConnection: StreamSocketDelegate {
 
     private func readWebSocket(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
         guard let reader else { return bytes.count }
-        var offset = 0
-        while phase == .webSocket {
-            let (event, consumed) = reader.next(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]))
-            offset += consumed
+        let consumed = reader.readEvents(bytes) { event in
             switch event {
-            case .pending:
-                if consumed == 0 { return offset }
+            case .pending, .pong:
+                break
             case .message(let opcode, let payload):
                 // After our Close, data is read (to reach the peer's Close) but not acted on.
                 if !closeSent { session?.connection(self, didReceive: opcode, payload: payload) }
             case .ping(let payload):
                 if !closeSent { sendFrame(opcode: .pong, payload: payload) }
-            case .pong:
-                break
             case .close(let code, _):
                 receivedClose(code)
             case .failure(let failure):
                 fail(failure)
             }
+            return phase == .webSocket
         }
-        return bytes.count
+        return phase == .webSocket ? consumed : bytes.count
     }
 
     // MARK: Output
