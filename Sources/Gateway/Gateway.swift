@@ -86,8 +86,32 @@ public final class Gateway {
         }
         loop.startLagProbe()
         simulator?.start(now: MonotonicClock.now())
+        if simulator != nil { logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.simulatorRate)"]) }
+        if configuration.requireFeed { watchFeed() }
         logger.notice("listening", metadata: ["address": "\(boundAddress.map { "\($0)" } ?? "?")", "pid": "\(getpid())"])
     }
+
+    /// With --require-feed: logs when the ingest feed goes stale and when it comes back, once
+    /// per transition (checked every second).
+    private func watchFeed() {
+        loop.schedule(after: 1_000_000_000) { [unowned(unsafe) self] in
+            let fresh = self.marketData.lastFeedUpdate.map {
+                Double(self.loop.now &- $0) / 1e9 <= self.configuration.feedStaleAfter
+            } ?? false
+            if fresh != self.feedWasFresh {
+                self.feedWasFresh = fresh
+                if fresh {
+                    self.logger.notice("feed up: /feed updates arriving")
+                } else {
+                    self.logger.warning("feed down: no /feed update within --feed-stale-after",
+                                        metadata: ["feed_stale_after": "\(self.configuration.feedStaleAfter)"])
+                }
+            }
+            if self.drain.phase != .finished { self.watchFeed() }
+        }
+    }
+
+    private var feedWasFresh = false
 
     private func makeListener(_ fd: Int32) throws -> Listener {
         try Listener(fd: fd, loop: loop, onAccept: { [unowned(unsafe) self] in self.accept($0) },

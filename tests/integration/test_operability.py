@@ -48,7 +48,7 @@ def test_liveness_and_readiness(gateway_factory):
     assert set(ready["checks"]) == {"listener", "draining", "feed", "event_loop"}
 
 
-def test_readiness_follows_a_required_feed(gateway_factory):
+def test_readiness_and_logs_follow_a_required_feed(gateway_factory):
     gw = gateway_factory("--sim-rate", "0", "--publisher-token", TOKEN, "--require-feed", "--feed-stale-after", "1")
     status, body = get(gw.port, "/health/ready")
     assert status == 503 and json.loads(body)["failing"] == ["feed"]
@@ -64,6 +64,10 @@ def test_readiness_follows_a_required_feed(gateway_factory):
     status, body = get(gw.port, "/health/ready")
     assert status == 503 and json.loads(body)["failing"] == ["feed"]
     assert "stale" in json.loads(body)["checks"]["feed"]["detail"]
+    time.sleep(1.0)
+    gw.stop()
+    log = gw.output()
+    assert log.index("feed up: /feed updates arriving") < log.index("feed down: no /feed update")
 
 
 def test_metrics_parse_and_move(gateway_factory):
