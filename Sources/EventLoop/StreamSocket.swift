@@ -9,7 +9,8 @@ public protocol StreamSocketDelegate: AnyObject {
     func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int
     /// The socket is closed; nothing more will be called.
     func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason)
-    /// Some queued output was written: room may have opened up below a queue bound.
+    /// Some queued output was written: room may have opened up below a queue bound. Called
+    /// only while `notifiesWrites` is set.
     func streamSocketDidWrite(_ socket: StreamSocket)
 }
 
@@ -66,6 +67,9 @@ public final class StreamSocket: EventHandler {
     /// Output level above which reading pauses.
     public var outboundHighWater: Int
     public private(set) var state: State = .open
+    /// Whether the delegate hears about each write (it wants to know when a backlog drains);
+    /// off by default so the common flush costs no call.
+    public var notifiesWrites = false
 
     private var pending: UnsafeMutableRawPointer?
     private var pendingCount = 0
@@ -165,7 +169,7 @@ public final class StreamSocket: EventHandler {
                 closeNow(.error(error.errno))
                 return
             case .success(let written):
-                if written > 0 { delegate?.streamSocketDidWrite(self) }
+                if written > 0 && notifiesWrites { delegate?.streamSocketDidWrite(self) }
                 guard state == .open || state == .shuttingDown else { return }
             }
         }

@@ -47,6 +47,7 @@ final class MarketSession: Subscriber, WebSocketSession {
         var pending: [SymbolID: SharedBytes] = [:]
         pending.reserveCapacity(subscriptionSlots.count)
         conflated = pending
+        connection.socket.notifiesWrites = true
         gateway.metrics.conflationEpisodes &+= 1
         let timeout = GatewayConfiguration.nanoseconds(gateway.configuration.slowConsumerTimeout)
         // Strong capture (the timer is cancelled at close): a weak reference would give this
@@ -58,6 +59,7 @@ final class MarketSession: Subscriber, WebSocketSession {
         guard let pending = conflated,
               connection.socket.outboundBytes <= gateway.configuration.maxQueueBytes / 2 else { return }
         conflated = nil
+        connection.socket.notifiesWrites = false
         slowConsumerTimer?.cancel()
         slowConsumerTimer = nil
         for (_, frame) in pending {
