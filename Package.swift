@@ -20,7 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -35,7 +34,6 @@ let package = Package(
             name: "EventLoop",
             dependencies: [
                 "CShims", "ByteBuffers",
-                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: hotPath
         ),

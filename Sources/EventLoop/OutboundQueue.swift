@@ -1,11 +1,17 @@
 import ByteBuffers
-import DequeModule
 import Glibc
 
 /// A connection's pending output: references to shared frames, the first possibly part-sent.
 /// Flushing gathers up to 1024 of them into one sendmsg.
-struct OutboundQueue {
-    private var entries = Deque<SharedBytes>()
+///
+/// A ring of unmanaged references rather than a Deque: each queued frame costs exactly one
+/// retain when queued and one release when written (the generic container paid two retains),
+/// and an idle connection holds no storage at all.
+struct OutboundQueue: ~Copyable {
+    private var slots: UnsafeMutablePointer<Unmanaged<SharedBytes>>?
+    private var capacity = 0
+    private var head = 0
+    private(set) var frameCount = 0
     /// Bytes of the first entry already written.
     private var headOffset = 0
     /// Bytes queued and not yet written.
@@ -13,25 +19,54 @@ struct OutboundQueue {
     /// Whether the last entry is a private chunk that copies may be appended to.
     private var tailIsPrivate = false
 
-    var isEmpty: Bool { entries.isEmpty }
-    var frameCount: Int { entries.count }
+    init() {}
+
+    deinit {
+        for i in 0..<frameCount { slots![slot(i)].release() }
+        slots?.deallocate()
+    }
+
+    var isEmpty: Bool { frameCount == 0 }
+
+    @inline(__always)
+    private func slot(_ index: Int) -> Int { (head + index) & (capacity - 1) }
+
+    @inline(__always)
+    private func entry(_ index: Int) -> SharedBytes { slots![slot(index)].takeUnretainedValue() }
+
+    private mutating func grow() {
+        let newCapacity = max(8, capacity * 2)
+        let grown = UnsafeMutablePointer<Unmanaged<SharedBytes>>.allocate(capacity: newCapacity)
+        for i in 0..<frameCount { (grown + i).initialize(to: slots![slot(i)]) }
+        slots?.deallocate()
+        slots = grown
+        capacity = newCapacity
+        head = 0
+    }
 
     mutating func append(_ bytes: SharedBytes) {
         guard bytes.count > 0 else { return }
-        entries.append(bytes)
+        push(Unmanaged.passRetained(bytes))
         byteCount += bytes.count
         tailIsPrivate = false
+    }
+
+    @inline(__always)
+    private mutating func push(_ reference: Unmanaged<SharedBytes>) {
+        if frameCount == capacity { grow() }
+        (slots! + slot(frameCount)).initialize(to: reference)
+        frameCount += 1
     }
 
     /// Appends `count` bytes written by `write`, into the private chunk at the tail when it
     /// has room, else into a new chunk from `pool`.
     mutating func appendCopy(count: Int, pool: BufferPool, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
         guard count > 0 else { return }
-        if !tailIsPrivate || entries.last!.capacity - entries.last!.count < count {
-            entries.append(pool.take(minimumCapacity: count))
+        if !tailIsPrivate || entry(frameCount - 1).capacity - entry(frameCount - 1).count < count {
+            push(Unmanaged.passRetained(pool.take(minimumCapacity: count)))
             tailIsPrivate = true
         }
-        let chunk = entries.last!
+        let chunk = entry(frameCount - 1)
         let start = chunk.count
         chunk.withUnsafeMutablePointerToElements { base in
             write(UnsafeMutableRawBufferPointer(start: base + start, count: count))
@@ -40,40 +75,39 @@ struct OutboundQueue {
         byteCount += count
     }
 
-    /// Removes every queued frame that `keep` rejects, except a part-sent head (its remaining
-    /// bytes must still go out, or the stream would be corrupt). Used to conflate a slow
-    /// consumer's backlog.
+    /// Removes every queued frame that `shouldRemove` selects, except a part-sent head (its
+    /// remaining bytes must still go out, or the stream would be corrupt) and the private tail.
     mutating func removeAll(where shouldRemove: (SharedBytes) -> Bool) {
-        guard entries.count > (headOffset > 0 ? 1 : 0) else { return }
-        var kept = Deque<SharedBytes>()
-        kept.reserveCapacity(entries.count)
+        var kept = 0
         var bytes = 0
-        for (index, entry) in entries.enumerated() {
-            if index == 0 && headOffset > 0 || !shouldRemove(entry) || isPrivateTail(index) {
-                kept.append(entry)
-                bytes += entry.count
+        for i in 0..<frameCount {
+            let reference = slots![slot(i)]
+            let frame = reference.takeUnretainedValue()
+            let keep = (i == 0 && headOffset > 0) || (tailIsPrivate && i == frameCount - 1) || !shouldRemove(frame)
+            if keep {
+                slots![slot(kept)] = reference
+                kept += 1
+                bytes += frame.count
+            } else {
+                reference.release()
             }
         }
-        entries = kept
+        frameCount = kept
         byteCount = bytes - headOffset
     }
 
-    private func isPrivateTail(_ index: Int) -> Bool { tailIsPrivate && index == entries.count - 1 }
-
-    /// Writes as much as the socket takes (one sendmsg of up to `maxIovecs` buffers per round). Returns the bytes written, 0 when the socket is
-    /// full, or the errno of a failure.
+    /// Writes as much as the socket takes (one sendmsg of up to `maxIovecs` buffers per round).
+    /// Returns the bytes written, 0 when the socket is full, or the error of a failure.
     mutating func write(to fd: Int32, iovecs: UnsafeMutablePointer<iovec>, maxIovecs: Int,
                         pool: BufferPool) -> Swift.Result<Int, SystemError> {
         var total = 0
-        while !entries.isEmpty {
-            var count = 0
-            var offset = headOffset
-            for entry in entries {
-                if count == maxIovecs { break }
-                iovecs[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: entry.baseAddress + offset),
-                                      iov_len: entry.count - offset)
-                offset = 0
-                count += 1
+        while frameCount > 0 {
+            let count = min(frameCount, maxIovecs)
+            for i in 0..<count {
+                let frame = entry(i)
+                let offset = i == 0 ? headOffset : 0
+                iovecs[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: frame.baseAddress + offset),
+                                  iov_len: frame.count - offset)
             }
             // sendmsg, not writev: for a socket, writev detours through the VFS layer and the
             // file-position lock (~7% of the gateway at 1 M messages/s in perf).
@@ -89,7 +123,7 @@ struct OutboundQueue {
             }
             consume(written, pool: pool)
             total += written
-            if count < maxIovecs && !entries.isEmpty { break }  // short write: the socket is full
+            if count < maxIovecs && frameCount > 0 { break }  // short write: the socket is full
         }
         return .success(total)
     }
@@ -97,15 +131,17 @@ struct OutboundQueue {
     private mutating func consume(_ written: Int, pool: BufferPool) {
         var remaining = written
         byteCount -= written
-        while remaining > 0, let headCount = entries.first?.count {
-            let left = headCount - headOffset
+        while remaining > 0 && frameCount > 0 {
+            let left = entry(0).count - headOffset
             if remaining >= left {
                 remaining -= left
                 headOffset = 0
-                if entries.count == 1 { tailIsPrivate = false }
-                // Popped straight into a local: no other binding may hold it, or the uniqueness
-                // check below fails and the chunk is lost to the pool.
-                var popped = entries.removeFirst()
+                if frameCount == 1 { tailIsPrivate = false }
+                // Take our +1 into a local: then a chunk nobody else holds is unique and can
+                // go back to the pool (shared frames are exact-size and never qualify).
+                var popped = slots![head].takeRetainedValue()
+                head = (head + 1) & (capacity - 1)
+                frameCount -= 1
                 if isKnownUniquelyReferenced(&popped) { pool.recycle(popped) }
             } else {
                 headOffset += remaining
@@ -115,8 +151,13 @@ struct OutboundQueue {
     }
 
     mutating func removeAll() {
+        for i in 0..<frameCount { slots![slot(i)].release() }
+        slots?.deallocate()
+        slots = nil
+        capacity = 0
+        head = 0
+        frameCount = 0
         tailIsPrivate = false
-        entries = Deque()
         headOffset = 0
         byteCount = 0
     }

@@ -148,9 +148,12 @@ final class ClientConnection: StreamSocketDelegate {
         }
     }
 
+    /// Whether shared frames (updates) may still be queued: upgraded and no Close sent.
+    var acceptsUpdates: Bool { phase == .webSocket && !closeSent }
+
     /// Queues a frame built once and shared with other connections.
     func send(_ frame: SharedBytes) {
-        guard phase == .webSocket, !closeSent else { return }
+        guard acceptsUpdates else { return }
         socket.enqueue(frame)
     }
 

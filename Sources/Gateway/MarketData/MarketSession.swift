@@ -17,6 +17,10 @@ final class MarketSession: Subscriber, WebSocketSession {
     // checked unowned reference costs an atomic retain on every update delivered.
     private unowned(unsafe) let connection: ClientConnection
     private unowned(unsafe) let gateway: Gateway
+    // Read on every delivery: held directly rather than reached through the gateway.
+    private unowned(unsafe) let socket: StreamSocket
+    private unowned(unsafe) let metrics: GatewayMetrics
+    private let maxQueueBytes: Int
     private var service: MarketDataService { gateway.marketData }
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
@@ -26,6 +30,9 @@ final class MarketSession: Subscriber, WebSocketSession {
         self.connection = connection
         self.version = version
         self.gateway = gateway
+        socket = connection.socket
+        metrics = gateway.metrics
+        maxQueueBytes = gateway.configuration.maxQueueBytes
         super.init()
         gateway.metrics.connectionOpened(version: version)
     }
@@ -34,13 +41,14 @@ final class MarketSession: Subscriber, WebSocketSession {
 
     override func deliver(_ frame: SharedBytes, symbol: SymbolID) {
         if conflated != nil {
-            if conflated![symbol] != nil { gateway.metrics.conflatedUpdates &+= 1 }
+            if conflated![symbol] != nil { metrics.conflatedUpdates &+= 1 }
             conflated![symbol] = frame
             return
         }
-        connection.send(frame)
-        gateway.metrics.recordSent(version: version, bytes: frame.count)
-        if connection.socket.outboundBytes > gateway.configuration.maxQueueBytes { startConflating() }
+        guard connection.acceptsUpdates else { return }
+        socket.enqueue(frame)
+        metrics.recordSent(version: version, bytes: frame.count)
+        if socket.outboundBytes > maxQueueBytes { startConflating() }
     }
 
     private func startConflating() {

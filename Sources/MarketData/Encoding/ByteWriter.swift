@@ -79,6 +79,43 @@ public struct ByteWriter: ~Copyable {
         text.withUTF8 { write(bytes: UnsafeRawBufferPointer($0)) }
     }
 
+    /// "00" ... "99": two digits per division when formatting integers.
+    private static let digitPairs: StaticString =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+    @inline(__always)
+    private static func digitCount(_ value: UInt64) -> Int {
+        var count = 1
+        var threshold: UInt64 = 10
+        while value >= threshold {
+            count += 1
+            if count == 20 { break }
+            threshold &*= 10
+        }
+        return count
+    }
+
+    /// Writes `value` as exactly `width` digits ending at `end` (zero-padded), backwards.
+    @inline(__always)
+    private static func writeDigits(_ value: UInt64, width: Int, endingAt end: UnsafeMutableRawPointer) {
+        let pairs = digitPairs.utf8Start
+        var remaining = value
+        var position = end
+        var left = width
+        while left >= 2 {
+            let pair = Int(remaining % 100) &* 2
+            remaining /= 100
+            position -= 2
+            position.storeBytes(of: pairs[pair], as: UInt8.self)
+            (position + 1).storeBytes(of: pairs[pair + 1], as: UInt8.self)
+            left -= 2
+        }
+        if left == 1 {
+            position -= 1
+            position.storeBytes(of: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining % 10), as: UInt8.self)
+        }
+    }
+
     /// A decimal integer.
     public mutating func write(_ value: Int64) {
         if value < 0 { write(byte: UInt8(ascii: "-")) }
@@ -89,42 +126,25 @@ public struct ByteWriter: ~Copyable {
 
     /// A decimal unsigned integer.
     public mutating func write(_ value: UInt64) {
-        reserve(20)
-        var magnitude = value
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes; at most 20 digits, written backwards
-        var length = 0
-        withUnsafeMutableBytes(of: &scratch) { digits in
-            repeat {
-                digits[23 - length] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                length += 1
-            } while magnitude > 0
-            (storage + count).copyMemory(from: digits.baseAddress! + (24 - length), byteCount: length)
-        }
-        count += length
+        let digits = Self.digitCount(value)
+        reserve(digits)
+        Self.writeDigits(value, width: digits, endingAt: storage + count + digits)
+        count += digits
     }
 
     /// A fixed-point number as the shortest exact decimal: `189.25`, `300`, `0.0001`, `-2.5`.
     public mutating func write(_ value: FixedPoint) {
-        let units = value.units
-        let whole = units / FixedPoint.unit
-        var fraction = (units % FixedPoint.unit).magnitude
-        if units < 0 && whole == 0 { write(byte: UInt8(ascii: "-")) }
-        write(whole)
+        reserve(32)
+        if value.units < 0 { write(byte: UInt8(ascii: "-")) }
+        let magnitude = value.units.magnitude
+        let unit = UInt64(FixedPoint.unit)
+        write(magnitude / unit)
+        let fraction = magnitude % unit
         guard fraction != 0 else { return }
-        write(byte: UInt8(ascii: "."))
-        var places = FixedPoint.scale
-        while fraction % 10 == 0 {
-            fraction /= 10
-            places -= 1
-        }
-        reserve(places)
-        var divisor: UInt64 = 1
-        for _ in 1..<places { divisor *= 10 }
-        while divisor > 0 {
-            write(byte: UInt8(ascii: "0") + UInt8(fraction / divisor))
-            fraction %= divisor
-            divisor /= 10
-        }
+        storage.storeBytes(of: UInt8(ascii: "."), toByteOffset: count, as: UInt8.self)
+        // All eight places, then drop the trailing zeros: "25000000" -> "25".
+        Self.writeDigits(fraction, width: FixedPoint.scale, endingAt: storage + count + 1 + FixedPoint.scale)
+        count += 1 + FixedPoint.scale
+        while storage.load(fromByteOffset: count - 1, as: UInt8.self) == UInt8(ascii: "0") { count -= 1 }
     }
 }

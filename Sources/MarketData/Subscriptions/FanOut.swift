@@ -21,7 +21,9 @@ public final class FanOut {
         registry.forEachGroup(of: symbol) { variant, group in
             let frame = encode(symbol: symbol, name: name, state: state, variant: variant)
             encodings &+= 1
-            for subscriber in group { subscriber.deliver(frame, symbol: symbol) }
+            for subscriber in group {
+                subscriber._withUnsafeGuaranteedRef { $0.deliver(frame, symbol: symbol) }
+            }
             deliveries &+= UInt64(group.count)
         }
     }

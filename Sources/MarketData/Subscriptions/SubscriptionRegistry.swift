@@ -17,10 +17,14 @@ open class Subscriber {
 }
 
 /// Who is subscribed to what, grouped for encode-once fan-out.
+///
+/// Subscribers are held unretained, so fan-out pays no reference counting per subscriber:
+/// a subscriber must call `unsubscribeAll` before it goes away (a session does so when its
+/// connection closes).
 public final class SubscriptionRegistry {
     /// One symbol's subscribers, by variant.
     struct SymbolGroups {
-        var groups: [[Subscriber]] = Array(repeating: [], count: ProtocolVariant.count)
+        var groups: [[Unmanaged<Subscriber>]] = Array(repeating: [], count: ProtocolVariant.count)
         /// Variants whose group is not empty, so fan-out visits only those.
         var activeVariants: [Int] = []
         var total = 0
@@ -44,7 +48,7 @@ public final class SubscriptionRegistry {
         var entry = symbols[index].take() ?? SymbolGroups()
         if entry.groups[variant.index].isEmpty { entry.activeVariants.append(variant.index) }
         subscriber.subscriptionSlots[symbol] = SubscriptionSlot(variant: variant, position: entry.groups[variant.index].count)
-        entry.groups[variant.index].append(subscriber)
+        entry.groups[variant.index].append(Unmanaged.passUnretained(subscriber))
         entry.total += 1
         symbols[index] = entry
         totalSubscriptions += 1
@@ -62,7 +66,7 @@ public final class SubscriptionRegistry {
             // Swap-remove, in place: the last member takes the freed place.
             let moved = entry.groups[v][last]
             entry.groups[v][slot.position] = moved
-            moved.subscriptionSlots[symbol]?.position = slot.position
+            moved.takeUnretainedValue().subscriptionSlots[symbol]?.position = slot.position
         }
         entry.groups[v].removeLast()
         if entry.groups[v].isEmpty { entry.activeVariants.removeAll { $0 == v } }
@@ -79,7 +83,7 @@ public final class SubscriptionRegistry {
 
     /// Calls `body` once per variant that has subscribers for `symbol`, with its group.
     @inline(__always)
-    public func forEachGroup(of symbol: SymbolID, _ body: (ProtocolVariant, [Subscriber]) -> Void) {
+    public func forEachGroup(of symbol: SymbolID, _ body: (ProtocolVariant, [Unmanaged<Subscriber>]) -> Void) {
         guard Int(symbol) < symbols.count, let entry = symbols[Int(symbol)] else { return }
         for variant in entry.activeVariants {
             body(ProtocolVariant(index: variant), entry.groups[variant])
