@@ -16,8 +16,11 @@ public final class EventLoop: @unchecked Sendable {
     private var handlers: [(handler: EventHandler?, generation: UInt32)] = []
     private var timers = TimerHeap()
     private var timerSequence: UInt64 = 0
-    private var dirtySockets: [StreamSocket] = []
-    private var flushingSockets: [StreamSocket] = []
+    /// Sockets with output queued this iteration, each retained once while listed (one
+    /// retain/release pair per socket per iteration; an array of strong references pays a
+    /// second pair when iterated).
+    private var dirtySockets: [Unmanaged<StreamSocket>] = []
+    private var flushingSockets: [Unmanaged<StreamSocket>] = []
     private var iterationHooks: [() -> Void] = []
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private let stopRequested = Atomic<Bool>(false)
@@ -142,7 +145,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Marks a socket to be flushed at the end of this iteration.
     func markDirty(_ socket: StreamSocket) {
-        dirtySockets.append(socket)
+        dirtySockets.append(Unmanaged.passRetained(socket))
     }
 
     // MARK: Running
@@ -234,7 +237,10 @@ public final class EventLoop: @unchecked Sendable {
         // A flush can close a socket, whose delegate may queue output elsewhere: loop until quiet.
         while !dirtySockets.isEmpty {
             swap(&dirtySockets, &flushingSockets)
-            for socket in flushingSockets { socket.flushIfDirty() }
+            for socket in flushingSockets {
+                socket._withUnsafeGuaranteedRef { $0.flushIfDirty() }
+                socket.release()
+            }
             flushingSockets.removeAll(keepingCapacity: true)
         }
     }

@@ -58,8 +58,10 @@ public final class StreamSocket: EventHandler {
     }
 
     public let fd: Int32
-    /// The loop outlives its sockets.
-    public unowned(unsafe) let loop: EventLoop
+    /// Strong and immutable, so hot paths use it without retaining it (an unowned(unsafe)
+    /// reference is retained around every call). The loop lives as long as the process, and a
+    /// socket leaves the loop's handler table when it closes, so nothing leaks.
+    public let loop: EventLoop
     /// Strong until the socket closes, so a connection lives as long as its socket.
     public var delegate: StreamSocketDelegate?
     /// Bound on input kept between reads (a partial frame or request head).
