@@ -39,8 +39,15 @@ struct GatewayCommand: ParsableCommand {
         guard (1...100_000).contains(market.maxSubscriptions) else {
             throw ValidationError("--max-subscriptions must be 1...100000, got \(market.maxSubscriptions)")
         }
+        guard (1...10_000_000).contains(market.maxSymbols) else {
+            throw ValidationError("--max-symbols must be 1...10000000, got \(market.maxSymbols)")
+        }
+        let listed = try market.simulatorSymbols()
+        let simulated = listed.isEmpty ? SimulatedMarket.defaultSymbols.count : listed.count
+        if market.simRate > 0 && simulated > market.maxSymbols {
+            throw ValidationError("the simulator needs \(simulated) symbols, more than --max-symbols \(market.maxSymbols)")
+        }
         guard (0...10_000_000).contains(market.simRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(market.simRate)") }
-        _ = try market.simulatorSymbols()
         for (flag, token) in [("--publisher-token", market.publisherToken), ("--admin-token", operations.adminToken)] {
             if let token, token.isEmpty || token.contains(where: { $0 == " " || $0.isNewline }) {
                 throw ValidationError("\(flag) must be non-empty, without spaces or newlines")
@@ -88,6 +95,7 @@ struct GatewayCommand: ParsableCommand {
         settings.closeTimeout = limits.closeTimeout
         settings.slowConsumerTimeout = market.slowConsumerTimeout
         settings.maxSubscriptions = market.maxSubscriptions
+        settings.maxSymbols = market.maxSymbols
         settings.simulatorSymbols = try market.simulatorSymbols()
         settings.simulatorRate = market.simRate
         settings.publisherToken = market.publisherToken
@@ -113,7 +121,7 @@ struct GatewayCommand: ParsableCommand {
             "max_message_bytes": "\(limits.maxMessageBytes)", "max_header_bytes": "\(limits.maxHeaderBytes)",
             "max_queue_bytes": "\(limits.maxQueueBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
             "close_timeout": "\(limits.closeTimeout)", "sim_symbols": "\(market.simSymbols ?? "default list")",
-            "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)",
+            "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)", "max_symbols": "\(market.maxSymbols)",
             "slow_consumer_timeout": "\(market.slowConsumerTimeout)", "publisher_token": "\(market.publisherToken == nil ? "unset" : "set")",
             "require_feed": "\(operations.requireFeed)", "feed_stale_after": "\(operations.feedStaleAfter)",
             "max_loop_lag": "\(operations.maxLoopLag)", "admin_token": "\(operations.adminToken == nil ? "unset" : "set")",
@@ -189,6 +197,9 @@ struct MarketOptions: ParsableArguments {
 
     @Option(help: "Symbols one connection may subscribe to.")
     var maxSubscriptions = 500
+
+    @Option(help: "Distinct symbols the gateway tracks (from subscriptions, /feed and the simulator); bounds what clients can make it remember.")
+    var maxSymbols = 100_000
 
     @Option(help: "Seconds a subscriber may stay over --max-queue-bytes (its updates conflated) before it is closed with 1008.")
     var slowConsumerTimeout = 5.0

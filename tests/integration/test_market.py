@@ -212,6 +212,27 @@ def test_subscription_limit_counts_existing_subscriptions(market):
     run(go())
 
 
+def test_symbol_table_bound_refuses_new_symbols(gateway_factory):
+    gw = gateway_factory("--sim-rate", "0", "--max-symbols", "3", "--publisher-token", TOKEN)
+    async def go():
+        async with websockets.connect(gw.url + "/ws", subprotocols=["v2"]) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "symbols": ["S1", "S2", "S3"]}))
+            assert (await recv_json(ws))["type"] == "subscribed"
+            await ws.send(json.dumps({"type": "subscribe", "symbols": ["S4"]}))
+            reply = await recv_json(ws)
+            validate("v2-server", reply)
+            assert reply["code"] == "too_many_symbols"
+            # Known symbols still work, and a publisher's unknown symbol is refused by index.
+            await ws.send(json.dumps({"type": "subscribe", "symbols": ["S1"], "depth": 2}))
+            assert (await recv_json(ws))["type"] == "subscribed"
+        pub = await publisher(gw)
+        await pub.send(json.dumps([{"symbol": "S1", "last": 1, "bid": 1, "ask": 1}, {"symbol": "S9", "last": 1, "bid": 1, "ask": 1}]))
+        error = json.loads(await asyncio.wait_for(pub.recv(), 3))
+        assert error["code"] == "invalid_update" and error["index"] == 1
+        await pub.close()
+    run(go())
+
+
 def test_binary_message_on_ws_closes_with_1003(market):
     async def go():
         async with websockets.connect(market.url + "/ws") as ws:

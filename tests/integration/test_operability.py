@@ -119,7 +119,8 @@ def test_help_lists_every_group():
 
 def test_invalid_values_fail_fast_with_exit_code_2():
     for args in (["--port", "70000"], ["--sim-rate", "-1"], ["--log-format", "xml"], ["--sim-symbols", "AAPL,bad"],
-                 ["--drain-grace", "20", "--drain-timeout", "10"], ["--require-feed"], ["--no-such-flag"]):
+                 ["--drain-grace", "20", "--drain-timeout", "10"], ["--require-feed"], ["--no-such-flag"],
+                 ["--max-symbols", "5"]):
         result = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=10)
         assert result.returncode == 2, args
         assert "Error" in result.stderr, args
