@@ -10,9 +10,9 @@ public struct SharedBytesHeader {
 /// Reference-counted bytes: one allocation holding a small header and the bytes.
 ///
 /// A frame is built into one of these once and then queued by reference to every connection
-/// that should receive it; nothing is copied until the kernel copies it in writev. Shared
+/// that should receive it; nothing is copied until the kernel copies it in sendmsg. Shared
 /// buffers are immutable once built. The only ones that change are a connection's private
-/// output chunks, which only grow at the end, past what writev has been given.
+/// output chunks, which only grow at the end, past what sendmsg has been given.
 public final class SharedBytes: ManagedBuffer<SharedBytesHeader, UInt8> {
     /// Allocates `count` bytes and lets `initialize` write all of them. The bytes must not be
     /// changed after this returns.

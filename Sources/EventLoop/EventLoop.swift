@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// One iteration: wait for readiness (bounded by the next timer), dispatch events, run due
 /// timers and cross-thread tasks, run the end-of-iteration hooks, then flush every socket that
-/// queued output during the iteration, once each ("cork": many frames, one writev). A socket
+/// queued output during the iteration, once each ("cork": many frames, one sendmsg). A socket
 /// also flushes right after handling its own read event, so replies never pile up in memory.
 ///
 /// Everything except `execute(_:)` and `stop()` must be called on the loop's thread.
@@ -34,7 +34,7 @@ public final class EventLoop: @unchecked Sendable {
     public let sharedReadBuffer: UnsafeMutableRawBufferPointer
     /// Output chunks for copied writes, reused across connections.
     let bufferPool = BufferPool()
-    /// Scratch iovec array for writev, shared by all sockets of the loop.
+    /// Scratch iovec array for gathered writes, shared by all sockets of the loop.
     let iovecs: UnsafeMutablePointer<iovec>
     static let maxIovecs = 1024
 

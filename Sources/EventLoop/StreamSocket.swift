@@ -20,7 +20,7 @@ extension StreamSocketDelegate {
 
 /// A connected, non-blocking TCP socket on an `EventLoop`: reads into the loop's shared buffer,
 /// keeps only the unconsumed tail of a read, queues output by reference and writes it with
-/// writev once per loop iteration.
+/// one gathered sendmsg per loop iteration.
 ///
 /// Backpressure: while more than `outboundHighWater` bytes wait to be written, it stops reading
 /// and resumes below half of that, so a peer that writes without reading cannot grow memory.
