@@ -63,7 +63,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            path: "loadtest"
+            path: "loadtest",
+            swiftSettings: hotPath
         ),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),

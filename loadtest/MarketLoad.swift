@@ -105,7 +105,7 @@ final class MarketLoad: WebSocketClientDelegate {
         dialsInFlight -= 1
         clients[index] = nil
         if state[index].attempts <= options.dialRetries {
-            loop.schedule(after: 100_000_000) { [weak self] in self?.dial(index) }
+            loop.schedule(after: 100_000_000) { self.dial(index) }  // strong: a weak capture slows every retain
         } else {
             counters.failedDials += 1
             if !options.quiet { print("connection \(index) failed to connect: \(reason)") }

@@ -23,7 +23,9 @@ final class WebSocketClient: StreamSocketDelegate {
     let target: WebSocketURL
     let handshake: ClientHandshake
     let index: Int
-    weak var delegate: WebSocketClientDelegate?
+    /// Strong: the workload that receives the events lives as long as the process. (A weak
+    /// reference gives every client a refcount side table and slows each message.)
+    var delegate: WebSocketClientDelegate?
     private(set) var phase = Phase.connecting
     /// Whether the handshake completed, whatever happened after.
     private(set) var didOpen = false
@@ -47,8 +49,10 @@ final class WebSocketClient: StreamSocketDelegate {
 
     /// Starts connecting, optionally from a given source address.
     func start(from source: SocketAddress? = nil) throws {
-        connector = try Connector(loop: loop, to: target.address, from: source) { [weak self] result in
-            self?.connected(result)
+        // Strong capture, released when the connect completes (a weak one would give every
+        // client a refcount side table and slow each message it handles).
+        connector = try Connector(loop: loop, to: target.address, from: source) { result in
+            self.connected(result)
         }
     }
 
