@@ -14,7 +14,7 @@ trap 'rm -f "$binary"' EXIT
 run() {  # $1 = seconds of echo load; prints "allocs echoes"
     local port=$((20000 + RANDOM % 20000)) log
     log=$(mktemp)
-    valgrind --tool=memcheck --leak-check=no "$binary" --host 127.0.0.1 --port $port --echo --log-level error 2>"$log" &
+    valgrind --tool=memcheck --leak-check=no "$binary" --host 127.0.0.1 --port $port --echo --sim-rate 0 --log-level error 2>"$log" &
     local pid=$!
     for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     local echoes json

@@ -119,6 +119,18 @@ public final class EventLoop: @unchecked Sendable {
         return timer
     }
 
+    /// Runs `body` every `interval` nanoseconds until the timer is cancelled. The same timer
+    /// object is re-armed each time, so a steady ticker (the simulator's 1 ms pacing)
+    /// allocates nothing per tick. After a stall it fires once and resumes the cadence.
+    @discardableResult
+    public func scheduleRepeating(every interval: UInt64, _ body: @escaping () -> Void) -> Timer {
+        precondition(interval > 0, "a repeating timer needs an interval")
+        timerSequence &+= 1
+        let timer = Timer(deadline: MonotonicClock.now() &+ interval, sequence: timerSequence, interval: interval, callback: body)
+        timers.insert(timer)
+        return timer
+    }
+
     /// Runs `body` once per iteration, after events and timers and before output is flushed:
     /// where work batched during the iteration (like a fan-out) is finished.
     public func addIterationHook(_ body: @escaping () -> Void) {
@@ -191,15 +203,15 @@ public final class EventLoop: @unchecked Sendable {
         statistics.record(iteration: MonotonicClock.now() &- now)
     }
 
-    /// Starts measuring lag: a timer every 100 ms records how late it fired. A loop stuck in
-    /// long work shows up here before clients notice.
+    /// Starts measuring lag: a repeating timer every 100 ms records how late it fired. A loop
+    /// stuck in long work shows up here before clients notice.
     public func startLagProbe() {
-        let due = MonotonicClock.now() &+ Self.lagProbeInterval
-        lagProbe = schedule(after: Self.lagProbeInterval) { [unowned(unsafe) self] in
-            let late = MonotonicClock.now() &- due
+        lagProbe = scheduleRepeating(every: Self.lagProbeInterval) { [unowned(unsafe) self] in
+            // Still the scheduled deadline: the timer is re-armed after this returns.
+            guard let probe = self.lagProbe else { return }
+            let late = MonotonicClock.now() &- probe.deadline
             self.statistics.lastLag = late
             self.statistics.maxLag = max(self.statistics.maxLag, late)
-            self.startLagProbe()
         }
     }
 
@@ -216,6 +228,13 @@ public final class EventLoop: @unchecked Sendable {
         while let first = timers.earliest, first.deadline <= current {
             _ = timers.removeEarliest()
             first.fire()
+            if first.interval > 0 && first.isPending {
+                // Keep the cadence; after a stall, skip the missed firings.
+                first.deadline = max(first.deadline &+ first.interval, current &+ 1)
+                timerSequence &+= 1
+                first.sequence = timerSequence
+                timers.insert(first)
+            }
         }
     }
 

@@ -1,13 +1,16 @@
 /// A one-shot timer scheduled on an `EventLoop`. Cancelling is O(1): the entry stays in the
 /// heap and is skipped when it comes due.
 public final class Timer {
-    let deadline: UInt64
-    let sequence: UInt64
+    var deadline: UInt64
+    var sequence: UInt64
+    /// Nanoseconds between firings of a repeating timer; 0 for a one-shot timer.
+    let interval: UInt64
     fileprivate(set) var callback: (() -> Void)?
 
-    init(deadline: UInt64, sequence: UInt64, callback: @escaping () -> Void) {
+    init(deadline: UInt64, sequence: UInt64, interval: UInt64 = 0, callback: @escaping () -> Void) {
         self.deadline = deadline
         self.sequence = sequence
+        self.interval = interval
         self.callback = callback
     }
 
@@ -17,9 +20,9 @@ public final class Timer {
     public var isPending: Bool { callback != nil }
 
     func fire() {
-        let body = callback
-        callback = nil
-        body?()
+        guard let body = callback else { return }
+        if interval == 0 { callback = nil }
+        body()
     }
 }
 

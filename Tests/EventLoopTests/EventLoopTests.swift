@@ -187,3 +187,19 @@ struct Harness {
         #expect(h.socket.state == .closed)
     }
 }
+
+@Suite struct RepeatingTimerTests {
+    @Test func firesAtItsCadenceUntilCancelled() throws {
+        let loop = try EventLoop()
+        var fired = 0
+        var timer: Timer?
+        timer = loop.scheduleRepeating(every: 2_000_000) {
+            fired += 1
+            if fired == 5 { timer?.cancel() }
+        }
+        let start = MonotonicClock.now()
+        while MonotonicClock.now() - start < 100_000_000 { loop.runOnce(maxWait: 5) }
+        #expect(fired == 5)
+        #expect(timer?.isPending == false)
+    }
+}

@@ -34,8 +34,9 @@ final class SimulatorDriver {
 
     var isRunning: Bool { timer != nil }
 
+    /// One repeating timer for the whole run: no allocation per tick.
     private func schedule() {
-        timer = loop.schedule(after: Self.tick) { [weak self] in self?.fire() }
+        timer = loop.scheduleRepeating(every: Self.tick) { [unowned(unsafe) self] in self.fire() }
     }
 
     private func fire() {
@@ -48,6 +49,5 @@ final class SimulatorDriver {
             service.stepSimulator(&market, timestamp: timestamp)
             emitted += 1
         }
-        schedule()
     }
 }
