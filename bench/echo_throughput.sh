@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}; shift || true
 swift build -c release >/dev/null
 port=$((20000 + RANDOM % 20000))
-taskset -c 0 .build/release/gateway --host 127.0.0.1 --port $port --echo --log-level error &
+taskset -c 0 .build/release/gateway --host 127.0.0.1 --port $port --echo --sim-rate 0 --log-level error &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
