@@ -69,8 +69,9 @@ def test_subprotocol_negotiation(market, offered, version, echoed):
 
 def test_every_message_matches_the_schemas(market):
     async def go():
-        async with websockets.connect(market.url + "/ws", subprotocols=["v1"]) as v1, \
-                   websockets.connect(market.url + "/ws", subprotocols=["v2"]) as v2:
+        # max_queue=None: messages left unread at the end must not stall the clients' close.
+        async with websockets.connect(market.url + "/ws", subprotocols=["v1"], max_queue=None) as v1, \
+                   websockets.connect(market.url + "/ws", subprotocols=["v2"], max_queue=None) as v2:
             for symbol in ["AAPL", "MSFT"]:
                 command = {"type": "subscribe", "symbol": symbol}
                 validate("v1-client", command)
