@@ -5,7 +5,7 @@ import Synchronization
 /// A single-threaded event loop on Linux epoll (level-triggered).
 ///
 /// One iteration: wait for readiness (bounded by the next timer), dispatch events, run due
-/// timers and cross-thread tasks, run the end-of-iteration hooks, then flush every socket that
+/// timers and cross-thread tasks, then flush every socket that
 /// queued output during the iteration, once each ("cork": many frames, one sendmsg). A socket
 /// also flushes right after handling its own read event, so replies never pile up in memory.
 ///
@@ -21,7 +21,6 @@ public final class EventLoop: @unchecked Sendable {
     /// second pair when iterated).
     private var dirtySockets: [Unmanaged<StreamSocket>] = []
     private var flushingSockets: [Unmanaged<StreamSocket>] = []
-    private var iterationHooks: [() -> Void] = []
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private let stopRequested = Atomic<Bool>(false)
     /// Lets an iteration skip the task lock when no other thread queued anything.
@@ -40,9 +39,6 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Monotonic time at the start of the current iteration, in nanoseconds.
     public private(set) var now: UInt64
-
-    /// Iterations completed; read by metrics and liveness checks.
-    public private(set) var iterations: UInt64 = 0
 
     /// Iteration times and timer lag, for metrics and readiness.
     public private(set) var statistics = LoopStatistics()
@@ -131,12 +127,6 @@ public final class EventLoop: @unchecked Sendable {
         return timer
     }
 
-    /// Runs `body` once per iteration, after events and timers and before output is flushed:
-    /// where work batched during the iteration (like a fan-out) is finished.
-    public func addIterationHook(_ body: @escaping () -> Void) {
-        iterationHooks.append(body)
-    }
-
     /// Queues `task` to run on the loop thread; callable from any thread.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         tasks.withLock { $0.append(task) }
@@ -197,9 +187,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         runDueTimers()
         runTasks()
-        for hook in iterationHooks { hook() }
         flushDirtySockets()
-        iterations &+= 1
         statistics.record(iteration: MonotonicClock.now() &- now)
     }
 
@@ -211,12 +199,9 @@ public final class EventLoop: @unchecked Sendable {
             guard let probe = self.lagProbe else { return }
             let late = MonotonicClock.now() &- probe.deadline
             self.statistics.lastLag = late
-            self.statistics.maxLag = max(self.statistics.maxLag, late)
         }
     }
 
-    /// Reads and resets the largest lag seen since the last call.
-    public func takeMaxLag() -> UInt64 { statistics.takeMaxLag() }
 
     private func nextLiveTimer() -> Timer? {
         while let first = timers.earliest, !first.isPending { _ = timers.removeEarliest() }

@@ -12,8 +12,6 @@ public struct LoopStatistics {
     public private(set) var totalNanoseconds: UInt64 = 0
     /// The most recent measured lateness of the loop's lag probe, in nanoseconds.
     public internal(set) var lastLag: UInt64 = 0
-    /// The largest lateness seen since the last scrape read it.
-    public internal(set) var maxLag: UInt64 = 0
 
     @inline(__always)
     mutating func record(iteration nanoseconds: UInt64) {
@@ -24,9 +22,4 @@ public struct LoopStatistics {
         totalNanoseconds &+= nanoseconds
     }
 
-    /// Returns the largest lag since the previous call and starts a new period.
-    public mutating func takeMaxLag() -> UInt64 {
-        defer { maxLag = lastLag }
-        return max(maxLag, lastLag)
-    }
 }

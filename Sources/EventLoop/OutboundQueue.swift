@@ -75,27 +75,6 @@ struct OutboundQueue: ~Copyable {
         byteCount += count
     }
 
-    /// Removes every queued frame that `shouldRemove` selects, except a part-sent head (its
-    /// remaining bytes must still go out, or the stream would be corrupt) and the private tail.
-    mutating func removeAll(where shouldRemove: (SharedBytes) -> Bool) {
-        var kept = 0
-        var bytes = 0
-        for i in 0..<frameCount {
-            let reference = slots![slot(i)]
-            let frame = reference.takeUnretainedValue()
-            let keep = (i == 0 && headOffset > 0) || (tailIsPrivate && i == frameCount - 1) || !shouldRemove(frame)
-            if keep {
-                slots![slot(kept)] = reference
-                kept += 1
-                bytes += frame.count
-            } else {
-                reference.release()
-            }
-        }
-        frameCount = kept
-        byteCount = bytes - headOffset
-    }
-
     /// Writes as much as the socket takes (one sendmsg of up to `maxIovecs` buffers per round).
     /// Returns the bytes written, 0 when the socket is full, or the error of a failure.
     mutating func write(to fd: Int32, iovecs: UnsafeMutablePointer<iovec>, maxIovecs: Int,

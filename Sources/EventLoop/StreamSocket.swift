@@ -107,9 +107,6 @@ public final class StreamSocket: EventHandler {
     /// Bytes of input kept between reads (a partial frame or request).
     public var bufferedInputBytes: Int { pendingCount }
 
-    /// Frames queued and not yet fully written.
-    public var outboundFrames: Int { queue.frameCount }
-
     // MARK: Output
 
     /// Queues bytes to be written at the end of this loop iteration. Ignored once closing.
@@ -130,11 +127,6 @@ public final class StreamSocket: EventHandler {
     /// Queues a copy of `bytes`.
     public func enqueueCopy(_ bytes: UnsafeRawBufferPointer) {
         enqueueCopy(count: bytes.count) { $0.copyMemory(from: bytes) }
-    }
-
-    /// Drops queued frames that `shouldRemove` selects (never a part-written one).
-    public func removeQueued(where shouldRemove: (SharedBytes) -> Bool) {
-        queue.removeAll(where: shouldRemove)
     }
 
     /// Writes what is queued, then shuts down our side; the socket closes at the peer's EOF

@@ -25,7 +25,4 @@ public struct BookStore {
         states[slot] = state
         return state
     }
-
-    /// Symbols that have had at least one update.
-    public var populatedCount: Int { states.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }
