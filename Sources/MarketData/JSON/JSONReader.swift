@@ -22,48 +22,41 @@ public struct JSONReader {
 
     /// Calls `body` with each key's raw bytes; `body` must read or skip the value.
     public mutating func readObject(_ body: (inout JSONReader, UnsafeRawBufferPointer) throws -> Void) throws {
-        try expect(UInt8(ascii: "{"))
-        skipWhitespace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        while true {
-            skipWhitespace()
-            let key = try readStringBytes()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
-            try body(&self, key)
-            skipWhitespace()
-            if peek() == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            try expect(UInt8(ascii: "}"))
-            return
+        try readSequence(open: UInt8(ascii: "{"), close: UInt8(ascii: "}")) { reader, _ in
+            let key = try reader.readStringBytes()
+            reader.skipWhitespace()
+            try reader.expect(UInt8(ascii: ":"))
+            reader.skipWhitespace()
+            try body(&reader, key)
         }
     }
 
     /// Calls `body` for each element (with its position); `body` must read or skip it.
     public mutating func readArray(_ body: (inout JSONReader, Int) throws -> Void) throws {
-        try expect(UInt8(ascii: "["))
+        try readSequence(open: UInt8(ascii: "["), close: UInt8(ascii: "]"), body)
+    }
+
+    /// `open`, then comma-separated elements read by `element` (given their position), then
+    /// `close`: what objects and arrays share.
+    private mutating func readSequence(open: UInt8, close: UInt8,
+                                       _ element: (inout JSONReader, Int) throws -> Void) throws {
+        try expect(open)
         skipWhitespace()
-        if peek() == UInt8(ascii: "]") {
+        if peek() == close {
             index += 1
             return
         }
         var position = 0
         while true {
             skipWhitespace()
-            try body(&self, position)
+            try element(&self, position)
             position += 1
             skipWhitespace()
             if peek() == UInt8(ascii: ",") {
                 index += 1
                 continue
             }
-            try expect(UInt8(ascii: "]"))
+            try expect(close)
             return
         }
     }
