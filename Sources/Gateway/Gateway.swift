@@ -157,12 +157,11 @@ public final class Gateway {
         drain.connectionClosed()
     }
 
-    /// Hands the listening socket to a new instance (takeover): this one stops accepting and
-    /// drains without a grace period, since nothing routes to it any more.
-    func handOverListener() -> Int32? {
-        guard let listener, !listenerHandedOver else { return nil }
-        return listener.fd
-    }
+    /// Whether this instance accepts connections (not yet handed over or released).
+    var isListening: Bool { listener != nil }
+
+    /// The listening socket to hand to a new instance (takeover), if this one still has it.
+    func handOverListener() -> Int32? { listener?.fd }
 
     func listenerWasTakenOver() {
         guard let listener else { return }

@@ -76,6 +76,7 @@ def test_metrics_parse_and_move(gateway_factory):
     assert value(before, "tickstream_connections", protocol="v2") == 0
     assert value(before, "process_resident_memory_bytes") > 0
     assert value(before, "process_open_fds") > 0
+    assert ("tickstream_accept_errors_total", frozenset()) in before
 
     async def session():
         # max_queue=None: v1 never reads here, and a full client buffer would stall its close.

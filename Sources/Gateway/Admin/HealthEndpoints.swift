@@ -19,7 +19,7 @@ enum HealthEndpoints {
     /// under the bound. Otherwise 503 naming the failing checks.
     static func readiness(_ gateway: Gateway) -> HTTPResponse {
         var checks: [(String, Bool, String)] = []
-        let listening = gateway.handOverListener() != nil
+        let listening = gateway.isListening
         checks.append(("listener", listening, listening ? "listening" : "not listening"))
         checks.append(("draining", !gateway.drain.isDraining, gateway.drain.isDraining ? "draining (\(gateway.drain.phase.rawValue))" : "serving"))
         checks.append(feedCheck(gateway))

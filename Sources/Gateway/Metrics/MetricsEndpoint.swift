@@ -14,6 +14,8 @@ enum MetricsEndpoint {
         out.metric("tickstream_tcp_connections", "gauge", "Open TCP connections (HTTP, WebSocket, closing).", m.connectionsOpen)
         out.metric("tickstream_websocket_connections", "gauge", "Open WebSocket connections on every endpoint.", m.webSocketsOpen)
         out.metric("tickstream_connections_accepted_total", "counter", "TCP connections accepted.", m.connectionsAccepted)
+        out.metric("tickstream_accept_errors_total", "counter", "Failed accepts (EMFILE and the like: the listener pauses 100 ms).",
+                   m.acceptErrors)
 
         out.header("tickstream_handshakes_total", "counter", "WebSocket upgrade attempts by result.")
         for (result, count) in m.handshakes.sorted(by: { $0.key < $1.key }) {
