@@ -27,12 +27,25 @@ public final class Listener: EventHandler {
 
     public var localAddress: SocketAddress? { Socket.localAddress(fd) }
 
+    /// A bounded batch per readiness event, so one busy listener cannot starve the loop.
     public func handleEvent(_ events: UInt32) {
-        for _ in 0..<Self.acceptsPerEvent {
+        acceptPending(limit: Self.acceptsPerEvent)
+    }
+
+    /// Accepts every connection already queued (before the listener is closed, so none of
+    /// them is reset), stopping only when the queue is empty or accepting fails.
+    public func acceptAllPending() {
+        acceptPending(limit: .max)
+    }
+
+    private func acceptPending(limit: Int) {
+        var accepted = 0
+        while accepted < limit {
             let client = ts_accept(fd)
             if client >= 0 {
                 try? Socket.setOption(client, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
                 onAccept(client)
+                accepted += 1
                 continue
             }
             let error = errno

@@ -177,7 +177,7 @@ public final class Gateway {
     /// that window to a few microseconds.)
     func releaseSharedListener() {
         guard let listener else { return }
-        listener.handleEvent(EpollEvents.readable)
+        listener.acceptAllPending()
         listener.close()
         self.listener = nil
         logger.notice("drain: closed the shared SO_REUSEPORT listener; new connections go to the other instance")
