@@ -54,6 +54,20 @@ final class MarketSession: Subscriber, WebSocketSession {
         if socket.outboundBytes > maxQueueBytes { startConflating() }
     }
 
+    /// Ends conflation: queues the newest pending frame of each symbol and stops the
+    /// slow-consumer clock.
+    private func stopConflating() {
+        guard let pending = conflated else { return }
+        conflated = nil
+        socket.notifiesWrites = false
+        slowConsumerTimer?.cancel()
+        slowConsumerTimer = nil
+        for (_, frame) in pending {
+            connection.send(frame)
+            metrics.recordSent(version: version, bytes: frame.count)
+        }
+    }
+
     private func startConflating() {
         var pending: [SymbolID: SharedBytes] = [:]
         pending.reserveCapacity(subscriptionSlots.count)
@@ -67,17 +81,9 @@ final class MarketSession: Subscriber, WebSocketSession {
     }
 
     func connectionDidWrite(_ connection: ClientConnection) {
-        guard let pending = conflated,
-              connection.socket.outboundBytes <= gateway.configuration.maxQueueBytes / 2 else { return }
-        conflated = nil
-        connection.socket.notifiesWrites = false
-        slowConsumerTimer?.cancel()
-        slowConsumerTimer = nil
-        for (_, frame) in pending {
-            connection.send(frame)
-            gateway.metrics.recordSent(version: version, bytes: frame.count)
-        }
-        if connection.socket.outboundBytes > gateway.configuration.maxQueueBytes { startConflating() }
+        guard conflated != nil, socket.outboundBytes <= maxQueueBytes / 2 else { return }
+        stopConflating()
+        if socket.outboundBytes > maxQueueBytes { startConflating() }
     }
 
     private func slowConsumerTimedOut() {
@@ -147,12 +153,8 @@ final class MarketSession: Subscriber, WebSocketSession {
 
     /// v2's reconnect notice, queued behind everything already queued, before the Close.
     func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int) {
-        if let pending = conflated {
-            // A conflating client still gets the newest state of each symbol before the Close.
-            conflated = nil
-            slowConsumerTimer?.cancel()
-            for (_, frame) in pending { connection.send(frame) }
-        }
+        // A conflating client still gets the newest state of each symbol before the Close.
+        stopConflating()
         guard version == .v2 else { return }
         service.sendText(on: connection) {
             ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &$0)
