@@ -2,9 +2,6 @@
 public struct SharedBytesHeader {
     /// Bytes in use.
     public var count: Int
-    /// What the bytes carry, for queues that treat some frames specially: 0 for nothing in
-    /// particular; the market-data fan-out tags an update frame with its symbol.
-    public var tag: UInt32
 }
 
 /// Reference-counted bytes: one allocation holding a small header and the bytes.
@@ -16,17 +13,17 @@ public struct SharedBytesHeader {
 public final class SharedBytes: ManagedBuffer<SharedBytesHeader, UInt8> {
     /// Allocates `count` bytes and lets `initialize` write all of them. The bytes must not be
     /// changed after this returns.
-    public static func make(count: Int, tag: UInt32 = 0, _ initialize: (UnsafeMutableRawBufferPointer) -> Void) -> SharedBytes {
+    public static func make(count: Int, _ initialize: (UnsafeMutableRawBufferPointer) -> Void) -> SharedBytes {
         let buffer = unsafeDowncast(
-            SharedBytes.create(minimumCapacity: count, makingHeaderWith: { _ in SharedBytesHeader(count: count, tag: tag) }),
+            SharedBytes.create(minimumCapacity: count, makingHeaderWith: { _ in SharedBytesHeader(count: count) }),
             to: SharedBytes.self)
         buffer.withUnsafeMutablePointerToElements { initialize(UnsafeMutableRawBufferPointer(start: $0, count: count)) }
         return buffer
     }
 
     /// A copy of `bytes`, for cold paths (handshake responses, control frames).
-    public static func copying(_ bytes: some Collection<UInt8>, tag: UInt32 = 0) -> SharedBytes {
-        make(count: bytes.count, tag: tag) { destination in _ = destination.initializeMemory(as: UInt8.self, from: bytes) }
+    public static func copying(_ bytes: some Collection<UInt8>) -> SharedBytes {
+        make(count: bytes.count) { destination in _ = destination.initializeMemory(as: UInt8.self, from: bytes) }
     }
 
     /// Bytes in use. Only the owner of a private output chunk changes it.
@@ -34,8 +31,6 @@ public final class SharedBytes: ManagedBuffer<SharedBytesHeader, UInt8> {
         get { header.count }
         set { header.count = newValue }
     }
-
-    public var tag: UInt32 { header.tag }
 
     /// Read access; the pointer is valid only inside `body`.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

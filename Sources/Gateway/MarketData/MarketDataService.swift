@@ -46,7 +46,7 @@ final class MarketDataService {
     /// The current state of `symbol` framed for `variant`, for a snapshot on subscribe.
     func snapshot(of symbol: SymbolID, variant: ProtocolVariant) -> SharedBytes? {
         guard let state = store.state(of: symbol) else { return nil }
-        return fanOut.encode(symbol: symbol, name: symbols.name(of: symbol), state: state, variant: variant)
+        return fanOut.encode(name: symbols.name(of: symbol), state: state, variant: variant)
     }
 
     /// One simulator step, published.

@@ -56,20 +56,16 @@ public enum UpdateEncoder {
 
 /// Builds whole server frames (header + payload) in one allocation.
 public enum FrameBuilder {
-    /// A text frame holding `payload`, tagged so queues can recognise it.
-    public static func textFrame(_ payload: UnsafeRawBufferPointer, tag: UInt32 = 0) -> SharedBytes {
+    /// A text frame holding `payload`.
+    public static func textFrame(_ payload: UnsafeRawBufferPointer) -> SharedBytes {
         let header = FrameEncoder.headerLength(payloadLength: payload.count)
-        return SharedBytes.make(count: header + payload.count, tag: tag) { destination in
+        return SharedBytes.make(count: header + payload.count) { destination in
             FrameEncoder.writeHeader(to: destination.baseAddress!, opcode: .text, payloadLength: payload.count)
             if !payload.isEmpty {
                 (destination.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
             }
         }
     }
-
-    /// The tag of an update frame for `symbol`; 0 is kept for untagged frames.
-    @inline(__always)
-    public static func tag(for symbol: SymbolID) -> UInt32 { UInt32(symbol) + 1 }
 }
 
 /// The control messages of both protocols: acks (v2) and errors (both).

@@ -19,7 +19,7 @@ public final class FanOut {
     /// Sends `state` of `symbol` to every subscriber of it.
     public func publish(symbol: SymbolID, name: String, state: BookState) {
         registry.forEachGroup(of: symbol) { variant, group in
-            let frame = encode(symbol: symbol, name: name, state: state, variant: variant)
+            let frame = encode(name: name, state: state, variant: variant)
             encodings &+= 1
             for subscriber in group {
                 subscriber._withUnsafeGuaranteedRef { $0.deliver(frame, symbol: symbol) }
@@ -28,10 +28,10 @@ public final class FanOut {
         }
     }
 
-    /// One frame of `state` in `variant`, tagged with the symbol (also used for snapshots).
-    public func encode(symbol: SymbolID, name: String, state: BookState, variant: ProtocolVariant) -> SharedBytes {
+    /// One frame of `state` in `variant` for the symbol called `name` (also used for snapshots).
+    public func encode(name: String, state: BookState, variant: ProtocolVariant) -> SharedBytes {
         writer.reset()
         UpdateEncoder.write(symbol: name, state: state, variant: variant, to: &writer)
-        return FrameBuilder.textFrame(writer.bytes, tag: FrameBuilder.tag(for: symbol))
+        return FrameBuilder.textFrame(writer.bytes)
     }
 }
