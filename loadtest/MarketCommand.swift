@@ -52,7 +52,7 @@ struct MarketCommand: ParsableCommand {
     var ramp = false
     @Option(help: "Seconds per ramp step.")
     var stepSeconds = 5.0
-    @Option(help: "Write an SVG report (rate over time, latency percentile curve) here.")
+    @Option(help: "Write a report here: PATH.svg (rate over time, latency percentile curve) or PATH.html (the same chart and the summary).")
     var report: String?
 
     func validate() throws {
@@ -67,6 +67,7 @@ struct MarketCommand: ParsableCommand {
             guard publisherToken != nil else { throw ValidationError("--publish-rate, --target-rate and --ramp need --publisher-token") }
         }
         if ramp { guard effectivePublishRate > 0 else { throw ValidationError("--ramp starts from --publish-rate or --target-rate") } }
+        if let report, !SVGReport.supports(report) { throw ValidationError("--report must end in .svg or .html") }
     }
 
     /// Updates/s that yield `targetRate` deliveries/s: each update reaches conns*subs/symbols subscribers.
@@ -99,7 +100,8 @@ struct MarketCommand: ParsableCommand {
         printSummary(report)
         if let json { try writeJSON(report, to: json) }
         if let path = self.report {
-            try SVGReport.write(.init(title: summaryTitle, perSecond: report.perSecond.map { ($0.t, $0.rate) }, latency: report.latency), to: path)
+            try SVGReport.write(.init(title: summaryTitle, perSecond: report.perSecond.map { ($0.t, $0.rate) }, latency: report.latency,
+                                      summary: summaryLines(report)), to: path)
             print("  report          \(path)")
         }
         var failed: [String] = []
@@ -126,6 +128,7 @@ struct MarketCommand: ParsableCommand {
         var rate = effectivePublishRate
         var best: (publish: Int, report: MarketLoad.Report)?
         var steps: [(Double, Double, Bool)] = []
+        var stepLines: [String] = []
         var lastReport: MarketLoad.Report?
         while true {
             load.setPublishRate(rate)
@@ -135,8 +138,9 @@ struct MarketCommand: ParsableCommand {
             let expected = Double(rate) * fanOut
             let passed = step.gaps == 0 && p99 <= limit && step.rate >= expected * 0.95 && step.unexpectedCloses == 0
             steps.append((step.rate, p99, passed))
-            print(String(format: "ramp: publish %7d/s -> delivered %9.0f/s (expected %9.0f), p99 %.3f ms, gaps %llu: %@",
-                         rate, step.rate, expected, p99, step.gaps, passed ? "held" : "failed"))
+            stepLines.append(String(format: "ramp: publish %7d/s -> delivered %9.0f/s (expected %9.0f), p99 %.3f ms, gaps %llu: %@",
+                                    rate, step.rate, expected, p99, step.gaps, passed ? "held" : "failed"))
+            print(stepLines.last!)
             guard passed else { break }
             best = (rate, step)
             rate = Int(Double(rate) * 1.25)
@@ -152,7 +156,7 @@ struct MarketCommand: ParsableCommand {
         }
         if let path = report, let shown = best?.report ?? lastReport {
             try SVGReport.write(.init(title: summaryTitle + " (ramp)", perSecond: load.allSeconds.map { ($0.t, $0.rate) },
-                                      latency: shown.latency), to: path)
+                                      latency: shown.latency, summary: stepLines + summaryLines(shown)), to: path)
             print("  report          \(path)")
         }
         if best == nil { throw ExitCode(1) }
@@ -163,22 +167,29 @@ struct MarketCommand: ParsableCommand {
     }
 
     private func printSummary(_ r: MarketLoad.Report) {
-        let h = r.latency
         print("")
-        print("Tickstream loadtest: \(conns) connections (\(Int(v2Fraction * 100))% v2, depth \(depth)), \(subs) symbols each of \(symbols), "
-              + (effectivePublishRate > 0 ? "publishing \(effectivePublishRate) updates/s to /feed" : "gateway simulator"))
-        print(String(format: "  measured        %.1f s", r.seconds))
-        print(String(format: "  delivered       %.0f msgs/s  (v1 %.0f, v2 %.0f)", r.rate, Double(r.messagesV1) / r.seconds, Double(r.messagesV2) / r.seconds))
-        print(String(format: "  bytes           %.1f MB/s", Double(r.bytes) / r.seconds / 1e6))
-        print(String(format: "  latency (v2)    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu samples)",
-                     percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
-                     Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount))
-        print("  seq gaps        \(r.gaps) (updates missed: \(r.missed))")
-        print("  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
-              + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies")
-        print(String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)
-              + (r.gatewayCPU.map { String(format: ", gateway %.0f%% of a core (%.2f CPU-s per million deliveries)", $0 * 100, $0 * 1e6 / r.rate) } ?? ""))
-        if r.loadtestCPU > 0.9 { print("  note            the load generator used over 90% of its core: it may be the limit") }
+        for line in summaryLines(r) { print(line) }
+    }
+
+    private func summaryLines(_ r: MarketLoad.Report) -> [String] {
+        let h = r.latency
+        var lines = [
+            "Tickstream loadtest: \(conns) connections (\(Int(v2Fraction * 100))% v2, depth \(depth)), \(subs) symbols each of \(symbols), "
+                + (effectivePublishRate > 0 ? "publishing \(effectivePublishRate) updates/s to /feed" : "gateway simulator"),
+            String(format: "  measured        %.1f s", r.seconds),
+            String(format: "  delivered       %.0f msgs/s  (v1 %.0f, v2 %.0f)", r.rate, Double(r.messagesV1) / r.seconds, Double(r.messagesV2) / r.seconds),
+            String(format: "  bytes           %.1f MB/s", Double(r.bytes) / r.seconds / 1e6),
+            String(format: "  latency (v2)    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu samples)",
+                   percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
+                   Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount),
+            "  seq gaps        \(r.gaps) (updates missed: \(r.missed))",
+            "  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
+                + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies",
+            String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)
+                + (r.gatewayCPU.map { String(format: ", gateway %.0f%% of a core (%.2f CPU-s per million deliveries)", $0 * 100, $0 * 1e6 / r.rate) } ?? ""),
+        ]
+        if r.loadtestCPU > 0.9 { lines.append("  note            the load generator used over 90% of its core: it may be the limit") }
+        return lines
     }
 
     private func writeJSON(_ r: MarketLoad.Report, to path: String, ramp steps: [(Double, Double, Bool)] = []) throws {

@@ -1,16 +1,41 @@
 import Foundation
 import Histogram
 
-/// A one-page SVG a person can read at a glance: delivered rate per second on the left, the
-/// latency percentile curve (log-scaled tail, as HdrHistogram plots it) on the right.
+/// A one-page report a person can read at a glance: delivered rate per second on the left, the
+/// latency percentile curve (log-scaled tail, as HdrHistogram plots it) on the right. A path
+/// ending in `.svg` gets the chart alone; `.html` gets a page with the chart and the summary.
 enum SVGReport {
     struct Series {
         var title: String
         var perSecond: [(t: Double, rate: Double)]
         var latency: Histogram<UInt64>
+        /// The printed summary, shown under the chart in an HTML report.
+        var summary: [String] = []
+    }
+
+    /// Whether `path` names a kind of report this writes.
+    static func supports(_ path: String) -> Bool {
+        path.hasSuffix(".svg") || path.hasSuffix(".html")
     }
 
     static func write(_ series: Series, to path: String) throws {
+        let svg = chart(series)
+        guard path.hasSuffix(".html") else {
+            try svg.write(toFile: path, atomically: true, encoding: .utf8)
+            return
+        }
+        let page = """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(series.title))</title></head>
+        <body style="font-family: sans-serif; margin: 24px">
+        \(svg)<pre style="font-size: 14px">\(escape(series.summary.joined(separator: "\n")))</pre>
+        </body></html>
+
+        """
+        try page.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    private static func chart(_ series: Series) -> String {
         let width = 1100.0, height = 420.0
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
@@ -21,7 +46,7 @@ enum SVGReport {
         svg += ratePanel(series, x: 60, y: 60, w: 440, h: 300)
         svg += latencyPanel(series, x: 620, y: 60, w: 440, h: 300)
         svg += "</svg>\n"
-        try svg.write(toFile: path, atomically: true, encoding: .utf8)
+        return svg
     }
 
     private static func ratePanel(_ s: Series, x: Double, y: Double, w: Double, h: Double) -> String {
