@@ -70,5 +70,6 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers"]),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
+        .testTarget(name: "LoadTestTests", dependencies: ["loadtest", "MarketData"]),
     ]
 )
