@@ -1,7 +1,9 @@
 /// A one-shot timer scheduled on an `EventLoop`. Cancelling is O(1): the entry stays in the
 /// heap and is skipped when it comes due.
 public final class Timer {
-    var deadline: UInt64
+    /// When the timer is due, in monotonic nanoseconds. Inside a repeating timer's callback it
+    /// is still the time this firing was scheduled for (the timer is re-armed afterwards).
+    public internal(set) var deadline: UInt64
     var sequence: UInt64
     /// Nanoseconds between firings of a repeating timer; 0 for a one-shot timer.
     let interval: UInt64

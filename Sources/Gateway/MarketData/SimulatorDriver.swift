@@ -4,7 +4,8 @@ import MarketData
 /// Paces the simulated market on the event loop: a 1 ms timer that emits however many
 /// updates are due at `rate` per second, so the average rate is exact even though timers
 /// fire late on a busy loop. After a stall it catches up by at most 50 ms of updates rather
-/// than bursting.
+/// than bursting. Each update is stamped with the time the ticker was scheduled to emit it,
+/// so a late loop's backlog shows in clients' measured latency.
 final class SimulatorDriver {
     private var market: SimulatedMarket
     private let rate: Int
@@ -13,11 +14,13 @@ final class SimulatorDriver {
     private var start: UInt64 = 0
     private var emitted: UInt64 = 0
     private var timer: Timer?
+    private let pacing: TickSchedule
     private static let tick: UInt64 = 1_000_000
 
     init(market: SimulatedMarket, rate: Int, loop: EventLoop, service: MarketDataService) {
         self.market = market
         self.rate = rate
+        self.pacing = TickSchedule(rate: rate, tick: Self.tick)
         self.loop = loop
         self.service = service
     }
@@ -40,13 +43,18 @@ final class SimulatorDriver {
     }
 
     private func fire() {
-        let elapsed = MonotonicClock.now() - start
-        let due = UInt64((Double(elapsed) / 1e9) * Double(rate))
+        let now = MonotonicClock.now()
+        let elapsed = now - start
+        let due = pacing.due(at: elapsed)
         let maxBurst = UInt64(max(1, rate / 20))
         if due > emitted + maxBurst { emitted = due - maxBurst }
-        let timestamp = WallClock.microsecondsSinceEpoch()
+        let wallNow = WallClock.microsecondsSinceEpoch()
+        // This firing was scheduled for `timer.deadline`; ticks fall at phase + n ms (a stall shifts them).
+        let phase = ((timer?.deadline ?? now) &- start) % Self.tick
         while emitted < due {
-            service.stepSimulator(&market, timestamp: timestamp)
+            let onTime = pacing.scheduledTime(ofUpdate: emitted, phase: phase)
+            let late = elapsed > onTime ? elapsed - onTime : 0
+            service.stepSimulator(&market, timestamp: wallNow - Int64(late / 1000))
             emitted += 1
         }
     }

@@ -1,0 +1,39 @@
+import Testing
+@testable import MarketData
+
+@Suite struct TickScheduleTests {
+    let millisecond: UInt64 = 1_000_000
+
+    @Test func dueCountFollowsTheRate() {
+        let schedule = TickSchedule(rate: 10_000, tick: millisecond)
+        #expect(schedule.due(at: 0) == 0)
+        #expect(schedule.due(at: 99_999) == 0)
+        #expect(schedule.due(at: 100_000) == 1)
+        #expect(schedule.due(at: millisecond) == 10)
+        #expect(schedule.due(at: 2_500 * millisecond) == 25_000)
+    }
+
+    @Test func anUpdateBelongsToTheFirstTickAtOrAfterItFellDue() {
+        let schedule = TickSchedule(rate: 10_000, tick: millisecond)  // one update per 100 µs
+        // Ticks at 0, 1, 2 ms: updates 0...9 (due 0.1...1.0 ms) go out at 1 ms, update 10 at 2 ms.
+        #expect(schedule.scheduledTime(ofUpdate: 0, phase: 0) == millisecond)
+        #expect(schedule.scheduledTime(ofUpdate: 9, phase: 0) == millisecond)
+        #expect(schedule.scheduledTime(ofUpdate: 10, phase: 0) == 2 * millisecond)
+        // Ticks shifted to 0.3, 1.3 ms...: due at 0.1-0.3 ms -> 0.3 ms; due at 0.4 ms -> 1.3 ms.
+        #expect(schedule.scheduledTime(ofUpdate: 0, phase: 300_000) == 300_000)
+        #expect(schedule.scheduledTime(ofUpdate: 2, phase: 300_000) == 300_000)
+        #expect(schedule.scheduledTime(ofUpdate: 3, phase: 300_000) == 1_300_000)
+        #expect(schedule.scheduledTime(ofUpdate: 12, phase: 300_000) == 1_300_000)
+        #expect(schedule.scheduledTime(ofUpdate: 13, phase: 300_000) == 2_300_000)
+    }
+
+    @Test func aBacklogKeepsItsOwnTicks() {
+        // 25,000/s: after a 5 ms stall the ticker catches up in one firing, but each update
+        // keeps the tick it was due at, so its lateness is measured, not hidden.
+        let schedule = TickSchedule(rate: 25_000, tick: millisecond)
+        let scheduled = (0..<schedule.due(at: 5 * millisecond)).map { schedule.scheduledTime(ofUpdate: $0, phase: 0) }
+        #expect(scheduled.count == 125)
+        #expect(Set(scheduled) == Set((1...5).map { UInt64($0) * millisecond }))
+        #expect(scheduled.filter { $0 == millisecond }.count == 25)
+    }
+}
