@@ -145,6 +145,12 @@ public final class EventLoop: @unchecked Sendable {
         _ = Glibc.write(wakeFD, &one, 8)
     }
 
+    /// Counts one write whose oldest bytes were queued at loop time `queuedAt`.
+    @inline(__always)
+    func recordOutputWait(since queuedAt: UInt64) {
+        statistics.record(outputWait: MonotonicClock.now() &- queuedAt)
+    }
+
     /// Marks a socket to be flushed at the end of this iteration.
     func markDirty(_ socket: StreamSocket) {
         dirtySockets.append(Unmanaged.passRetained(socket))

@@ -79,6 +79,8 @@ public final class StreamSocket: EventHandler {
     private var queue = OutboundQueue()
     private var interest: UInt32
     private var isDirty = false
+    /// Loop time when output was queued with nothing pending: the age of the oldest queued bytes.
+    private var pendingSince: UInt64 = 0
     private var readPaused = false
     private var lingerTimeout: UInt64 = 0
     private var lingerTimer: Timer?
@@ -112,6 +114,7 @@ public final class StreamSocket: EventHandler {
     /// Queues bytes to be written at the end of this loop iteration. Ignored once closing.
     public func enqueue(_ bytes: SharedBytes) {
         guard state == .open else { return }
+        if queue.isEmpty { pendingSince = loop.now }
         queue.append(bytes)
         markDirty()
     }
@@ -120,6 +123,7 @@ public final class StreamSocket: EventHandler {
     /// chunk: for bytes that belong to this connection alone (an echo, a pong, a response).
     public func enqueueCopy(count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
         guard state == .open else { return }
+        if queue.isEmpty { pendingSince = loop.now }
         queue.appendCopy(count: count, pool: loop.bufferPool, write)
         markDirty()
     }
@@ -163,7 +167,11 @@ public final class StreamSocket: EventHandler {
                 closeNow(.error(error.errno))
                 return
             case .success(let written):
-                if written > 0 && notifiesWrites { delegate?.streamSocketDidWrite(self) }
+                if written > 0 {
+                    // After a partial write the rest keeps the old mark: an upper bound on its age.
+                    loop.recordOutputWait(since: pendingSince)
+                    if notifiesWrites { delegate?.streamSocketDidWrite(self) }
+                }
                 guard state == .open || state == .shuttingDown else { return }
             }
         }

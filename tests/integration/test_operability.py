@@ -103,6 +103,11 @@ def test_metrics_parse_and_move(gateway_factory):
     assert value(during, "tickstream_feed_updates_total", source="simulator") > value(before, "tickstream_feed_updates_total", source="simulator")
     assert value(during, "tickstream_command_errors_total") == 1
     assert value(during, "tickstream_event_loop_iteration_seconds_count") > value(before, "tickstream_event_loop_iteration_seconds_count")
+    # Every write is timed; updates on an idle loop wait well under a second before the kernel takes them.
+    writes = value(during, "tickstream_output_wait_seconds_count") - value(before, "tickstream_output_wait_seconds_count")
+    assert writes >= 50
+    under_quarter_second = value(during, "tickstream_output_wait_seconds_bucket", le="0.25") - value(before, "tickstream_output_wait_seconds_bucket", le="0.25")
+    assert under_quarter_second == writes
     assert value(after, "tickstream_connections", protocol="v2") == 0
     assert value(after, "tickstream_close_codes_received_total", code="1000") == 2
     assert value(after, "tickstream_subscriptions") == 0

@@ -63,16 +63,9 @@ enum MetricsEndpoint {
         out.metric("tickstream_drain_forced_closes_total", "counter", "Connections cut when --drain-timeout ran out.", m.drainForcedCloses)
 
         let stats = gateway.loop.statistics
-        out.header("tickstream_event_loop_iteration_seconds", "histogram", "Work time of one event-loop iteration.")
-        var cumulative: UInt64 = 0
-        for (index, bound) in LoopStatistics.bucketBounds.enumerated() {
-            cumulative += stats.bucketCounts[index]
-            out.sample("tickstream_event_loop_iteration_seconds_bucket", [("le", String(PrometheusText.seconds(bound)))], cumulative)
-        }
-        cumulative += stats.bucketCounts[LoopStatistics.bucketBounds.count]
-        out.sample("tickstream_event_loop_iteration_seconds_bucket", [("le", "+Inf")], cumulative)
-        out.sample("tickstream_event_loop_iteration_seconds_sum", [], PrometheusText.seconds(stats.totalNanoseconds))
-        out.sample("tickstream_event_loop_iteration_seconds_count", [], stats.iterationCount)
+        out.histogram("tickstream_event_loop_iteration_seconds", "Work time of one event-loop iteration.", stats.iterations)
+        out.histogram("tickstream_output_wait_seconds",
+                      "Per write: how long its oldest bytes waited in the gateway after being queued.", stats.outputWaits)
         out.metric("tickstream_event_loop_lag_seconds", "gauge", "How late the loop's 100 ms probe timer last fired.",
                    PrometheusText.seconds(stats.lastLag))
 

@@ -1,3 +1,5 @@
+import EventLoop
+
 /// Writes the Prometheus text exposition format (version 0.0.4). Scrapes are rare and cold,
 /// so this builds a String; the counters it reads are the loop's plain integers.
 struct PrometheusText {
@@ -19,6 +21,20 @@ struct PrometheusText {
     mutating func metric(_ name: String, _ type: String, _ help: String, _ value: some Numeric & CustomStringConvertible) {
         header(name, type, help)
         sample(name, [], value)
+    }
+
+    /// A histogram of durations, in seconds with cumulative buckets.
+    mutating func histogram(_ name: String, _ help: String, _ durations: DurationHistogram) {
+        header(name, "histogram", help)
+        var cumulative: UInt64 = 0
+        for (index, bound) in DurationHistogram.bucketBounds.enumerated() {
+            cumulative += durations.bucketCounts[index]
+            sample(name + "_bucket", [("le", String(Self.seconds(bound)))], cumulative)
+        }
+        cumulative += durations.bucketCounts[DurationHistogram.bucketBounds.count]
+        sample(name + "_bucket", [("le", "+Inf")], cumulative)
+        sample(name + "_sum", [], Self.seconds(durations.totalNanoseconds))
+        sample(name + "_count", [], durations.count)
     }
 
     static func escape(_ value: String) -> String {
