@@ -4,25 +4,36 @@ import MarketData
 import WebSocket
 
 /// Publishes updates to the gateway's /feed at a paced rate, in one batch per millisecond,
-/// stamping each with the current time so latency covers ingest -> fan-out -> client.
+/// stamping each with the time its tick was scheduled, so latency covers ingest -> fan-out ->
+/// client and a late publisher does not hide its own backlog.
 final class FeedPublisher: WebSocketClientDelegate {
     private let loop: EventLoop
     private let client: WebSocketClient
     private var rate: Int
+    private var pacing: TickSchedule
     private let symbols: Int
     private let depth: Int
     private var timer: Timer?
     private var startedAt: UInt64 = 0
     private var sent: UInt64 = 0
+    private var stopping = false
+    private static let tick: UInt64 = 1_000_000
+    /// Batches are split below the gateway's default 64 KiB message limit, whatever the depth
+    /// or the catch-up after a busy moment (dialing thousands of clients, say).
+    private static let maxBatchBytes = 32 * 1024
     private var nextSymbol = 0
     private var prices: [Int64]
     private var random = SplitMix64(seed: 42)
     private(set) var published: UInt64 = 0
+    /// Error replies from the gateway (it answers a publisher with nothing else).
     private(set) var errors = 0
+    /// Why the feed connection ended, when it ended before `stop()`.
+    private(set) var failure: String?
 
     init(loop: EventLoop, target: WebSocketURL, token: String, rate: Int, symbols: Int, depth: Int) {
         self.loop = loop
         self.rate = rate
+        self.pacing = TickSchedule(rate: max(rate, 1), tick: Self.tick)
         self.symbols = symbols
         self.depth = depth
         prices = (0..<symbols).map { Int64(2000 + ($0 * 37) % 48000) }  // cents
@@ -33,43 +44,56 @@ final class FeedPublisher: WebSocketClientDelegate {
     }
 
     func start() {
-        do { try client.start() } catch { print("publisher: \(error)") }
+        do { try client.start() } catch { failure = "\(error)" }
     }
 
     /// Changes the rate from now on.
     func setRate(_ newRate: Int) {
         rate = newRate
+        pacing = TickSchedule(rate: max(newRate, 1), tick: Self.tick)
         startedAt = MonotonicClock.now()
         sent = 0
     }
 
     func stop() {
+        stopping = true
         timer?.cancel()
         client.close()
     }
 
     func clientDidOpen(_ client: WebSocketClient, subprotocol: String?) {
         startedAt = MonotonicClock.now()
-        tick()
+        // Repeating, so ticks keep their cadence and each update's scheduled tick is known.
+        timer = loop.scheduleRepeating(every: Self.tick) { self.tick() }  // strong: a weak capture slows every retain
     }
 
     private func tick() {
-        let elapsed = MonotonicClock.now() - startedAt
-        let due = UInt64(Double(elapsed) / 1e9 * Double(rate))
+        guard rate > 0 else { return }
+        let now = MonotonicClock.now()
+        let elapsed = now - startedAt
+        let due = pacing.due(at: elapsed)
         if due > sent + UInt64(max(1, rate / 20)) { sent = due - UInt64(max(1, rate / 20)) }  // no bursts after a stall
-        if due > sent {
-            var batch = "["
-            let ts = WallClock.microsecondsSinceEpoch()
-            for n in 0..<Int(due - sent) {
-                if n > 0 { batch += "," }
-                batch += update(ts: ts)
+        guard due > sent else { return }
+        let wallNow = WallClock.microsecondsSinceEpoch()
+        let phase = ((timer?.deadline ?? now) &- startedAt) % Self.tick
+        var batch = "["
+        while sent < due {
+            let onTime = pacing.scheduledTime(ofUpdate: sent, phase: phase)
+            let late = elapsed > onTime ? elapsed - onTime : 0
+            if batch.utf8.count > 1 { batch += "," }
+            batch += update(ts: wallNow - Int64(late / 1000))
+            sent += 1
+            published += 1
+            if batch.utf8.count >= Self.maxBatchBytes {
+                send(batch + "]")
+                batch = "["
             }
-            batch += "]"
-            Array(batch.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
-            published += due - sent
-            sent = due
         }
-        timer = loop.schedule(after: 1_000_000) { self.tick() }  // strong: a weak capture slows every retain
+        if batch.utf8.count > 1 { send(batch + "]") }
+    }
+
+    private func send(_ batch: String) {
+        Array(batch.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
     }
 
     private func update(ts: Int64) -> String {
@@ -96,5 +120,8 @@ final class FeedPublisher: WebSocketClientDelegate {
 
     func clientDidClose(_ client: WebSocketClient, closeCode: CloseCode?, error: String?) {
         timer?.cancel()
+        if !stopping && failure == nil {
+            failure = "feed connection closed" + (closeCode.map { " with \($0)" } ?? "") + (error.map { ": \($0)" } ?? "")
+        }
     }
 }

@@ -111,6 +111,10 @@ struct MarketCommand: ParsableCommand {
         if report.failedDials > 0 { failed.append("\(report.failedDials) failed dials") }
         if report.protocolMismatches > 0 { failed.append("\(report.protocolMismatches) protocol mismatches") }
         if report.unexpectedCloses > 0 { failed.append("\(report.unexpectedCloses) unexpected closes") }
+        if let publisher = report.publisher {
+            if let failure = publisher.failure { failed.append("publisher: \(failure)") }
+            if publisher.errors > 0 { failed.append("publisher: \(publisher.errors) error replies") }
+        }
         if !failed.isEmpty {
             print("FAILED: " + failed.joined(separator: "; "))
             throw ExitCode(1)
@@ -137,6 +141,7 @@ struct MarketCommand: ParsableCommand {
             let p99 = percentile(step.latency, 99)
             let expected = Double(rate) * fanOut
             let passed = step.gaps == 0 && p99 <= limit && step.rate >= expected * 0.95 && step.unexpectedCloses == 0
+                && step.publisher?.failure == nil
             steps.append((step.rate, p99, passed))
             stepLines.append(String(format: "ramp: publish %7d/s -> delivered %9.0f/s (expected %9.0f), p99 %.3f ms, gaps %llu: %@",
                                     rate, step.rate, expected, p99, step.gaps, passed ? "held" : "failed"))
@@ -188,6 +193,10 @@ struct MarketCommand: ParsableCommand {
             String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)
                 + (r.gatewayCPU.map { String(format: ", gateway %.0f%% of a core (%.2f CPU-s per million deliveries)", $0 * 100, $0 * 1e6 / r.rate) } ?? ""),
         ]
+        if let publisher = r.publisher {
+            lines.append("  publisher       \(publisher.published) updates published, \(publisher.errors) error replies"
+                         + (publisher.failure.map { ", FAILED: \($0)" } ?? ""))
+        }
         if r.loadtestCPU > 0.9 { lines.append("  note            the load generator used over 90% of its core: it may be the limit") }
         return lines
     }
@@ -208,6 +217,10 @@ struct MarketCommand: ParsableCommand {
         ]
         if !steps.isEmpty {
             fields["ramp"] = steps.map { ["rate": $0.0, "p99_ms": $0.1, "held": $0.2] }
+        }
+        if let publisher = r.publisher {
+            fields["publisher"] = ["published": publisher.published, "error_replies": publisher.errors,
+                                   "failure": publisher.failure ?? NSNull()] as [String: Any]
         }
         if let cpu = r.gatewayCPU {
             fields["gateway_cpu"] = cpu

@@ -199,6 +199,9 @@ final class MarketLoad: WebSocketClientDelegate {
         var loadtestCPU: Double
         var gatewayCPU: Double?
         var perSecond: [(t: Double, rate: Double, p99: UInt64)]
+        /// With --publish-rate: updates published so far, error replies, and why the feed
+        /// connection ended if it did.
+        var publisher: (published: UInt64, errors: Int, failure: String?)?
 
         var rate: Double { Double(messages) / seconds }
     }
@@ -267,7 +270,8 @@ final class MarketLoad: WebSocketClientDelegate {
                       failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
                       protocolMismatches: counters.protocolMismatches, errors: counters.errors,
                       latency: latency, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
-                      gatewayCPU: gatewayCPU, perSecond: Array(perSecond[begin.perSecondCount...]))
+                      gatewayCPU: gatewayCPU, perSecond: Array(perSecond[begin.perSecondCount...]),
+                      publisher: publisher.map { ($0.published, $0.errors, $0.failure) })
     }
 
     /// Every per-second line of the measured windows so far.

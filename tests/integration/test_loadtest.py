@@ -60,7 +60,30 @@ def test_publish_mode_drives_the_feed_and_writes_an_svg(gateway_factory, tmp_pat
     assert figures["publish_rate"] == 1500               # 3,000 deliveries/s over 2 subscribers per update
     assert 2700 <= figures["rate"] <= 3300
     assert figures["gaps"] == 0 and figures["latency_ms"]["samples"] > 0
+    assert figures["publisher"]["failure"] is None and figures["publisher"]["error_replies"] == 0
+    assert figures["publisher"]["published"] >= 1500 * 3 * 0.9   # warm-up and measured window
     assert svg.read_text().startswith("<svg")
+
+
+def test_a_rejected_publisher_fails_the_run_and_says_why(gateway_factory):
+    gw = gateway_factory("--sim-rate", "0", "--publisher-token", TOKEN, "--log-level", "warning")
+    result = run_loadtest("--url", f"{gw.url}/ws", "--conns", "4", "--subs", "5", "--symbols", "50",
+                          "--publisher-token", "wrong", "--publish-rate", "100", "--warmup", "0.5", "--duration", "0.5")
+    assert result.returncode == 1
+    assert "publisher: feed connection closed" in result.stdout and "401" in result.stdout, result.stdout
+
+
+def test_catch_up_batches_stay_under_the_gateways_message_limit(gateway_factory, tmp_path):
+    # 50 levels per update and a high rate: a catch-up batch after the busy dialing start used
+    # to exceed 64 KiB, and the gateway closed the feed (1009) so nothing was delivered.
+    gw = gateway_factory("--sim-rate", "0", "--publisher-token", TOKEN, "--log-level", "warning")
+    out = tmp_path / "deep.json"
+    result = run_loadtest("--url", f"{gw.url}/ws", "--conns", "500", "--subs", "5", "--symbols", "50",
+                          "--depth", "50", "--publisher-token", TOKEN, "--publish-rate", "5000",
+                          "--warmup", "1", "--duration", "1", "--json", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["publisher"]["failure"] is None and figures["rate"] > 0
 
 
 def test_missed_targets_exit_1(gateway_factory):
