@@ -24,17 +24,32 @@ public struct DurationHistogram {
     public static let bucketBounds: [UInt64] = [
         10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 50_000_000, 250_000_000,
     ]
-    /// Counts per bucket; the last slot counts durations above every bound.
-    public private(set) var bucketCounts = [UInt64](repeating: 0, count: DurationHistogram.bucketBounds.count + 1)
+    /// Counts per bucket, in place (no array uniqueness check per record); the last slot
+    /// counts durations above every bound.
+    private var counts = InlineArray<12, UInt64>(repeating: 0)
     public private(set) var count: UInt64 = 0
     public private(set) var totalNanoseconds: UInt64 = 0
 
+    /// Counts per bucket, as `bucketBounds` orders them, then the count above every bound.
+    public var bucketCounts: [UInt64] { (0..<counts.count).map { counts[$0] } }
+
     @inline(__always)
     mutating func record(_ nanoseconds: UInt64) {
-        var index = 0
-        while index < Self.bucketBounds.count && nanoseconds > Self.bucketBounds[index] { index += 1 }
-        bucketCounts[index] &+= 1
+        counts[Self.bucketIndex(nanoseconds)] &+= 1
         count &+= 1
         totalNanoseconds &+= nanoseconds
+    }
+
+    /// The bucket of `nanoseconds`: the first bound it does not exceed. Compares against
+    /// literals (no array walk), because it runs once per write; a test keeps it in step with
+    /// `bucketBounds`.
+    @inline(__always)
+    static func bucketIndex(_ nanoseconds: UInt64) -> Int {
+        if nanoseconds <= 500_000 {
+            if nanoseconds <= 50_000 { return nanoseconds <= 10_000 ? 0 : 1 }
+            return nanoseconds <= 100_000 ? 2 : (nanoseconds <= 250_000 ? 3 : 4)
+        }
+        if nanoseconds <= 5_000_000 { return nanoseconds <= 1_000_000 ? 5 : (nanoseconds <= 2_500_000 ? 6 : 7) }
+        return nanoseconds <= 10_000_000 ? 8 : (nanoseconds <= 50_000_000 ? 9 : (nanoseconds <= 250_000_000 ? 10 : 11))
     }
 }

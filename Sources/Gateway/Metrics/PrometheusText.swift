@@ -26,12 +26,13 @@ struct PrometheusText {
     /// A histogram of durations, in seconds with cumulative buckets.
     mutating func histogram(_ name: String, _ help: String, _ durations: DurationHistogram) {
         header(name, "histogram", help)
+        let counts = durations.bucketCounts
         var cumulative: UInt64 = 0
         for (index, bound) in DurationHistogram.bucketBounds.enumerated() {
-            cumulative += durations.bucketCounts[index]
+            cumulative += counts[index]
             sample(name + "_bucket", [("le", String(Self.seconds(bound)))], cumulative)
         }
-        cumulative += durations.bucketCounts[DurationHistogram.bucketBounds.count]
+        cumulative += counts[DurationHistogram.bucketBounds.count]
         sample(name + "_bucket", [("le", "+Inf")], cumulative)
         sample(name + "_sum", [], Self.seconds(durations.totalNanoseconds))
         sample(name + "_count", [], durations.count)
