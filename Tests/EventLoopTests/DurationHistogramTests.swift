@@ -10,6 +10,7 @@ import Testing
             #expect(DurationHistogram.bucketIndex(bound + 1) == index + 1, "just above \(bound)")
         }
         #expect(DurationHistogram.bucketIndex(UInt64.max) == bounds.count)
+        #expect(DurationHistogram().bucketCounts.count == bounds.count + 1)
     }
 
     @Test func recordCountsSumsAndBuckets() {
