@@ -72,16 +72,14 @@ final class FeedPublisher: WebSocketClientDelegate {
         let now = MonotonicClock.now()
         let elapsed = now - startedAt
         let due = pacing.due(at: elapsed)
-        if due > sent + UInt64(max(1, rate / 20)) { sent = due - UInt64(max(1, rate / 20)) }  // no bursts after a stall
+        sent = pacing.resumePoint(sent: sent, due: due)
         guard due > sent else { return }
         let wallNow = WallClock.microsecondsSinceEpoch()
-        let phase = ((timer?.deadline ?? now) &- startedAt) % Self.tick
+        let phase = pacing.phase(ofFiringScheduledAt: (timer?.deadline ?? now) &- startedAt)
         var batch = "["
         while sent < due {
-            let onTime = pacing.scheduledTime(ofUpdate: sent, phase: phase)
-            let late = elapsed > onTime ? elapsed - onTime : 0
             if batch.utf8.count > 1 { batch += "," }
-            batch += update(ts: wallNow - Int64(late / 1000))
+            batch += update(ts: pacing.timestamp(ofUpdate: sent, phase: phase, elapsed: elapsed, wallNow: wallNow))
             sent += 1
             published += 1
             if batch.utf8.count >= Self.maxBatchBytes {

@@ -148,7 +148,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Counts one write whose oldest bytes were queued at loop time `queuedAt`. Kept out of
     /// line: inlined, it grew the flush path past the optimizer's inlining budget, the queue's
     /// write stopped being inlined, and the metric cost +115 instructions per delivery under
-    /// callgrind instead of +53.
+    /// callgrind instead of about +50.
     @inline(never)
     func recordOutputWait(since queuedAt: UInt64) {
         statistics.record(outputWait: MonotonicClock.now() &- queuedAt)

@@ -27,6 +27,23 @@ import Testing
         #expect(schedule.scheduledTime(ofUpdate: 13, phase: 300_000) == 2_300_000)
     }
 
+    @Test func aStallCatchesUpByAtMostFiftyMilliseconds() {
+        let schedule = TickSchedule(rate: 10_000, tick: millisecond)   // 500 updates in 50 ms
+        #expect(schedule.resumePoint(sent: 100, due: 110) == 100)       // a normal tick
+        #expect(schedule.resumePoint(sent: 100, due: 600) == 100)       // exactly 50 ms behind
+        #expect(schedule.resumePoint(sent: 100, due: 2_100) == 1_600)   // 200 ms behind: skip 150 ms
+        #expect(TickSchedule(rate: 5, tick: millisecond).resumePoint(sent: 0, due: 3) == 2)  // at least 1
+    }
+
+    @Test func stampsCarryTheScheduledTickNotTheSendingTime() {
+        let schedule = TickSchedule(rate: 10_000, tick: millisecond)
+        #expect(schedule.phase(ofFiringScheduledAt: 7_300_000) == 300_000)
+        // Update 12 belongs to the tick at 1.3 ms; sent at 1.5 ms it is 200 µs late.
+        #expect(schedule.timestamp(ofUpdate: 12, phase: 300_000, elapsed: 1_500_000, wallNow: 5_000_000) == 4_999_800)
+        // Sent before its tick (a firing slightly early): no negative lateness.
+        #expect(schedule.timestamp(ofUpdate: 12, phase: 300_000, elapsed: 1_200_000, wallNow: 5_000_000) == 5_000_000)
+    }
+
     @Test func aBacklogKeepsItsOwnTicks() {
         // 25,000/s: after a 5 ms stall the ticker catches up in one firing, but each update
         // keeps the tick it was due at, so its lateness is measured, not hidden.

@@ -8,7 +8,6 @@ import MarketData
 /// so a late loop's backlog shows in clients' measured latency.
 final class SimulatorDriver {
     private var market: SimulatedMarket
-    private let rate: Int
     private unowned let loop: EventLoop
     private unowned let service: MarketDataService
     private var start: UInt64 = 0
@@ -19,7 +18,6 @@ final class SimulatorDriver {
 
     init(market: SimulatedMarket, rate: Int, loop: EventLoop, service: MarketDataService) {
         self.market = market
-        self.rate = rate
         self.pacing = TickSchedule(rate: rate, tick: Self.tick)
         self.loop = loop
         self.service = service
@@ -46,15 +44,12 @@ final class SimulatorDriver {
         let now = MonotonicClock.now()
         let elapsed = now - start
         let due = pacing.due(at: elapsed)
-        let maxBurst = UInt64(max(1, rate / 20))
-        if due > emitted + maxBurst { emitted = due - maxBurst }
+        emitted = pacing.resumePoint(sent: emitted, due: due)
         let wallNow = WallClock.microsecondsSinceEpoch()
-        // This firing was scheduled for `timer.deadline`; ticks fall at phase + n ms (a stall shifts them).
-        let phase = ((timer?.deadline ?? now) &- start) % Self.tick
+        // This firing was scheduled for `timer.deadline`; a stall shifts the ticks' phase.
+        let phase = pacing.phase(ofFiringScheduledAt: (timer?.deadline ?? now) &- start)
         while emitted < due {
-            let onTime = pacing.scheduledTime(ofUpdate: emitted, phase: phase)
-            let late = elapsed > onTime ? elapsed - onTime : 0
-            service.stepSimulator(&market, timestamp: wallNow - Int64(late / 1000))
+            service.stepSimulator(&market, timestamp: pacing.timestamp(ofUpdate: emitted, phase: phase, elapsed: elapsed, wallNow: wallNow))
             emitted += 1
         }
     }

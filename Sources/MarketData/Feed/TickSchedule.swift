@@ -1,6 +1,6 @@
-/// The simulator's pacing arithmetic, kept free of clocks so it can be tested: `rate` updates
-/// per second emitted by a ticker every `tick` nanoseconds. Times are nanoseconds since the
-/// pacing started.
+/// Pacing arithmetic for a ticker that emits `rate` updates per second every `tick`
+/// nanoseconds (the gateway's simulator, the load generator's publisher), kept free of clocks
+/// so it can be tested. Times are nanoseconds since the pacing started.
 public struct TickSchedule: Sendable {
     public let rate: Int
     public let tick: UInt64
@@ -16,6 +16,23 @@ public struct TickSchedule: Sendable {
     /// How many updates are due by `elapsed`.
     public func due(at elapsed: UInt64) -> UInt64 {
         UInt64(Double(elapsed) / nanosecondsPerUpdate)
+    }
+
+    /// The first update to send now, given `sent` so far and `due`: after a stall the ticker
+    /// catches up by at most 50 ms of updates and skips the rest rather than bursting.
+    public func resumePoint(sent: UInt64, due: UInt64) -> UInt64 {
+        let maxBacklog = UInt64(max(1, rate / 20))
+        return due > sent + maxBacklog ? due - maxBacklog : sent
+    }
+
+    /// Where ticks fall within a tick period, from the time one firing was scheduled for.
+    public func phase(ofFiringScheduledAt scheduled: UInt64) -> UInt64 { scheduled % tick }
+
+    /// The wall-clock microseconds to stamp on update `index` when it is sent at `elapsed`
+    /// (wall time `wallNow`): the time its tick was scheduled, so lateness counts in latency.
+    public func timestamp(ofUpdate index: UInt64, phase: UInt64, elapsed: UInt64, wallNow: Int64) -> Int64 {
+        let onTime = scheduledTime(ofUpdate: index, phase: phase)
+        return wallNow - Int64((elapsed > onTime ? elapsed - onTime : 0) / 1000)
     }
 
     /// When the ticker should have sent update `index` (0-based): the first tick at or after
