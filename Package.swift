@@ -1,20 +1,21 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Imports point one way: gateway -> Gateway -> {MarketData, WebSocket, HTTP, EventLoop}.
-// MarketData, WebSocket and HTTP are pure (no sockets, no clocks) so the load-test client can
-// reuse them and tests can drive them byte by byte. ByteBuffers holds the one type they share
-// with the event loop: reference-counted frame bytes.
-/// Release builds of the hot-path modules skip the runtime exclusivity checks (they cost an
-/// access-set insertion per class-property access, ~5% of the gateway at 400k messages/s).
-/// Debug builds, which every test runs, keep them as the safety net.
+// Imports point one way: GatewayCLI -> Gateway -> {Connection, MarketData} ->
+// {WebSocket, HTTP, EventLoop}. MarketData, WebSocket and HTTP are pure (no sockets, no
+// clocks) so tests drive them byte by byte. Connection is one WebSocket connection for both
+// roles, on the loop: the gateway's connections and the load test's clients. ByteBuffers holds
+// the one type the pure modules share with the event loop: reference-counted frame bytes.
+/// Release builds of the hot-path modules skip the runtime exclusivity checks (an access-set
+/// insertion per class-property access; BENCHMARKS.md has the cost). Debug builds, which every
+/// test runs, keep them, and `EventLoop.assertOnLoopThread` with them.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Tickstream",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "gateway", targets: ["gateway"]),
+        .executable(name: "gateway", targets: ["GatewayCLI"]),
         .executable(name: "loadtest", targets: ["loadtest"]),
     ],
     dependencies: [
@@ -40,16 +41,17 @@ let package = Package(
         .target(name: "HTTP"),
         .target(name: "WebSocket", dependencies: ["HTTP", "COpenSSL"], swiftSettings: hotPath),
         .target(name: "MarketData", dependencies: ["ByteBuffers", "WebSocket"], swiftSettings: hotPath),
+        .target(name: "Connection", dependencies: ["ByteBuffers", "EventLoop", "HTTP", "WebSocket"], swiftSettings: hotPath),
         .target(
             name: "Gateway",
             dependencies: [
-                "ByteBuffers", "CShims", "EventLoop", "HTTP", "WebSocket", "MarketData",
+                "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
         ),
         .executableTarget(
-            name: "gateway",
+            name: "GatewayCLI",
             dependencies: [
                 "Gateway", "MarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "loadtest",
             dependencies: [
-                "ByteBuffers", "EventLoop", "HTTP", "WebSocket", "MarketData",
+                "ByteBuffers", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -25,32 +25,25 @@ struct FanOutCommand: ParsableCommand {
     var updates = 200_000
 
     func run() throws {
-        let registry = SubscriptionRegistry()
-        let fanOut = FanOut(registry: registry)
-        var table = SymbolTable()
-        let names = SimulatedMarket.generatedSymbols(count: symbols)
-        let instruments = names.enumerated().map { (id: table.intern($1), name: $1, price: SimulatedMarket.startingPrice(for: $1, index: $0)) }
+        // The gateway's own market-data core, so this measures the wiring it runs.
+        let service = MarketDataService(maxSubscriptions: subs, maxSymbols: symbols)
+        var market = service.simulatedMarket(symbols: SimulatedMarket.generatedSymbols(count: symbols))
         let queues = (0..<subscribers).map { _ in QueueSubscriber() }
         let v2Count = Int(Double(subscribers) * v2Fraction)
         for (i, subscriber) in queues.enumerated() {
             let variant: ProtocolVariant = i < v2Count ? .v2(depth: depth) : .v1
-            for k in 0..<subs { registry.subscribe(subscriber, to: SymbolID((i * subs + k) % symbols), variant: variant) }
+            for k in 0..<subs { service.registry.subscribe(subscriber, to: SymbolID((i * subs + k) % symbols), variant: variant) }
         }
-        var store = BookStore()
-        var market = SimulatedMarket(symbols: instruments)
+        let fanOut = service.fanOut
         // Warm up: every symbol has a book and queues have their capacity.
-        for _ in 0..<symbols * 2 {
-            let (id, name, state) = market.step(store: &store, timestamp: 1)
-            fanOut.publish(symbol: id, name: name, state: state)
-        }
+        for _ in 0..<symbols * 2 { service.stepSimulator(&market, timestamp: 1) }
         for queue in queues { queue.drain() }
         let startDeliveries = fanOut.deliveries
         let startEncodings = fanOut.encodings
         let cpuStart = CPUSample.ownProcess()
         var batch = 0
         for _ in 0..<updates {
-            let (id, name, state) = market.step(store: &store, timestamp: 1)
-            fanOut.publish(symbol: id, name: name, state: state)
+            service.stepSimulator(&market, timestamp: 1)
             batch += 1
             // Like a loop iteration: the writer takes everything queued, then queues refill.
             if batch == 1000 {

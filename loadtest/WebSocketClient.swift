@@ -1,7 +1,7 @@
 import ByteBuffers
+import Connection
 import EventLoop
 import Glibc
-import HTTP
 import WebSocket
 
 /// Receives a `WebSocketClient`'s events.
@@ -14,38 +14,35 @@ protocol WebSocketClientDelegate: AnyObject {
     func clientDidClose(_ client: WebSocketClient, closeCode: CloseCode?, error: String?)
 }
 
-/// A WebSocket client connection on the project's event loop: connect, handshake, read
-/// messages with the same codec as the server (client role), write masked frames.
-final class WebSocketClient: StreamSocketDelegate {
-    enum Phase { case connecting, handshaking, open, closing, closed }
-
+/// One dialed connection of a workload: the TCP connect, then a `WebSocketConnection` in the
+/// client role (the same connection code as the gateway's), tagged with the workload's index.
+final class WebSocketClient: WebSocketSession {
     let loop: EventLoop
     let target: WebSocketURL
-    let handshake: ClientHandshake
     let index: Int
     /// Strong: the workload that receives the events lives as long as the process. (A weak
     /// reference gives every client a refcount side table and slows each message.)
     var delegate: WebSocketClientDelegate?
-    private(set) var phase = Phase.connecting
-    /// Whether the handshake completed, whatever happened after.
-    private(set) var didOpen = false
-    private(set) var socket: StreamSocket?
+    /// Set once the TCP connect succeeded.
+    private(set) var connection: WebSocketConnection?
     private var connector: Connector?
-    private let reader: MessageReader
-    private var serverCloseCode: CloseCode?
+    private let subprotocols: [String]
     private let extraHeaders: [(name: String, value: String)]
+    private let limits: ConnectionLimits
+    private var ended = false
 
     init(loop: EventLoop, target: WebSocketURL, index: Int, subprotocols: [String],
          extraHeaders: [(name: String, value: String)] = [], maxMessageBytes: Int = 1 << 20) {
         self.loop = loop
         self.target = target
         self.index = index
+        self.subprotocols = subprotocols
         self.extraHeaders = extraHeaders
-        var nonce = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { nonce[i] = UInt8.random(in: 0...255) }
-        handshake = ClientHandshake(nonce: nonce, offeredSubprotocols: subprotocols)
-        reader = MessageReader(role: .client, maxMessageLength: maxMessageBytes)
+        limits = ConnectionLimits(maxMessageBytes: maxMessageBytes, maxHeaderBytes: 16384)
     }
+
+    /// Whether the handshake completed, whatever happened after.
+    var didOpen: Bool { connection?.didOpen ?? false }
 
     /// Starts connecting, optionally from a given source address.
     func start(from source: SocketAddress? = nil) throws {
@@ -60,115 +57,49 @@ final class WebSocketClient: StreamSocketDelegate {
         connector = nil
         switch result {
         case .failure(let error):
-            finish(error: "\(error)")
+            finish(closeCode: nil, error: "\(error)")
         case .success(let fd):
             do {
-                let socket = try StreamSocket(fd: fd, loop: loop, maxBufferedInput: (1 << 20) + 14, outboundHighWater: 1 << 22)
-                socket.delegate = self
-                self.socket = socket
-                phase = .handshaking
-                handshake.request(host: target.hostHeader, path: target.path, extraHeaders: extraHeaders)
-                    .withUnsafeBytes { socket.enqueueCopy($0) }
+                let socket = try StreamSocket(fd: fd, loop: loop, maxBufferedInput: limits.maxMessageBytes + 14,
+                                              outboundHighWater: 1 << 22)
+                var nonce = [UInt8](repeating: 0, count: 16)
+                for i in 0..<16 { nonce[i] = UInt8.random(in: 0...255) }
+                connection = WebSocketConnection(connected: socket, handshake: ClientHandshake(nonce: nonce, offeredSubprotocols: subprotocols),
+                                                 host: target.hostHeader, path: target.path, extraHeaders: extraHeaders,
+                                                 limits: limits, session: self)
             } catch {
                 _ = Glibc.close(fd)
-                finish(error: "\(error)")
+                finish(closeCode: nil, error: "\(error)")
             }
         }
     }
 
     /// Queues a frame built once (already masked) and shared by many sends.
-    func send(_ frame: SharedBytes) {
-        guard phase == .open else { return }
-        socket?.enqueue(frame)
-    }
+    func send(_ frame: SharedBytes) { connection?.send(frame) }
 
     /// Masks and queues one message.
-    func send(opcode: Opcode, payload: UnsafeRawBufferPointer) {
-        guard phase == .open || phase == .closing, let socket else { return }
-        let key = UInt32.random(in: 0...UInt32.max)
-        let header = FrameEncoder.headerLength(payloadLength: payload.count, masked: true)
-        socket.enqueueCopy(count: header + payload.count) { destination in
-            FrameEncoder.writeHeader(to: destination.baseAddress!, opcode: opcode, payloadLength: payload.count, maskKey: key)
-            if !payload.isEmpty {
-                (destination.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
-                Masking.apply(key: key, to: UnsafeMutableRawBufferPointer(rebasing: destination[header...]), payloadOffset: 0)
-            }
-        }
-    }
+    func send(opcode: Opcode, payload: UnsafeRawBufferPointer) { connection?.send(opcode: opcode, payload: payload) }
 
     /// Starts the close handshake.
-    func close(code: CloseCode = .normalClosure) {
-        guard phase == .open else { return }
-        FrameEncoder.closePayload(code: code).withUnsafeBytes { send(opcode: .close, payload: $0) }
-        phase = .closing
+    func close(code: CloseCode = .normalClosure) { connection?.close(code: code) }
+
+    // MARK: WebSocketSession
+
+    func connectionDidOpen(_ connection: WebSocketConnection, subprotocol: String?) {
+        delegate?.clientDidOpen(self, subprotocol: subprotocol)
     }
 
-    func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
-        var offset = 0
-        if phase == .handshaking {
-            switch HTTPResponseParser.parse(UnsafeRawBufferPointer(bytes)) {
-            case .needMore: return 0
-            case .invalid:
-                fail("invalid handshake response")
-                return bytes.count
-            case .complete(let head, let consumed):
-                switch handshake.validate(head) {
-                case .failure(let failure):
-                    fail("handshake refused: \(failure)")
-                    return bytes.count
-                case .success(let subprotocol):
-                    offset = consumed
-                    phase = .open
-                    didOpen = true
-                    delegate?.clientDidOpen(self, subprotocol: subprotocol)
-                }
-            }
-        }
-        guard phase == .open || phase == .closing else { return bytes.count }
-        let consumed = reader.readEvents(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])) { event in
-            switch event {
-            case .pending, .pong:
-                return true
-            case .message(let opcode, let payload):
-                delegate?.client(self, didReceive: opcode, payload: payload)
-                return phase == .open || phase == .closing
-            case .ping(let payload):
-                send(opcode: .pong, payload: payload)
-                return true
-            case .close(let code, _):
-                serverCloseCode = code
-                if phase == .open {
-                    let reply = code.map { FrameEncoder.closePayload(code: $0) } ?? []
-                    reply.withUnsafeBytes { send(opcode: .close, payload: $0) }
-                }
-                phase = .closing
-                sawClose = true
-                return false  // the server closes TCP next
-            case .failure(let failure):
-                fail("protocol error from server: \(failure)")
-                return false
-            }
-        }
-        return sawClose || phase == .closed ? bytes.count : offset + consumed
+    func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        delegate?.client(self, didReceive: opcode, payload: payload)
     }
 
-    private var sawClose = false
-
-    private func fail(_ reason: String) {
-        finishReason = reason
-        socket?.close()
+    func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
+        finish(closeCode: closeCode, error: error)
     }
 
-    private var finishReason: String?
-
-    func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason) {
-        let error: String? = finishReason ?? (serverCloseCode == nil ? "connection ended without a close frame (\(reason))" : nil)
-        finish(error: error)
-    }
-
-    private func finish(error: String?) {
-        guard phase != .closed else { return }
-        phase = .closed
-        delegate?.clientDidClose(self, closeCode: serverCloseCode, error: error)
+    private func finish(closeCode: CloseCode?, error: String?) {
+        guard !ended else { return }
+        ended = true
+        delegate?.clientDidClose(self, closeCode: closeCode, error: error)
     }
 }

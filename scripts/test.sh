@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-if [[ ! -x $VENV/bin/python ]] || ! cmp -s tests/requirements.txt $VENV/.requirements; then
+if [[ ! -x $VENV/bin/python ]] || ! cmp -s blackbox/requirements.txt $VENV/.requirements; then
     echo "== setting up $VENV (pinned test clients)"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
-    cp tests/requirements.txt $VENV/.requirements
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r blackbox/requirements.txt
+    cp blackbox/requirements.txt $VENV/.requirements
 fi
 
 echo "== release build (warnings in our code fail the run)"
@@ -29,7 +29,7 @@ swift test 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳'
 
 GATEWAY=.build/release/gateway
 echo "== black-box tests (Python websockets against $GATEWAY)"
-TICKSTREAM_GATEWAY=$GATEWAY "$VENV/bin/python" -m pytest -q tests/integration
+TICKSTREAM_GATEWAY=$GATEWAY "$VENV/bin/python" -m pytest -q blackbox/integration
 
 echo "== Autobahn TestSuite 1.* - 10.* via kosoku (12.*, 13.* need permessage-deflate)"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -37,5 +37,5 @@ $GATEWAY --host 127.0.0.1 --port "$PORT" --echo --max-message-bytes 16777216 --l
 GATEWAY_PID=$!
 trap 'kill $GATEWAY_PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
-"$VENV/bin/python" tests/conformance/run_autobahn.py "ws://127.0.0.1:$PORT/echo" \
+"$VENV/bin/python" blackbox/conformance/run_autobahn.py "ws://127.0.0.1:$PORT/echo" \
     --exclude '12.*' --exclude '13.*' --outdir reports/autobahn

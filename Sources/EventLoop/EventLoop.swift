@@ -40,6 +40,10 @@ public final class EventLoop: @unchecked Sendable {
     /// Monotonic time at the start of the current iteration, in nanoseconds.
     public private(set) var now: UInt64
 
+    /// The thread that runs the loop: the one that created it until `run`/`runOnce` is first
+    /// called elsewhere. Only debug builds track it (see `assertOnLoopThread`).
+    @usableFromInline var ownerThread: pthread_t = pthread_self()
+
     /// Iteration times and timer lag, for metrics and readiness.
     public private(set) var statistics = LoopStatistics()
     private var lagProbe: Timer?
@@ -67,10 +71,23 @@ public final class EventLoop: @unchecked Sendable {
         events.deallocate()
     }
 
+    /// Stops a debug build when loop-only code runs on another thread, as NIO's
+    /// `preconditionInEventLoop` does. Release builds skip the runtime exclusivity checks on
+    /// the hot path, so this is the net that catches a cross-thread call while testing; it
+    /// compiles to nothing in release.
+    @inlinable
+    public func assertOnLoopThread(file: StaticString = #fileID, line: UInt = #line) {
+        #if DEBUG
+        precondition(pthread_equal(pthread_self(), ownerThread) != 0,
+                     "loop-only code called off the event loop's thread", file: file, line: line)
+        #endif
+    }
+
     // MARK: Registration
 
     /// Starts watching `fd` for `interest` (EpollEvents bits) on behalf of `handler`.
     public func register(_ fd: Int32, interest: UInt32, handler: EventHandler) throws {
+        assertOnLoopThread()
         let slot = Int(fd)
         if slot >= handlers.count {
             handlers.append(contentsOf: repeatElement((handler: nil, generation: 0), count: slot + 1 - handlers.count))
@@ -109,6 +126,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `body` on the loop after `delay` nanoseconds.
     @discardableResult
     public func schedule(after delay: UInt64, _ body: @escaping () -> Void) -> Timer {
+        assertOnLoopThread()
         timerSequence &+= 1
         let timer = Timer(deadline: MonotonicClock.now() &+ delay, sequence: timerSequence, callback: body)
         timers.insert(timer)
@@ -121,6 +139,7 @@ public final class EventLoop: @unchecked Sendable {
     @discardableResult
     public func scheduleRepeating(every interval: UInt64, _ body: @escaping () -> Void) -> Timer {
         precondition(interval > 0, "a repeating timer needs an interval")
+        assertOnLoopThread()
         timerSequence &+= 1
         let timer = Timer(deadline: MonotonicClock.now() &+ interval, sequence: timerSequence, interval: interval, callback: body)
         timers.insert(timer)
@@ -146,9 +165,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Counts one write whose oldest bytes were queued at loop time `queuedAt`. Kept out of
-    /// line: inlined, it grew the flush path past the optimizer's inlining budget, the queue's
-    /// write stopped being inlined, and the metric cost +115 instructions per delivery under
-    /// callgrind instead of about +50.
+    /// line so the flush path stays within the optimizer's inlining budget (BENCHMARKS.md,
+    /// "instructions per delivery", has the measurement).
     @inline(never)
     func recordOutputWait(since queuedAt: UInt64) {
         statistics.record(outputWait: MonotonicClock.now() &- queuedAt)
@@ -171,6 +189,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration; `maxWait` bounds the wait in milliseconds (-1: until an event or timer).
     public func runOnce(maxWait: Int32 = -1) {
+        #if DEBUG
+        ownerThread = pthread_self()
+        #endif
         var timeout: Int64 = maxWait < 0 ? -1 : Int64(maxWait) * 1_000_000
         if dirtySockets.isEmpty == false { timeout = 0 }
         if let next = nextLiveTimer() {

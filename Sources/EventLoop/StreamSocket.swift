@@ -113,6 +113,7 @@ public final class StreamSocket: EventHandler {
 
     /// Queues bytes to be written at the end of this loop iteration. Ignored once closing.
     public func enqueue(_ bytes: SharedBytes) {
+        loop.assertOnLoopThread()
         guard state == .open else { return }
         if queue.isEmpty { pendingSince = loop.now }
         queue.append(bytes)
@@ -122,6 +123,7 @@ public final class StreamSocket: EventHandler {
     /// Queues `count` bytes that `write` fills in, copied into the connection's private output
     /// chunk: for bytes that belong to this connection alone (an echo, a pong, a response).
     public func enqueueCopy(count: Int, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
+        loop.assertOnLoopThread()
         guard state == .open else { return }
         if queue.isEmpty { pendingSince = loop.now }
         queue.appendCopy(count: count, pool: loop.bufferPool, write)

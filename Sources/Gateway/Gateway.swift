@@ -12,56 +12,64 @@ import WebSocket
 public final class Gateway {
     public let configuration: GatewayConfiguration
     public let loop: EventLoop
-    let logger: Logger
-    let metrics = GatewayMetrics()
+    let context: GatewayContext
     let router = Router()
     let marketData: MarketDataService
+    let connections: ConnectionRegistry
     private(set) var drain: DrainController!
     private(set) var simulator: SimulatorDriver?
     private var listener: Listener?
     private var signals: SignalSource?
     private var control: ControlSocket?
-    private var connections: [ObjectIdentifier: ClientConnection] = [:]
     /// Set once the listener was handed to a new instance.
     private var listenerHandedOver = false
 
     /// The address the listener is bound to, once started (the real port when port 0 was asked).
     public private(set) var boundAddress: SocketAddress?
 
+    private var logger: Logger { context.logger }
+
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        self.logger = logger
         self.loop = try EventLoop()
-        marketData = MarketDataService(configuration: configuration, metrics: metrics)
-        drain = DrainController(gateway: self)
-        router.addWebSocket("/ws", endpoint: MarketDataEndpoint(gateway: self))
+        let context = GatewayContext(loop: loop, configuration: configuration, logger: logger)
+        self.context = context
+        let service = MarketDataService(maxSubscriptions: configuration.maxSubscriptions, maxSymbols: configuration.maxSymbols)
+        marketData = service
+        connections = ConnectionRegistry(context: context, router: router)
+        drain = DrainController(context: context, connections: connections,
+                                releaseSharedListener: { [unowned self] in self.releaseSharedListener() },
+                                finished: { [unowned self] in self.stopAfterDrain() })
+        connections.onConnectionEnded = { [unowned self] in self.drain.connectionClosed() }
+
+        router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service))
         if let token = configuration.publisherToken {
-            router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, gateway: self))
+            router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service))
         }
         if configuration.echo {
-            router.addWebSocket("/echo", endpoint: EchoEndpoint())
+            router.addWebSocket("/echo", endpoint: EchoEndpoint(maxMessageBytes: configuration.maxMessageBytes))
         }
-        HealthEndpoints.register(on: router, gateway: self)
-        router.addHTTP("/metrics", methods: ["GET"]) { [unowned(unsafe) self] _, _ in
-            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: MetricsEndpoint.render(self))
+        HealthEndpoints.register(on: router, context: context, service: service,
+                                 isListening: { [unowned self] in self.isListening },
+                                 simulatorRunning: { [unowned self] in self.simulator?.isRunning })
+        router.addHTTP("/metrics", methods: ["GET"]) { _, _ in
+            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                         body: MetricsEndpoint.render(context: context, service: service))
         }
         if let token = configuration.adminToken {
-            AdminEndpoints.register(on: router, token: token, gateway: self)
+            AdminEndpoints.register(on: router, token: token, drain: drain)
         }
         if configuration.simulatorRate > 0 {
             let names = configuration.simulatorSymbols.isEmpty
                 ? SimulatedMarket.defaultSymbols.map(\.0) : configuration.simulatorSymbols
-            let instruments = names.enumerated().map { index, name in
-                (id: marketData.symbolID(for: name)!, name: name, price: SimulatedMarket.startingPrice(for: name, index: index))
-            }
-            simulator = SimulatorDriver(market: SimulatedMarket(symbols: instruments), rate: configuration.simulatorRate,
-                                        loop: loop, service: marketData)
+            simulator = SimulatorDriver(market: service.simulatedMarket(symbols: names), rate: configuration.simulatorRate,
+                                        loop: loop, service: service)
         }
     }
 
     /// Binds (or takes over) the listener and starts watching for SIGTERM and SIGINT.
     public func start() throws {
-        signals = try SignalSource(loop: loop) { [unowned(unsafe) self] signal in
+        signals = try SignalSource(loop: loop) { [unowned self] signal in
             let name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
             self.logger.notice("\(name) received")
             self.drain.begin(trigger: name)
@@ -82,7 +90,9 @@ public final class Gateway {
         }
         boundAddress = Socket.localAddress(fd)
         if let path = configuration.controlSocket {
-            control = try ControlSocket(path: path, loop: loop, gateway: self)
+            control = try ControlSocket(path: path, loop: loop, logger: logger,
+                                        listenerToHandOver: { [unowned self] in self.listener?.fd },
+                                        listenerTakenOver: { [unowned self] in self.listenerWasTakenOver() })
         }
         loop.startLagProbe()
         simulator?.start(now: MonotonicClock.now())
@@ -94,7 +104,7 @@ public final class Gateway {
     /// With --require-feed: logs when the ingest feed goes stale and when it comes back, once
     /// per transition (checked every second).
     private func watchFeed() {
-        loop.schedule(after: 1_000_000_000) { [unowned(unsafe) self] in
+        loop.schedule(after: 1_000_000_000) { [unowned self] in
             let fresh = self.marketData.lastFeedUpdate.map {
                 Double(self.loop.now &- $0) / 1e9 <= self.configuration.feedStaleAfter
             } ?? false
@@ -114,9 +124,9 @@ public final class Gateway {
     private var feedWasFresh = false
 
     private func makeListener(_ fd: Int32) throws -> Listener {
-        try Listener(fd: fd, loop: loop, onAccept: { [unowned(unsafe) self] in self.accept($0) },
-                     onError: { [unowned(unsafe) self] error in
-                         self.metrics.acceptErrors += 1
+        try Listener(fd: fd, loop: loop, onAccept: { [connections] in connections.accept($0) },
+                     onError: { [unowned self] error in
+                         self.context.metrics.acceptErrors += 1
                          self.logger.warning("accept failed", metadata: ["error": "\(error)"])
                      })
     }
@@ -127,43 +137,10 @@ public final class Gateway {
         loop.run()
     }
 
-    private func accept(_ fd: Int32) {
-        do {
-            let socket = try StreamSocket(fd: fd, loop: loop,
-                                          maxBufferedInput: configuration.maxHeaderBytes + configuration.maxBodyBytes,
-                                          outboundHighWater: max(configuration.maxQueueBytes, 2 * configuration.maxMessageBytes + 64))
-            let connection = ClientConnection(socket: socket, gateway: self)
-            connections[ObjectIdentifier(connection)] = connection
-            metrics.connectionsAccepted += 1
-            metrics.connectionsOpen += 1
-        } catch {
-            Glibc.close(fd)
-            logger.warning("could not register connection", metadata: ["error": "\(error)"])
-        }
-    }
-
-    var connectionCount: Int { connections.count }
-
-    func allConnections() -> [ClientConnection] { Array(connections.values) }
-
-    func connectionUpgraded(_ connection: ClientConnection) {
-        metrics.webSocketsOpen += 1
-    }
-
-    func connectionClosed(_ connection: ClientConnection, wasWebSocket: Bool, reason: StreamSocket.CloseReason) {
-        connections[ObjectIdentifier(connection)] = nil
-        metrics.connectionsOpen -= 1
-        if wasWebSocket { metrics.webSocketsOpen -= 1 }
-        drain.connectionClosed()
-    }
-
     /// Whether this instance accepts connections (not yet handed over or released).
     var isListening: Bool { listener != nil }
 
-    /// The listening socket to hand to a new instance (takeover), if this one still has it.
-    func handOverListener() -> Int32? { listener?.fd }
-
-    func listenerWasTakenOver() {
+    private func listenerWasTakenOver() {
         guard let listener else { return }
         listenerHandedOver = true
         listener.close()  // our copy only: the new instance holds its own descriptor
@@ -175,7 +152,7 @@ public final class Gateway {
     /// connections go to the other instance on the port. (Linux resets connections that reach
     /// a SO_REUSEPORT listener's queue between the last accept and the close; the sweep keeps
     /// that window to a few microseconds.)
-    func releaseSharedListener() {
+    private func releaseSharedListener() {
         guard let listener else { return }
         listener.acceptAllPending()
         listener.close()
@@ -184,7 +161,7 @@ public final class Gateway {
     }
 
     /// The end of a drain: close what is left of ours and leave the loop.
-    func stopAfterDrain() {
+    private func stopAfterDrain() {
         simulator?.stop()
         listener?.close()
         listener = nil

@@ -38,23 +38,40 @@ public enum FrameEncoder {
         return offset
     }
 
-    /// A whole unmasked frame as an array: for control frames and tests, not the hot path.
-    public static func frame(opcode: Opcode, fin: Bool = true, payload: some Collection<UInt8>) -> [UInt8] {
-        let header = headerLength(payloadLength: payload.count)
-        var bytes = [UInt8](repeating: 0, count: header)
-        bytes.withUnsafeMutableBytes { _ = writeHeader(to: $0.baseAddress!, opcode: opcode, fin: fin, payloadLength: payload.count) }
-        bytes.append(contentsOf: payload)
+    /// Bytes of a whole frame: header, then payload.
+    @inlinable
+    public static func frameLength(payloadLength: Int, masked: Bool = false) -> Int {
+        headerLength(payloadLength: payloadLength, masked: masked) + payloadLength
+    }
+
+    /// Writes a whole frame into `destination` (exactly `frameLength(...)` bytes): the header,
+    /// then `payload`, masked with `maskKey` when one is given (a client's frames). The one
+    /// place a frame is assembled, whoever sends it.
+    @inlinable
+    public static func writeFrame(into destination: UnsafeMutableRawBufferPointer, opcode: Opcode, fin: Bool = true,
+                                  payload: UnsafeRawBufferPointer, maskKey: UInt32? = nil) {
+        let header = writeHeader(to: destination.baseAddress!, opcode: opcode, fin: fin, payloadLength: payload.count, maskKey: maskKey)
+        guard !payload.isEmpty else { return }
+        (destination.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+        if let maskKey {
+            Masking.apply(key: maskKey, to: UnsafeMutableRawBufferPointer(rebasing: destination[header...]), payloadOffset: 0)
+        }
+    }
+
+    /// A whole frame as an array, masked when `maskKey` is given: for control frames and tests,
+    /// not the hot path.
+    public static func frame(opcode: Opcode, fin: Bool = true, payload: some Collection<UInt8>, maskKey: UInt32? = nil) -> [UInt8] {
+        let payload = Array(payload)
+        var bytes = [UInt8](repeating: 0, count: frameLength(payloadLength: payload.count, masked: maskKey != nil))
+        payload.withUnsafeBytes { source in
+            bytes.withUnsafeMutableBytes { writeFrame(into: $0, opcode: opcode, fin: fin, payload: source, maskKey: maskKey) }
+        }
         return bytes
     }
 
     /// A whole masked frame as an array, as a client sends it.
     public static func maskedFrame(opcode: Opcode, fin: Bool = true, payload: some Collection<UInt8>, maskKey: UInt32) -> [UInt8] {
-        let header = headerLength(payloadLength: payload.count, masked: true)
-        var bytes = [UInt8](repeating: 0, count: header)
-        bytes.withUnsafeMutableBytes { _ = writeHeader(to: $0.baseAddress!, opcode: opcode, fin: fin, payloadLength: payload.count, maskKey: maskKey) }
-        bytes.append(contentsOf: payload)
-        bytes.withUnsafeMutableBytes { Masking.apply(key: maskKey, to: UnsafeMutableRawBufferPointer(rebasing: $0[header...]), payloadOffset: 0) }
-        return bytes
+        frame(opcode: opcode, fin: fin, payload: payload, maskKey: maskKey)
     }
 
     /// The payload of a Close frame: the code in network order, then the UTF-8 reason, cut to

@@ -1,30 +1,34 @@
 import EventLoop
 import Glibc
 import HTTP
+import MarketData
 
 /// `/health/live` and `/health/ready`, on the same port as /ws.
 enum HealthEndpoints {
-    static func register(on router: Router, gateway: Gateway) {
+    /// `isListening` tells whether this instance still accepts (not handed over or released);
+    /// `simulatorRunning` is nil when there is no simulator.
+    static func register(on router: Router, context: GatewayContext, service: MarketDataService,
+                         isListening: @escaping () -> Bool, simulatorRunning: @escaping () -> Bool?) {
         // Served by the loop itself: if the loop is stuck, this does not answer, which is
         // exactly what a liveness probe should see.
         router.addHTTP("/health/live", methods: ["GET", "HEAD"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "application/json", body: "{\"live\":true,\"pid\":\(getpid())}\n")
         }
-        router.addHTTP("/health/ready", methods: ["GET", "HEAD"]) { [unowned(unsafe) gateway] _, _ in
-            readiness(gateway)
+        router.addHTTP("/health/ready", methods: ["GET", "HEAD"]) { _, _ in
+            readiness(context: context, listening: isListening(),
+                      feed: feedCheck(context: context, service: service, simulatorRunning: simulatorRunning()))
         }
     }
 
     /// 200 only when the gateway can serve: listening, not draining, feed healthy, loop lag
     /// under the bound. Otherwise 503 naming the failing checks.
-    static func readiness(_ gateway: Gateway) -> HTTPResponse {
+    static func readiness(context: GatewayContext, listening: Bool, feed: (String, Bool, String)) -> HTTPResponse {
         var checks: [(String, Bool, String)] = []
-        let listening = gateway.isListening
         checks.append(("listener", listening, listening ? "listening" : "not listening"))
-        checks.append(("draining", !gateway.drain.isDraining, gateway.drain.isDraining ? "draining (\(gateway.drain.phase.rawValue))" : "serving"))
-        checks.append(feedCheck(gateway))
-        let lag = gateway.loop.statistics.lastLag
-        let lagOK = Double(lag) / 1e9 <= gateway.configuration.maxLoopLag
+        checks.append(("draining", !context.isDraining, context.isDraining ? "draining (\(context.drainPhase.rawValue))" : "serving"))
+        checks.append(feed)
+        let lag = context.loop.statistics.lastLag
+        let lagOK = Double(lag) / 1e9 <= context.configuration.maxLoopLag
         checks.append(("event_loop", lagOK, "lag \(lag / 1000) us"))
         let ready = checks.allSatisfy(\.1)
         var body = "{\"ready\":\(ready),\"checks\":{"
@@ -35,18 +39,18 @@ enum HealthEndpoints {
         return HTTPResponse(status: ready ? .ok : .serviceUnavailable, contentType: "application/json", body: body)
     }
 
-    private static func feedCheck(_ gateway: Gateway) -> (String, Bool, String) {
-        let configuration = gateway.configuration
+    private static func feedCheck(context: GatewayContext, service: MarketDataService, simulatorRunning: Bool?) -> (String, Bool, String) {
+        let configuration = context.configuration
         if configuration.requireFeed {
-            guard let last = gateway.marketData.lastFeedUpdate else { return ("feed", false, "no update received on /feed yet") }
-            let age = Double(gateway.loop.now &- last) / 1e9
+            guard let last = service.lastFeedUpdate else { return ("feed", false, "no update received on /feed yet") }
+            let age = Double(context.loop.now &- last) / 1e9
             let fresh = age <= configuration.feedStaleAfter
             let ageMilliseconds = Int(age * 1000)
             return ("feed", fresh, fresh ? "last update \(ageMilliseconds) ms ago"
                                           : "stale: last update \(ageMilliseconds) ms ago, limit \(configuration.feedStaleAfter) s")
         }
-        if let simulator = gateway.simulator {
-            return ("feed", simulator.isRunning, simulator.isRunning ? "simulator running" : "simulator stopped")
+        if let running = simulatorRunning {
+            return ("feed", running, running ? "simulator running" : "simulator stopped")
         }
         return ("feed", true, "no feed required")
     }

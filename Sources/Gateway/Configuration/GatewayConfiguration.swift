@@ -20,7 +20,7 @@ public struct GatewayConfiguration: Sendable {
     /// Seconds to wait for the peer's Close reply, then for its TCP close, before dropping it.
     public var closeTimeout = 5.0
     /// Output queued for one connection. Past it, a subscriber's pending updates are conflated
-    /// (newest per symbol) and reading from an echo client pauses.
+    /// (newest per symbol) and reading from an echo client pauses until it drains.
     public var maxQueueBytes = 1 << 20
     /// Seconds a subscriber may stay over `maxQueueBytes` before it is closed with 1008.
     public var slowConsumerTimeout = 5.0
@@ -58,7 +58,4 @@ public struct GatewayConfiguration: Sendable {
     public var takeover: String?
 
     public init() {}
-
-    /// Nanoseconds for a duration in seconds, for loop timers.
-    static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }
 }

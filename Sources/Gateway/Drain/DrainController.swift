@@ -1,3 +1,4 @@
+import Connection
 import EventLoop
 import Logging
 
@@ -13,21 +14,32 @@ import Logging
 /// 3. The process exits 0 when the last connection is gone; `--drain-timeout` is the hard
 ///    bound, after which what remains is cut (counted and logged).
 final class DrainController {
-    enum Phase: String {
-        case serving, grace, evicting, finished
-    }
-
-    private unowned(unsafe) let gateway: Gateway
-    private(set) var phase = Phase.serving
+    private let context: GatewayContext
+    private let connections: ConnectionRegistry
+    /// With --reuse-port: stop accepting so the other instance on the port gets new clients.
+    private let releaseSharedListener: () -> Void
+    /// The drain is over: the gateway closes what is left and leaves its loop.
+    private let finished: () -> Void
     private var startedAt: UInt64 = 0
     private var evictionTimer: Timer?
     private var hardTimer: Timer?
-    private var queue: [ClientConnection] = []
+    private var queue: [WebSocketConnection] = []
     private var batchSize = 1
     /// Batches are this far apart; the batch size spreads the connections over the duration.
-    private static let batchInterval: UInt64 = 100_000_000
+    static let batchInterval: UInt64 = 100_000_000
 
-    init(gateway: Gateway) { self.gateway = gateway }
+    init(context: GatewayContext, connections: ConnectionRegistry,
+         releaseSharedListener: @escaping () -> Void, finished: @escaping () -> Void) {
+        self.context = context
+        self.connections = connections
+        self.releaseSharedListener = releaseSharedListener
+        self.finished = finished
+    }
+
+    private(set) var phase: DrainPhase {
+        get { context.drainPhase }
+        set { context.drainPhase = newValue }
+    }
 
     var isDraining: Bool { phase != .serving }
 
@@ -35,34 +47,34 @@ final class DrainController {
     /// new instance already owns the listener and no load balancer needs time.
     func begin(trigger: String, skipGrace: Bool = false) {
         guard phase == .serving else {
-            gateway.logger.info("drain already in progress", metadata: ["trigger": "\(trigger)", "phase": "\(phase.rawValue)"])
+            context.logger.info("drain already in progress", metadata: ["trigger": "\(trigger)", "phase": "\(phase.rawValue)"])
             return
         }
-        let configuration = gateway.configuration
+        let configuration = context.configuration
         phase = .grace
         startedAt = MonotonicClock.now()
-        gateway.logger.notice("drain started: readiness 503, new upgrades refused", metadata: [
+        context.logger.notice("drain started: readiness 503, new upgrades refused", metadata: [
             "trigger": "\(trigger)", "grace_s": "\(skipGrace ? 0 : configuration.drainGrace)",
             "duration_s": "\(configuration.drainDuration)", "timeout_s": "\(configuration.drainTimeout)",
-            "connections": "\(gateway.connectionCount)"])
+            "connections": "\(connections.count)"])
         if configuration.reusePort && !skipGrace {
             // Another instance shares the port: stop accepting so the kernel sends every new
             // connection there, instead of answering half of them 503.
-            gateway.releaseSharedListener()
+            releaseSharedListener()
         }
-        hardTimer = gateway.loop.schedule(after: GatewayConfiguration.nanoseconds(configuration.drainTimeout)) {
+        hardTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(configuration.drainTimeout)) {
             self.hardTimeout()
         }
-        let grace = skipGrace ? 0 : GatewayConfiguration.nanoseconds(configuration.drainGrace)
-        evictionTimer = gateway.loop.schedule(after: grace) { self.startEviction() }
+        let grace = skipGrace ? 0 : ConnectionLimits.nanoseconds(configuration.drainGrace)
+        evictionTimer = context.loop.schedule(after: grace) { self.startEviction() }
     }
 
     private func startEviction() {
         phase = .evicting
-        queue = gateway.allConnections()
-        let batches = max(1, Int(gateway.configuration.drainDuration * 1e9 / Double(Self.batchInterval)))
+        queue = connections.all
+        let batches = max(1, Int(context.configuration.drainDuration * 1e9 / Double(Self.batchInterval)))
         batchSize = max(1, (queue.count + batches - 1) / batches)
-        gateway.logger.notice("drain: evicting", metadata: [
+        context.logger.notice("drain: evicting", metadata: [
             "connections": "\(queue.count)", "batches": "\(min(batches, max(1, queue.count)))",
             "per_batch": "\(batchSize)"])
         evictBatch()
@@ -75,25 +87,27 @@ final class DrainController {
         }
         if queue.isEmpty {
             evictionTimer = nil
-            gateway.logger.info("drain: every connection asked to close")
+            context.logger.info("drain: every connection asked to close")
             finishIfIdle()
         } else {
-            evictionTimer = gateway.loop.schedule(after: Self.batchInterval) { self.evictBatch() }
+            evictionTimer = context.loop.schedule(after: Self.batchInterval) { self.evictBatch() }
         }
     }
 
     /// Closes one connection the polite way; false if it was already gone.
-    private func evict(_ connection: ClientConnection) -> Bool {
+    private func evict(_ connection: WebSocketConnection) -> Bool {
         switch connection.phase {
-        case .webSocket:
-            connection.notifyDraining(retryAfterMilliseconds: retryAfterMilliseconds())
+        case .open:
+            if connection.acceptsData, let session = connection.session as? DrainableSession {
+                session.connectionWillDrain(connection, retryAfterMilliseconds: retryAfterMilliseconds())
+            }
             connection.close(code: .goingAway, reason: "server draining")
-            gateway.metrics.drainEvictions += 1
+            context.metrics.drainEvictions += 1
             return true
-        case .http:
+        case .awaitingRequest:
             connection.closeIdleHTTP()
             return true
-        case .closing, .closed:
+        case .awaitingResponse, .closing, .closed:
             return false
         }
     }
@@ -107,15 +121,15 @@ final class DrainController {
     }
 
     private func finishIfIdle() {
-        guard phase == .evicting, queue.isEmpty, gateway.connectionCount == 0 else { return }
+        guard phase == .evicting, queue.isEmpty, connections.count == 0 else { return }
         finish(forced: 0)
     }
 
     private func hardTimeout() {
-        let remaining = gateway.allConnections()
-        gateway.metrics.drainForcedCloses += UInt64(remaining.count)
-        gateway.logger.warning("drain timeout: closing what remains", metadata: ["connections": "\(remaining.count)"])
-        for connection in remaining { connection.socket.close() }
+        let remaining = connections.all
+        context.metrics.drainForcedCloses += UInt64(remaining.count)
+        context.logger.warning("drain timeout: closing what remains", metadata: ["connections": "\(remaining.count)"])
+        for connection in remaining { connection.abort() }
         finish(forced: remaining.count)
     }
 
@@ -125,9 +139,9 @@ final class DrainController {
         evictionTimer?.cancel()
         hardTimer?.cancel()
         let milliseconds = (MonotonicClock.now() - startedAt) / 1_000_000
-        gateway.logger.notice("drain finished, exiting", metadata: [
+        context.logger.notice("drain finished, exiting", metadata: [
             "milliseconds": "\(milliseconds)", "forced_closes": "\(forced)",
-            "evictions": "\(gateway.metrics.drainEvictions)"])
-        gateway.stopAfterDrain()
+            "evictions": "\(context.metrics.drainEvictions)"])
+        finished()
     }
 }

@@ -1,6 +1,7 @@
 import CShims
 import EventLoop
 import Glibc
+import Logging
 
 /// The old instance's side of a hot takeover: a Unix socket where a new instance asks for the
 /// listening socket.
@@ -13,13 +14,20 @@ import Glibc
 final class ControlSocket: EventHandler {
     private let fd: Int32
     private let path: String
-    private unowned(unsafe) let loop: EventLoop
-    private unowned(unsafe) let gateway: Gateway
+    private let loop: EventLoop
+    private let logger: Logger
+    /// The listening descriptor to send, if this instance still has one.
+    private let listenerToHandOver: () -> Int32?
+    /// The new instance confirmed: stop accepting and drain.
+    private let listenerTakenOver: () -> Void
 
-    init(path: String, loop: EventLoop, gateway: Gateway) throws {
+    init(path: String, loop: EventLoop, logger: Logger,
+         listenerToHandOver: @escaping () -> Int32?, listenerTakenOver: @escaping () -> Void) throws {
         self.path = path
         self.loop = loop
-        self.gateway = gateway
+        self.logger = logger
+        self.listenerToHandOver = listenerToHandOver
+        self.listenerTakenOver = listenerTakenOver
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket(AF_UNIX)") }
         unlink(path)  // a previous instance's socket: a takeover has replaced it
@@ -42,23 +50,23 @@ final class ControlSocket: EventHandler {
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard readLine(client) == "TAKEOVER" else {
-            gateway.logger.warning("control socket: unknown request")
+            logger.warning("control socket: unknown request")
             return
         }
-        guard let listenerFD = gateway.handOverListener() else {
+        guard let listenerFD = listenerToHandOver() else {
             _ = "NO-LISTENER\n".withCString { write(client, $0, strlen($0)) }
             return
         }
-        gateway.logger.notice("takeover requested: handing over the listener")
+        logger.notice("takeover requested: handing over the listener")
         guard ts_send_fd(client, listenerFD) == 0 else {
-            gateway.logger.error("takeover: could not send the listener", metadata: ["errno": "\(errno)"])
+            logger.error("takeover: could not send the listener", metadata: ["errno": "\(errno)"])
             return
         }
         guard readLine(client) == "READY" else {
-            gateway.logger.error("takeover: the new instance did not confirm; keeping the listener")
+            logger.error("takeover: the new instance did not confirm; keeping the listener")
             return
         }
-        gateway.listenerWasTakenOver()
+        listenerTakenOver()
     }
 
     private func readLine(_ socket: Int32) -> String? {

@@ -1,15 +1,18 @@
-import HTTP
+import Connection
 import WebSocket
 
 /// `/echo`: sends every message back with the same opcode. This is what the Autobahn
-/// conformance run drives, so it accepts messages up to `--max-message-bytes`.
+/// conformance run drives, so its message limit is the one it is given (the run uses 16 MiB).
 /// Stateless: one object serves every connection.
 final class EchoEndpoint: WebSocketEndpoint, WebSocketSession {
     let subprotocols: [String] = []
+    let maxMessageBytes: Int
 
-    func openSession(for connection: ClientConnection, subprotocol: String?) -> WebSocketSession { self }
+    init(maxMessageBytes: Int) { self.maxMessageBytes = maxMessageBytes }
 
-    func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
-        connection.sendFrame(opcode: opcode, payload: payload)
+    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession { self }
+
+    func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        connection.send(opcode: opcode, payload: payload)
     }
 }

@@ -1,36 +1,27 @@
+import Connection
 import HTTP
 import WebSocket
 
-/// A WebSocket route: who may connect, which subprotocols it speaks, and the session that
-/// serves each connection. The connection handles framing, control frames and the close
-/// handshake; the session sees only data messages.
+/// A WebSocket route: who may connect, which subprotocols it speaks, how large its messages
+/// may be, and the session that serves each connection. The connection handles framing,
+/// control frames and the close handshake; the session sees only data messages.
 protocol WebSocketEndpoint: AnyObject {
     /// Subprotocols accepted; the client's first offer in this list is chosen.
     var subprotocols: [String] { get }
+    /// This route's largest message (summed over fragments); larger closes with 1009.
+    var maxMessageBytes: Int { get }
     /// A refusal to send instead of upgrading (401, 400...), or nil to accept.
     func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError?
     /// The session for a connection that just upgraded.
-    func openSession(for connection: ClientConnection, subprotocol: String?) -> WebSocketSession
+    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession
 }
 
 extension WebSocketEndpoint {
     func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError? { nil }
 }
 
-/// What serves one upgraded connection.
-protocol WebSocketSession: AnyObject {
-    /// A complete text or binary message; `payload` is valid only during the call.
-    func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer)
-    /// Some of the connection's queued output was written.
-    func connectionDidWrite(_ connection: ClientConnection)
-    /// A drain is about to close this connection with 1001.
-    func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int)
-    /// The connection is gone.
-    func connectionDidClose(_ connection: ClientConnection)
-}
-
-extension WebSocketSession {
-    func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int) {}
-    func connectionDidWrite(_ connection: ClientConnection) {}
-    func connectionDidClose(_ connection: ClientConnection) {}
+/// A session with something to say before a drain closes its connection with 1001.
+protocol DrainableSession: WebSocketSession {
+    /// Called just before the connection's Close 1001 is queued.
+    func connectionWillDrain(_ connection: WebSocketConnection, retryAfterMilliseconds: Int)
 }

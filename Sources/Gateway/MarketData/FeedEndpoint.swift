@@ -1,3 +1,4 @@
+import Connection
 import EventLoop
 import HTTP
 import MarketData
@@ -8,12 +9,16 @@ import WebSocket
 final class FeedEndpoint: WebSocketEndpoint {
     static let subprotocol = "feed.v1"
     let subprotocols = [FeedEndpoint.subprotocol]
+    let maxMessageBytes: Int
     private let token: String
-    private unowned(unsafe) let gateway: Gateway
+    private let context: GatewayContext
+    private let service: MarketDataService
 
-    init(token: String, gateway: Gateway) {
+    init(token: String, context: GatewayContext, service: MarketDataService) {
         self.token = token
-        self.gateway = gateway
+        self.context = context
+        self.service = service
+        maxMessageBytes = context.configuration.maxMessageBytes
     }
 
     func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError? {
@@ -27,9 +32,9 @@ final class FeedEndpoint: WebSocketEndpoint {
         return nil
     }
 
-    func openSession(for connection: ClientConnection, subprotocol: String?) -> WebSocketSession {
-        gateway.logger.info("publisher connected")
-        return FeedSession(gateway: gateway)
+    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession {
+        context.logger.info("publisher connected")
+        return FeedSession(context: context, service: service)
     }
 
     /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
@@ -44,19 +49,23 @@ final class FeedEndpoint: WebSocketEndpoint {
 /// One publisher connection: decodes batches, applies the valid updates, and answers each
 /// invalid one with an error naming its index.
 final class FeedSession: WebSocketSession {
-    private unowned(unsafe) let gateway: Gateway
+    private let context: GatewayContext
+    private let service: MarketDataService
     private var decoder = FeedDecoder()
 
-    init(gateway: Gateway) { self.gateway = gateway }
+    init(context: GatewayContext, service: MarketDataService) {
+        self.context = context
+        self.service = service
+    }
 
-    func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+    func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         guard opcode == .text else {
             connection.close(code: .unsupportedData, reason: "feed messages are JSON text")
             return
         }
-        let service = gateway.marketData
+        let service = self.service
         let receivedAt = WallClock.microsecondsSinceEpoch()
-        let now = gateway.loop.now
+        let now = context.loop.now
         let failure = decoder.decode(payload, onUpdate: { index, update in
             if !service.apply(update, receivedAt: receivedAt, now: now) {
                 self.replyInvalid(connection, index: index, message: "the gateway tracks at most \(service.limits.maxSymbols) symbols")
@@ -65,23 +74,23 @@ final class FeedSession: WebSocketSession {
             self.replyInvalid(connection, index: index, message: message)
         })
         if let failure {
-            service.sendText(on: connection) { ServerMessages.error(failure, to: &$0) }
-            gateway.metrics.feedErrors &+= 1
+            context.replies.send(on: connection) { ServerMessages.error(failure, to: &$0) }
+            context.metrics.feedErrors &+= 1
         }
     }
 
-    private func replyInvalid(_ connection: ClientConnection, index: Int, message: String) {
-        gateway.marketData.sendText(on: connection) { writer in
+    private func replyInvalid(_ connection: WebSocketConnection, index: Int, message: String) {
+        context.replies.send(on: connection) { writer in
             writer.write("{\"type\":\"error\",\"code\":\"invalid_update\",\"index\":")
             writer.write(index)
             writer.write(",\"message\":\"")
             writer.writeEscaped(message)
             writer.write("\"}")
         }
-        gateway.metrics.feedErrors &+= 1
+        context.metrics.feedErrors &+= 1
     }
 
-    func connectionDidClose(_ connection: ClientConnection) {
-        gateway.logger.info("publisher disconnected")
+    func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
+        context.logger.info("publisher disconnected")
     }
 }

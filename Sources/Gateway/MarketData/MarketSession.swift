@@ -1,4 +1,5 @@
 import ByteBuffers
+import Connection
 import EventLoop
 import MarketData
 import WebSocket
@@ -11,34 +12,36 @@ import WebSocket
 /// memory is bounded by the number of subscribed symbols. When the queue drains to half the
 /// bound, the newest update of each conflated symbol is queued (v2 clients see the seq jump).
 /// A connection still over the bound after `--slow-consumer-timeout` is closed with 1008.
-final class MarketSession: Subscriber, WebSocketSession {
+final class MarketSession: Subscriber, DrainableSession {
     let version: ProtocolVersion
     // What `deliver` touches is held in strong `let`s: while a method runs, `self` keeps them
-    // alive, so the optimizer uses them without retaining. (unowned(unsafe) loads became a
-    // retain/release pair each around every cross-module call: 4 pairs per delivery.) The
-    // cycles this makes with the connection and socket are broken when the connection
-    // closes, which drops its session.
-    private let connection: ClientConnection
+    // alive, so the optimizer uses them without retaining (an unowned(unsafe) load costs a
+    // retain/release pair around every cross-module call). The cycle with the connection is
+    // broken when the connection closes, which drops its session.
+    private let connection: WebSocketConnection
     private let socket: StreamSocket
     private let metrics: GatewayMetrics
     private let maxQueueBytes: Int
-    /// The gateway outlives every session.
-    private unowned(unsafe) let gateway: Gateway
-    private var service: MarketDataService { gateway.marketData }
+    private let service: MarketDataService
+    private let context: GatewayContext
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
     private var slowConsumerTimer: Timer?
 
-    init(connection: ClientConnection, version: ProtocolVersion, gateway: Gateway) {
+    init(connection: WebSocketConnection, version: ProtocolVersion, service: MarketDataService, context: GatewayContext) {
         self.connection = connection
         self.version = version
-        self.gateway = gateway
+        self.service = service
+        self.context = context
         socket = connection.socket
-        metrics = gateway.metrics
-        maxQueueBytes = gateway.configuration.maxQueueBytes
+        metrics = context.metrics
+        maxQueueBytes = context.configuration.maxQueueBytes
         super.init()
-        gateway.metrics.connectionOpened(version: version)
+        metrics.connectionOpened(version: version)
     }
+
+    /// Whether updates are being conflated because the client is behind.
+    var isConflating: Bool { conflated != nil }
 
     // MARK: Fan-out side
 
@@ -48,7 +51,7 @@ final class MarketSession: Subscriber, WebSocketSession {
             conflated![symbol] = frame
             return
         }
-        guard connection.acceptsUpdates else { return }
+        guard connection.acceptsData else { return }
         socket.enqueue(frame)
         metrics.recordSent(version: version, bytes: frame.count)
         if socket.outboundBytes > maxQueueBytes { startConflating() }
@@ -72,15 +75,15 @@ final class MarketSession: Subscriber, WebSocketSession {
         var pending: [SymbolID: SharedBytes] = [:]
         pending.reserveCapacity(subscriptionSlots.count)
         conflated = pending
-        connection.socket.notifiesWrites = true
-        gateway.metrics.conflationEpisodes &+= 1
-        let timeout = GatewayConfiguration.nanoseconds(gateway.configuration.slowConsumerTimeout)
+        socket.notifiesWrites = true
+        metrics.conflationEpisodes &+= 1
+        let timeout = ConnectionLimits.nanoseconds(context.configuration.slowConsumerTimeout)
         // Strong capture (the timer is cancelled at close): a weak reference would give this
         // object a refcount side table and slow every retain on the hot path.
-        slowConsumerTimer = gateway.loop.schedule(after: timeout) { self.slowConsumerTimedOut() }
+        slowConsumerTimer = context.loop.schedule(after: timeout) { self.slowConsumerTimedOut() }
     }
 
-    func connectionDidWrite(_ connection: ClientConnection) {
+    func connectionDidWrite(_ connection: WebSocketConnection) {
         guard conflated != nil, socket.outboundBytes <= maxQueueBytes / 2 else { return }
         stopConflating()
         if socket.outboundBytes > maxQueueBytes { startConflating() }
@@ -88,9 +91,9 @@ final class MarketSession: Subscriber, WebSocketSession {
 
     private func slowConsumerTimedOut() {
         guard conflated != nil else { return }
-        gateway.metrics.slowConsumerCloses &+= 1
-        gateway.logger.notice("closing slow consumer", metadata: [
-            "queued_bytes": "\(connection.socket.outboundBytes)", "protocol": "\(version.rawValue)",
+        metrics.slowConsumerCloses &+= 1
+        context.logger.notice("closing slow consumer", metadata: [
+            "queued_bytes": "\(socket.outboundBytes)", "protocol": "\(version.rawValue)",
             "subscriptions": "\(subscriptionSlots.count)"])
         conflated = nil
         connection.close(code: .policyViolation, reason: "slow consumer")
@@ -98,7 +101,7 @@ final class MarketSession: Subscriber, WebSocketSession {
 
     // MARK: Client side
 
-    func connection(_ connection: ClientConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+    func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         guard opcode == .text else {
             connection.close(code: .unsupportedData, reason: "binary messages are not supported on /ws")
             return
@@ -143,28 +146,28 @@ final class MarketSession: Subscriber, WebSocketSession {
     }
 
     private func reply(_ error: CommandError) {
-        service.sendText(on: connection) { ServerMessages.error(error, to: &$0) }
-        gateway.metrics.commandErrors &+= 1
+        context.replies.send(on: connection) { ServerMessages.error(error, to: &$0) }
+        metrics.commandErrors &+= 1
     }
 
     private func replyAck(subscribed: Bool, _ names: [String], depth: Int?) {
-        service.sendText(on: connection) { ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, to: &$0) }
+        context.replies.send(on: connection) { ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, to: &$0) }
     }
 
     /// v2's reconnect notice, queued behind everything already queued, before the Close.
-    func connectionWillDrain(_ connection: ClientConnection, retryAfterMilliseconds: Int) {
+    func connectionWillDrain(_ connection: WebSocketConnection, retryAfterMilliseconds: Int) {
         // A conflating client still gets the newest state of each symbol before the Close.
         stopConflating()
         guard version == .v2 else { return }
-        service.sendText(on: connection) {
+        context.replies.send(on: connection) {
             ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &$0)
         }
     }
 
-    func connectionDidClose(_ connection: ClientConnection) {
+    func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
         slowConsumerTimer?.cancel()
         conflated = nil
         service.registry.unsubscribeAll(self)
-        gateway.metrics.connectionClosed(version: version)
+        metrics.connectionClosed(version: version)
     }
 }

@@ -3,9 +3,8 @@ import MarketData
 
 /// Renders `GET /metrics` from the gateway's counters.
 enum MetricsEndpoint {
-    static func render(_ gateway: Gateway) -> String {
-        let m = gateway.metrics
-        let service = gateway.marketData
+    static func render(context: GatewayContext, service: MarketDataService) -> String {
+        let m = context.metrics
         var out = PrometheusText()
 
         out.header("tickstream_connections", "gauge", "Open market-data connections on /ws, by negotiated protocol.")
@@ -58,11 +57,11 @@ enum MetricsEndpoint {
         out.metric("tickstream_close_timeouts_total", "counter", "Peers that did not answer our Close in time.", m.closeTimeouts)
 
         out.header("tickstream_draining", "gauge", "1 while the gateway drains, else 0.")
-        out.sample("tickstream_draining", [], gateway.drain.isDraining ? 1 : 0)
+        out.sample("tickstream_draining", [], context.isDraining ? 1 : 0)
         out.metric("tickstream_drain_evictions_total", "counter", "Connections closed by a drain with 1001.", m.drainEvictions)
         out.metric("tickstream_drain_forced_closes_total", "counter", "Connections cut when --drain-timeout ran out.", m.drainForcedCloses)
 
-        let stats = gateway.loop.statistics
+        let stats = context.loop.statistics
         out.histogram("tickstream_event_loop_iteration_seconds", "Work time of one event-loop iteration.", stats.iterations)
         out.histogram("tickstream_output_wait_seconds",
                       "Per write: how long its oldest bytes waited in the gateway after being queued.", stats.outputWaits)

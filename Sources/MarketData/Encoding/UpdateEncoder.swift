@@ -58,12 +58,8 @@ public enum UpdateEncoder {
 public enum FrameBuilder {
     /// A text frame holding `payload`.
     public static func textFrame(_ payload: UnsafeRawBufferPointer) -> SharedBytes {
-        let header = FrameEncoder.headerLength(payloadLength: payload.count)
-        return SharedBytes.make(count: header + payload.count) { destination in
-            FrameEncoder.writeHeader(to: destination.baseAddress!, opcode: .text, payloadLength: payload.count)
-            if !payload.isEmpty {
-                (destination.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
-            }
+        SharedBytes.make(count: FrameEncoder.frameLength(payloadLength: payload.count)) { destination in
+            FrameEncoder.writeFrame(into: destination, opcode: .text, payload: payload)
         }
     }
 }

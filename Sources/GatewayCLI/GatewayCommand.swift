@@ -178,7 +178,7 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Largest HTTP request head; larger is answered 431.")
     var maxHeaderBytes = 8192
 
-    @Option(help: "Output queued for one connection before reading from it pauses.")
+    @Option(help: "Output queued for one connection. Past it a subscriber's updates are conflated (newest per symbol; closed with 1008 after --slow-consumer-timeout) and an /echo client stops being read until it drains.")
     var maxQueueBytes = 1 << 20
 
     @Option(help: "Seconds a client has to send its request head before 408 and close.")

@@ -2,10 +2,11 @@ import Glibc
 
 /// Turns GATEWAY_* environment variables into command-line arguments placed before the real
 /// ones, so the command line wins (the parser keeps the last value of an option).
-enum EnvironmentDefaults {
-    static let prefix = "GATEWAY_"
+public enum EnvironmentDefaults {
+    public static let prefix = "GATEWAY_"
 
-    static func current() -> [String: String] {
+    /// The process environment as a dictionary.
+    public static func current() -> [String: String] {
         var result: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
@@ -19,7 +20,7 @@ enum EnvironmentDefaults {
     }
 
     /// `flags` are the options without a value: true/1/yes turns them on.
-    static func arguments(commandLine: [String], environment: [String: String], flags: Set<String>) -> [String] {
+    public static func arguments(commandLine: [String], environment: [String: String], flags: Set<String>) -> [String] {
         var injected: [String] = []
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) where key.hasPrefix(prefix) {
             let name = key.dropFirst(prefix.count).lowercased().replacingUnderscores()

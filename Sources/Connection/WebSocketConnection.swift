@@ -1,0 +1,351 @@
+import ByteBuffers
+import EventLoop
+import HTTP
+import WebSocket
+
+/// One WebSocket connection on the event loop, in either role, from its first byte to its TCP
+/// close: the opening handshake (a server reads HTTP requests until one upgrades; a client
+/// sends its upgrade request and checks the 101), message assembly within the route's limits,
+/// ping/pong, the close handshake and its timeouts, and output with backpressure.
+///
+/// The gateway's connections and the load test's clients are both this class, so the rules of
+/// RFC 6455 live in one place. A peer's bad input ends only its own connection, with the HTTP
+/// status or close code that says why.
+///
+/// Where the next layers plug in: a transport (TLS) sits under `socket`, encrypting at flush
+/// time what the queue gathered, so frames stay shared plaintext until then; an extension
+/// (permessage-deflate) is negotiated in the handshake and transforms messages between
+/// `reader` and the session, and shared frames on the way out.
+public final class WebSocketConnection: StreamSocketDelegate {
+    public enum Role: Sendable, Equatable {
+        /// Accepted: reads requests, frames go out unmasked.
+        case server
+        /// Dialed: sends the upgrade request, masks every frame it sends.
+        case client
+    }
+
+    public enum Phase: Sendable, Equatable {
+        /// Server: reading HTTP requests (health checks, metrics, the upgrade).
+        case awaitingRequest
+        /// Client: the upgrade request is sent; waiting for the 101.
+        case awaitingResponse
+        /// Upgraded. `closeSent` tells whether our Close frame went out.
+        case open
+        /// The close handshake finished or the connection failed: input is no longer acted on.
+        case closing
+        case closed
+    }
+
+    public let socket: StreamSocket
+    public let role: Role
+    public private(set) var phase: Phase
+    /// Whether our Close frame is queued; after it no data is sent or acted on.
+    public private(set) var closeSent = false
+    /// Whether the connection ever upgraded, whatever happened after.
+    public private(set) var didOpen = false
+    /// The negotiated subprotocol, once open.
+    public private(set) var subprotocol: String?
+    /// The peer's Close code, once its Close arrived (nil for an empty Close).
+    public private(set) var peerCloseCode: CloseCode?
+    public private(set) var limits: ConnectionLimits
+    /// Serves the connection once open. Strong: the connection and its session live and die
+    /// together, and the reference is dropped when the connection closes.
+    public var session: WebSocketSession?
+
+    private let server: ServerConnectionDelegate?
+    private let handshake: ClientHandshake?
+    private var requestParser: HTTPRequestParser?
+    private var reader: MessageReader?
+    /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
+    /// Close reply, or the server's TCP close (client).
+    private var timer: Timer?
+    private var closeReceived = false
+    /// Why the connection ended without a clean close handshake, for a client's report.
+    private var failureReason: String?
+
+    /// A server connection on an accepted socket, routed by `delegate`.
+    public init(accepted socket: StreamSocket, limits: ConnectionLimits, delegate: ServerConnectionDelegate) {
+        self.socket = socket
+        self.role = .server
+        self.limits = limits
+        self.server = delegate
+        self.handshake = nil
+        phase = .awaitingRequest
+        requestParser = HTTPRequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
+        socket.maxBufferedInput = limits.maxHeaderBytes + limits.maxBodyBytes
+        socket.delegate = self
+        armRequestTimer()
+    }
+
+    /// A client connection on a connected socket: sends the upgrade request for `path` at
+    /// once; `session` hears `connectionDidOpen` after a valid 101.
+    public init(connected socket: StreamSocket, handshake: ClientHandshake, host: String, path: String,
+                extraHeaders: [(name: String, value: String)] = [], limits: ConnectionLimits, session: WebSocketSession) {
+        self.socket = socket
+        self.role = .client
+        self.limits = limits
+        self.server = nil
+        self.handshake = handshake
+        self.session = session
+        phase = .awaitingResponse
+        reader = MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes)
+        socket.maxBufferedInput = max(limits.maxHeaderBytes, limits.maxBufferedFrameBytes)
+        socket.delegate = self
+        handshake.request(host: host, path: path, extraHeaders: extraHeaders).withUnsafeBytes { socket.enqueueCopy($0) }
+        timer = socket.loop.schedule(after: limits.handshakeTimeout) {
+            guard self.phase == .awaitingResponse else { return }
+            self.abort(because: "no handshake response within the handshake timeout")
+        }
+    }
+
+    // MARK: Output
+
+    /// Whether data may still be sent: open and no Close sent.
+    @inlinable
+    public var acceptsData: Bool { phase == .open && !closeSent }
+
+    /// Queues a frame built once and shared with other connections (an update; a client's
+    /// pre-masked message). Dropped once the connection no longer accepts data.
+    @inlinable
+    public func send(_ frame: SharedBytes) {
+        guard acceptsData else { return }
+        socket.enqueue(frame)
+    }
+
+    /// Frames `payload` for this connection alone (masked in the client role) and queues it.
+    public func send(opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        guard acceptsData else { return }
+        writeFrame(opcode: opcode, payload: payload)
+    }
+
+    private func writeFrame(opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        let maskKey: UInt32? = role == .client ? UInt32.random(in: 0...UInt32.max) : nil
+        socket.enqueueCopy(count: FrameEncoder.frameLength(payloadLength: payload.count, masked: maskKey != nil)) { destination in
+            FrameEncoder.writeFrame(into: destination, opcode: opcode, payload: payload, maskKey: maskKey)
+        }
+    }
+
+    // MARK: Closing
+
+    /// Starts the close handshake from our side. The connection ends at the peer's Close
+    /// reply, or after the close timeout.
+    public func close(code: CloseCode, reason: String = "") {
+        guard phase == .open, !closeSent else { return }
+        sendClose(code: code, reason: reason)
+        timer = socket.loop.schedule(after: limits.closeTimeout) {
+            guard self.phase == .open else { return }
+            self.server?.connectionCloseTimedOut(self)
+            self.abort(because: "no Close reply within the close timeout")
+        }
+    }
+
+    /// Closes a server connection that is between HTTP requests (a drain).
+    public func closeIdleHTTP() {
+        guard phase == .awaitingRequest else { return }
+        phase = .closing
+        timer?.cancel()
+        socket.shutdownAfterFlush(lingerTimeout: limits.closeTimeout)
+    }
+
+    /// Drops the connection at once, queued output included.
+    public func abort() { socket.close() }
+
+    private func abort(because reason: String) {
+        if failureReason == nil { failureReason = reason }
+        socket.close()
+    }
+
+    private func sendClose(code: CloseCode?, reason: String) {
+        closeSent = true
+        guard let code else {
+            writeFrame(opcode: .close, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            return
+        }
+        server?.connection(self, didSendClose: code)
+        FrameEncoder.closePayload(code: code, reason: reason).withUnsafeBytes { writeFrame(opcode: .close, payload: $0) }
+    }
+
+    private func receivedClose(_ code: CloseCode?) {
+        closeReceived = true
+        peerCloseCode = code
+        server?.connection(self, didReceiveClose: code ?? .noStatusReceived)
+        if !closeSent { sendClose(code: code, reason: "") }
+        finishClosing()
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): our Close with the reason, then the TCP close.
+    private func fail(_ failure: ProtocolFailure) {
+        if failureReason == nil { failureReason = "protocol error from peer: \(failure)" }
+        if !closeSent { sendClose(code: failure.code, reason: failure.reason.description) }
+        finishClosing()
+    }
+
+    /// After the close handshake the server closes TCP first (RFC 6455 §7.1.1): it flushes, shuts
+    /// down its side and waits for the peer's EOF, so a reset never destroys the Close frame.
+    /// A client waits for the server to close, within the close timeout.
+    private func finishClosing() {
+        phase = .closing
+        timer?.cancel()
+        timer = nil
+        switch role {
+        case .server:
+            socket.shutdownAfterFlush(lingerTimeout: limits.closeTimeout)
+        case .client:
+            timer = socket.loop.schedule(after: limits.closeTimeout) { self.socket.close() }
+        }
+    }
+
+    // MARK: Input
+
+    public func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
+        switch phase {
+        case .open: return readFrames(bytes)
+        case .awaitingRequest: return readRequests(bytes)
+        case .awaitingResponse: return readHandshakeResponse(bytes)
+        case .closing, .closed: return bytes.count
+        }
+    }
+
+    private func readFrames(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        guard let reader else { return bytes.count }
+        let consumed = reader.readEvents(bytes) { event in
+            switch event {
+            case .pending, .pong:
+                break
+            case .message(let opcode, let payload):
+                // After our Close, data is read (to reach the peer's Close) but not acted on.
+                if !closeSent { session?.connection(self, didReceive: opcode, payload: payload) }
+            case .ping(let payload):
+                if !closeSent { writeFrame(opcode: .pong, payload: payload) }
+            case .close(let code, _):
+                receivedClose(code)
+            case .failure(let failure):
+                fail(failure)
+            }
+            return phase == .open
+        }
+        return phase == .open ? consumed : bytes.count
+    }
+
+    // MARK: Server: HTTP until the upgrade
+
+    private func readRequests(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var offset = 0
+        while phase == .awaitingRequest, let parser = requestParser {
+            let rest = UnsafeMutableRawBufferPointer(rebasing: bytes[offset...])
+            switch parser.parse(UnsafeRawBufferPointer(rest)) {
+            case .needMore:
+                return offset
+            case .failure(let status):
+                server?.connection(self, didReject: status)
+                respond(HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: status.reason + "\n"),
+                        keepAlive: false, headOnly: false)
+                return bytes.count
+            case .complete(let head, let consumed):
+                let bodyLength = Int(head.header("content-length") ?? "0") ?? 0
+                guard rest.count >= consumed + bodyLength else { return offset }
+                let body = UnsafeRawBufferPointer(rebasing: rest[consumed..<(consumed + bodyLength)])
+                offset += consumed + bodyLength
+                handle(head, body: body)
+            }
+        }
+        if phase == .open {
+            // Frames a client pipelined right behind its handshake.
+            return offset + readFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]))
+        }
+        return bytes.count
+    }
+
+    private func handle(_ head: HTTPRequestHead, body: UnsafeRawBufferPointer) {
+        guard let server else { return }
+        switch server.connection(self, route: head, body: body) {
+        case .respond(let response, let keepAlive, let headOnly):
+            respond(response, keepAlive: keepAlive, headOnly: headOnly)
+        case .upgrade(let response, let subprotocol, let maxMessageBytes, let openSession):
+            response.serialized(keepAlive: true).withUnsafeBytes { socket.enqueueCopy($0) }
+            timer?.cancel()
+            timer = nil
+            requestParser = nil
+            self.subprotocol = subprotocol
+            limits.maxMessageBytes = maxMessageBytes
+            reader = MessageReader(role: .server, maxMessageLength: maxMessageBytes)
+            socket.maxBufferedInput = limits.maxBufferedFrameBytes
+            phase = .open
+            didOpen = true
+            server.connectionDidUpgrade(self)
+            session = openSession(self)
+        }
+    }
+
+    private func respond(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool) {
+        response.serialized(keepAlive: keepAlive, forHead: headOnly).withUnsafeBytes { socket.enqueueCopy($0) }
+        if keepAlive {
+            armRequestTimer()
+        } else {
+            phase = .closing
+            timer?.cancel()
+            socket.shutdownAfterFlush(lingerTimeout: limits.closeTimeout)
+        }
+    }
+
+    private func armRequestTimer() {
+        timer?.cancel()
+        // Timers capture strongly and are cancelled at close: a weak reference would give every
+        // connection a refcount side table and slow each retain of it on the hot path.
+        timer = socket.loop.schedule(after: limits.handshakeTimeout) {
+            guard self.phase == .awaitingRequest else { return }
+            self.server?.connection(self, didReject: .requestTimeout)
+            self.respond(HTTPResponse(status: .requestTimeout, contentType: "text/plain; charset=utf-8",
+                                      body: "request head not received in time\n"), keepAlive: false, headOnly: false)
+        }
+    }
+
+    // MARK: Client: the 101
+
+    private func readHandshakeResponse(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        guard let handshake else { return bytes.count }
+        switch HTTPResponseParser.parse(UnsafeRawBufferPointer(bytes)) {
+        case .needMore:
+            if bytes.count > limits.maxHeaderBytes { abort(because: "handshake response head over \(limits.maxHeaderBytes) bytes") }
+            return 0
+        case .invalid:
+            abort(because: "invalid handshake response")
+            return bytes.count
+        case .complete(let head, let consumed):
+            switch handshake.validate(head) {
+            case .failure(let failure):
+                abort(because: "handshake refused: \(failure)")
+                return bytes.count
+            case .success(let subprotocol):
+                timer?.cancel()
+                timer = nil
+                self.subprotocol = subprotocol
+                phase = .open
+                didOpen = true
+                session?.connectionDidOpen(self, subprotocol: subprotocol)
+                guard phase == .open else { return bytes.count }
+                // Frames the server sent right behind its 101.
+                return consumed + readFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
+            }
+        }
+    }
+
+    // MARK: Socket events
+
+    public func streamSocketDidWrite(_ socket: StreamSocket) {
+        session?.connectionDidWrite(self)
+    }
+
+    public func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason) {
+        if phase == .open { server?.connection(self, didReceiveClose: .abnormalClosure) }
+        let error = failureReason ?? (closeReceived ? nil : "connection ended without a close frame (\(reason))")
+        phase = .closed
+        timer?.cancel()
+        timer = nil
+        reader = nil
+        let session = self.session
+        self.session = nil
+        session?.connectionDidClose(self, closeCode: peerCloseCode, error: error)
+        server?.connectionDidEnd(self, wasWebSocket: didOpen)
+    }
+}
