@@ -68,10 +68,20 @@ let package = Package(
             path: "loadtest",
             swiftSettings: hotPath
         ),
+        // Socketpairs, a hand-driven WebSocket peer and loop helpers, shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["EventLoop", "WebSocket"], path: "Tests/TestSupport"),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
         .testTarget(name: "LoadTestTests", dependencies: ["loadtest", "MarketData"]),
+        .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "ByteBuffers", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ]
 )

@@ -9,7 +9,7 @@ struct LoadTestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loadtest",
         abstract: "Load generator for the Tickstream gateway.",
-        subcommands: [MarketCommand.self, EchoCommand.self, FanOutCommand.self],
+        subcommands: [MarketCommand.self, EchoCommand.self, FanOutCommand.self, AutobahnCommand.self],
         defaultSubcommand: MarketCommand.self
     )
 }

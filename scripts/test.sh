@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test: Swift unit tests, black-box tests of the release binary with independent
-# Python clients, and the Autobahn conformance cases against /echo.
+# Python clients, and the Autobahn conformance cases for both roles (the gateway's /echo as a
+# server; the shared connection as a client, through `loadtest autobahn`).
 # Works on a fresh clone: it creates .venv with the pinned Python packages when missing.
-set -euo pipefail
+# Every suite runs even when one fails; the last line counts over all of them.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 if [[ ! -x $VENV/bin/python ]] || ! cmp -s blackbox/requirements.txt $VENV/.requirements; then
     echo "== setting up $VENV (pinned test clients)"
-    "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r blackbox/requirements.txt
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV" || { echo "python3 -m venv failed (on Debian: apt-get install python3-venv)"; exit 1; }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r blackbox/requirements.txt || exit 1
     cp blackbox/requirements.txt $VENV/.requirements
 fi
 
@@ -24,18 +27,62 @@ if grep -E "^$PWD/(Sources|Tests|loadtest)/.*warning:" .build-release.log; then
 fi
 rm -f .build-release.log
 
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
+passed=0
+failed=0
+# count SUITE PASSED FAILED: adds one suite's figures to the totals.
+count() {
+    passed=$((passed + ${2:-0})); failed=$((failed + ${3:-0}))
+    echo "-- $1: ${2:-0} passed, ${3:-0} failed"
+}
+
 echo "== unit tests"
-swift test 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳' 
+swift test 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳' | tee "$LOGS/unit"
+unit_status=${PIPESTATUS[0]}
+unit_total=$(grep -oE 'Test run with [0-9]+ tests' "$LOGS/unit" | grep -oE '[0-9]+' | tail -1)
+unit_failed=$(grep -cE '^✘ Test .*\) failed after' "$LOGS/unit")
+if [[ -z $unit_total ]]; then unit_total=0; unit_failed=1; fi
+if [[ $unit_status != 0 && $unit_failed == 0 ]]; then unit_failed=1; fi
+count "unit tests" $((unit_total - unit_failed)) "$unit_failed"
 
 GATEWAY=.build/release/gateway
+LOADTEST=.build/release/loadtest
 echo "== black-box tests (Python websockets against $GATEWAY)"
-TICKSTREAM_GATEWAY=$GATEWAY "$VENV/bin/python" -m pytest -q blackbox/integration
+TICKSTREAM_GATEWAY=$GATEWAY "$VENV/bin/python" -m pytest -q blackbox/integration 2>&1 | tee "$LOGS/blackbox"
+blackbox_status=${PIPESTATUS[0]}
+last=$(tail -1 "$LOGS/blackbox")
+bb_passed=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+' || echo 0)
+bb_failed=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$last" | awk '{s += $1} END {print s + 0}')
+if [[ $blackbox_status != 0 && $bb_failed == 0 ]]; then bb_failed=1; fi
+count "black-box" "$bb_passed" "$bb_failed"
 
-echo "== Autobahn TestSuite 1.* - 10.* via kosoku (12.*, 13.* need permessage-deflate)"
+# summarise_autobahn LOG STATUS NAME: reads the run's own "N passed, M failed" line.
+summarise_autobahn() {
+    local line ok bad
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
+    ok=$(grep -oE '^[0-9]+' <<<"$line" || echo 0)
+    bad=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 1)
+    if [[ $2 != 0 && $bad == 0 ]]; then bad=1; fi
+    count "$3" "${ok:-0}" "${bad:-1}"
+}
+
+echo "== Autobahn TestSuite 1.* - 10.*, server side: kosoku against /echo (12.*, 13.* need permessage-deflate)"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 $GATEWAY --host 127.0.0.1 --port "$PORT" --echo --max-message-bytes 16777216 --log-level warning &
 GATEWAY_PID=$!
-trap 'kill $GATEWAY_PID 2>/dev/null || true' EXIT
+trap 'kill $GATEWAY_PID 2>/dev/null || true; rm -rf "$LOGS"' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 "$VENV/bin/python" blackbox/conformance/run_autobahn.py "ws://127.0.0.1:$PORT/echo" \
-    --exclude '12.*' --exclude '13.*' --outdir reports/autobahn
+    --exclude '12.*' --exclude '13.*' --outdir reports/autobahn 2>&1 | tee "$LOGS/autobahn-server"
+summarise_autobahn "$LOGS/autobahn-server" "${PIPESTATUS[0]}" "Autobahn server side"
+kill $GATEWAY_PID 2>/dev/null || true
+
+echo "== Autobahn TestSuite 1.* - 10.*, client side: kosoku's fuzzing server against loadtest autobahn"
+"$VENV/bin/python" blackbox/conformance/run_autobahn_client.py "$LOADTEST" \
+    --exclude '12.*' --exclude '13.*' --outdir reports/autobahn-client 2>&1 | tee "$LOGS/autobahn-client"
+summarise_autobahn "$LOGS/autobahn-client" "${PIPESTATUS[0]}" "Autobahn client side"
+
+echo "== all suites"
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]

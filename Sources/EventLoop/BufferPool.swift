@@ -6,6 +6,10 @@ final class BufferPool {
     static let chunkSize = 16 * 1024
     private var free: [SharedBytes] = []
     private let limit: Int
+    /// Chunks allocated over the pool's life: stays flat while chunks come back to be reused.
+    private(set) var chunksCreated = 0
+    /// Chunks waiting to be reused.
+    var freeCount: Int { free.count }
 
     init(limit: Int = 256) {
         self.limit = limit
@@ -17,6 +21,7 @@ final class BufferPool {
         if minimumCapacity <= Self.chunkSize, let chunk = free.popLast() {
             return chunk
         }
+        chunksCreated += 1
         let chunk = SharedBytes.make(count: max(minimumCapacity, Self.chunkSize)) { _ in }
         chunk.count = 0
         return chunk

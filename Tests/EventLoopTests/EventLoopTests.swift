@@ -3,30 +3,7 @@ import EventLoop
 import Glibc
 import Synchronization
 import Testing
-
-/// A connected pair of non-blocking Unix stream sockets: one for the loop, one for the test.
-func socketPair() -> (Int32, Int32) {
-    var fds: [Int32] = [0, 0]
-    let result = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds)
-    precondition(result == 0)
-    return (fds[0], fds[1])
-}
-
-/// Reads whatever the peer end has now.
-func readAll(_ fd: Int32) -> [UInt8] {
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { return out }
-        out += chunk[0..<n]
-    }
-}
-
-func write(_ fd: Int32, _ bytes: [UInt8]) {
-    let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-    precondition(n == bytes.count)
-}
+import TestSupport
 
 /// Records input; consumes only whole lines, so partial input must be kept by the socket.
 final class LineDelegate: StreamSocketDelegate {

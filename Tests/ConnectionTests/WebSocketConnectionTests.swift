@@ -1,0 +1,220 @@
+import Connection
+import EventLoop
+import Glibc
+import HTTP
+import Testing
+import TestSupport
+import WebSocket
+
+/// Routes `/echo` (subprotocols v2 and v1, message limit `echoLimit`) and records what a server
+/// connection reports, as the gateway's registry would.
+final class RecordingServer: ServerConnectionDelegate {
+    var echoLimit = 1 << 16
+    var rejected: [Int] = []
+    var closesSent: [UInt16] = []
+    var closesReceived: [UInt16] = []
+    var closeTimeouts = 0
+    var ended: [Bool] = []
+
+    func connection(_ connection: WebSocketConnection, route head: HTTPRequestHead, body: UnsafeRawBufferPointer) -> RequestOutcome {
+        guard head.path == "/echo" else {
+            return .respond(HTTPResponse(status: .notFound, contentType: "text/plain", body: "no\n"), keepAlive: head.keepAlive, headOnly: false)
+        }
+        switch ServerHandshake.validate(head) {
+        case .failure(let error):
+            return .respond(error.response, keepAlive: false, headOnly: false)
+        case .success(let key):
+            let subprotocol = ServerHandshake.selectSubprotocol(head, supported: ["v2", "v1"])
+            return .upgrade(ServerHandshake.response(key: key, subprotocol: subprotocol), subprotocol: subprotocol,
+                            maxMessageBytes: echoLimit) { _ in EchoSession() }
+        }
+    }
+
+    func connection(_ connection: WebSocketConnection, didReject status: HTTPStatus) { rejected.append(status.code) }
+    func connectionDidUpgrade(_ connection: WebSocketConnection) {}
+    func connection(_ connection: WebSocketConnection, didSendClose code: CloseCode) { closesSent.append(code.rawValue) }
+    func connection(_ connection: WebSocketConnection, didReceiveClose code: CloseCode) { closesReceived.append(code.rawValue) }
+    func connectionCloseTimedOut(_ connection: WebSocketConnection) { closeTimeouts += 1 }
+    func connectionDidEnd(_ connection: WebSocketConnection, wasWebSocket: Bool) { ended.append(wasWebSocket) }
+}
+
+final class EchoSession: WebSocketSession {
+    func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        connection.send(opcode: opcode, payload: payload)
+    }
+}
+
+/// Records a client connection's events.
+final class RecordingClient: WebSocketSession {
+    var opened: String?? = .none
+    var messages: [String] = []
+    var closed: (code: UInt16?, error: String?)?
+
+    func connectionDidOpen(_ connection: WebSocketConnection, subprotocol: String?) { opened = .some(subprotocol) }
+    func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        messages.append(String(decoding: payload, as: UTF8.self))
+    }
+    func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
+        closed = (closeCode?.rawValue, error)
+    }
+}
+
+let fast = ConnectionLimits(maxMessageBytes: 1 << 16, handshakeTimeout: 200_000_000, closeTimeout: 200_000_000)
+
+func serverConnection(loop: EventLoop, delegate: ServerConnectionDelegate, limits: ConnectionLimits = fast) throws -> (WebSocketConnection, RawPeer) {
+    let (ours, theirs) = socketPair()
+    let socket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1 << 16, outboundHighWater: 1 << 20)
+    return (WebSocketConnection(accepted: socket, limits: limits, delegate: delegate), RawPeer(fd: theirs))
+}
+
+func clientConnection(loop: EventLoop, fd: Int32, session: WebSocketSession, protocols: [String] = [],
+                      limits: ConnectionLimits = fast) throws -> WebSocketConnection {
+    let socket = try StreamSocket(fd: fd, loop: loop, maxBufferedInput: 1 << 16, outboundHighWater: 1 << 20)
+    let handshake = ClientHandshake(nonce: Array(0..<16), offeredSubprotocols: protocols)
+    return WebSocketConnection(connected: socket, handshake: handshake, host: "test", path: "/echo", limits: limits, session: session)
+}
+
+@Suite struct WebSocketConnectionTests {
+    /// Both roles of the one connection type talking to each other on one loop: the client's
+    /// frames must be masked (the server fails unmasked ones), each side answers the close
+    /// handshake, and the server closes TCP first.
+    @Test func clientAndServerRolesExchangeMessagesAndCloseCleanly() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        server.echoLimit = 1 << 20
+        var limits = fast
+        limits.maxMessageBytes = 1 << 20
+        let (ours, theirs) = socketPair()
+        let serverSocket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1 << 16, outboundHighWater: 1 << 20)
+        let serverSide = WebSocketConnection(accepted: serverSocket, limits: limits, delegate: server)
+        let recorder = RecordingClient()
+        let client = try clientConnection(loop: loop, fd: theirs, session: recorder, protocols: ["v3", "v2"], limits: limits)
+
+        #expect(run(loop, until: { recorder.opened != nil }))
+        #expect(recorder.opened == .some("v2"))
+        #expect(serverSide.subprotocol == "v2" && serverSide.phase == .open)
+        // The second needs the 64-bit length field.
+        for text in ["hello", String(repeating: "é", count: 40_000)] {
+            Array(text.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
+        }
+        #expect(run(loop, until: { recorder.messages.count == 2 }))
+        #expect(recorder.messages.first == "hello" && recorder.messages.last?.count == 40_000)
+
+        client.close(code: .normalClosure)
+        #expect(run(loop, until: { recorder.closed != nil && !server.ended.isEmpty }))
+        #expect(recorder.closed?.code == 1000 && recorder.closed?.error == nil)
+        #expect(server.closesReceived == [1000] && server.closesSent == [1000])
+        #expect(server.ended == [true])
+        #expect(client.phase == .closed && serverSide.phase == .closed)
+    }
+
+    @Test func serverAnswersPingsAndEnforcesTheRoutesMessageLimit() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        server.echoLimit = 200
+        let (_, peer) = try serverConnection(loop: loop, delegate: server)
+        peer.requestUpgrade(path: "/echo")
+        #expect(run(loop, until: { peer.readResponse()?.hasPrefix("HTTP/1.1 101") == true }))
+        peer.send(.ping, Array("are you there".utf8))
+        var events: [RawPeer.Event] = []
+        #expect(run(loop, until: { events += peer.readEvents(); return !events.isEmpty }))
+        #expect(events == [.pong(Array("are you there".utf8))])
+        // 201 bytes over two fragments: the limit counts the whole message.
+        peer.send(.text, Array(repeating: UInt8(ascii: "a"), count: 150), fin: false)
+        peer.send(.continuation, Array(repeating: UInt8(ascii: "a"), count: 51))
+        events = []
+        #expect(run(loop, until: { events += peer.readEvents(); return !events.isEmpty }))
+        #expect(events == [.close(1009)])
+        #expect(server.closesSent == [1009])
+    }
+
+    @Test func aPeerThatNeverAnswersCloseIsDroppedAfterTheCloseTimeout() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        let (connection, peer) = try serverConnection(loop: loop, delegate: server)
+        peer.requestUpgrade(path: "/echo")
+        #expect(run(loop, until: { peer.readResponse() != nil }))
+        connection.close(code: .goingAway, reason: "bye")
+        #expect(run(loop, until: { !server.ended.isEmpty }, seconds: 2))
+        #expect(server.closeTimeouts == 1)
+        #expect(server.closesReceived == [1006])
+        #expect(peer.readEvents() == [.close(1001)])
+    }
+
+    @Test func aSilentHTTPClientGets408AndACountedRejection() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        let (_, peer) = try serverConnection(loop: loop, delegate: server)
+        peer.write("GET /echo HTTP/1.1\r\nHo")
+        var response: String?
+        #expect(run(loop, until: { response = peer.readResponse(); return response != nil }))
+        #expect(response?.hasPrefix("HTTP/1.1 408") == true)
+        #expect(server.rejected == [408])
+        #expect(run(loop, until: { server.ended == [false] }))
+    }
+
+    @Test func keepAliveServesSeveralRequestsThenUpgrades() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        let (connection, peer) = try serverConnection(loop: loop, delegate: server)
+        peer.write("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        var responses: [String] = []
+        #expect(run(loop, until: {
+            while let response = peer.readResponse() { responses.append(response) }
+            return responses.count == 2
+        }))
+        #expect(responses.allSatisfy { $0.hasPrefix("HTTP/1.1 404") })
+        #expect(connection.phase == .awaitingRequest)
+        // The upgrade and a frame pipelined right behind it.
+        peer.requestUpgrade(path: "/echo")
+        peer.sendText("early")
+        var events: [RawPeer.Event] = []
+        #expect(run(loop, until: { _ = peer.readResponse(); events += peer.readEvents(); return !events.isEmpty }))
+        #expect(events == [.text("early")])
+    }
+
+    @Test func theClientRoleReportsARefusedHandshake() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        let peer = RawPeer(fd: theirs)
+        let recorder = RecordingClient()
+        let client = try clientConnection(loop: loop, fd: ours, session: recorder)
+        #expect(run(loop, until: { !readAll(peer.fd).isEmpty || client.phase != .awaitingResponse }))
+        peer.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        #expect(run(loop, until: { recorder.closed != nil }))
+        #expect(recorder.opened == nil)
+        #expect(recorder.closed?.error?.contains("handshake refused: status(403)") == true)
+    }
+
+    @Test func theClientRoleGivesUpOnASilentServer() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        let peer = RawPeer(fd: theirs)
+        let recorder = RecordingClient()
+        _ = try clientConnection(loop: loop, fd: ours, session: recorder)
+        #expect(run(loop, until: { recorder.closed != nil }, seconds: 2))
+        #expect(recorder.closed?.error?.contains("no handshake response") == true)
+        _ = peer
+    }
+
+    /// A client fails a server that masks its frames (RFC 6455 §5.1) with 1002, masking its own Close.
+    @Test func theClientRoleFailsAMaskedServerFrame() throws {
+        let loop = try EventLoop()
+        let (ours, theirs) = socketPair()
+        let peer = RawPeer(fd: theirs)
+        let recorder = RecordingClient()
+        _ = try clientConnection(loop: loop, fd: ours, session: recorder)
+        run(loop, for: 0.02)
+        _ = readAll(peer.fd)
+        let accept = ServerHandshake.acceptValue(forKey: Base64.encode(Array(0..<16)))
+        peer.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n")
+        peer.write(FrameEncoder.frame(opcode: .text, payload: Array("x".utf8), maskKey: 7))
+        #expect(run(loop, until: { recorder.opened != nil }))
+        var written: [UInt8] = []
+        #expect(run(loop, until: { written += readAll(peer.fd); return written.count >= 6 }))
+        // Masked (0x80 in the second byte), a Close (0x88), code 1002 once unmasked.
+        #expect(written[0] == 0x88 && written[1] & 0x80 != 0)
+        let key = Array(written[2..<6])
+        #expect((written[6] ^ key[0], written[7] ^ key[1]) == (0x03, 0xEA))
+    }
+}
