@@ -7,16 +7,18 @@
 # window's instructions are divided by the messages delivered in it (from /metrics).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
+# BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
+BIN=${BIN:-.build/release}
+[[ $BIN == .build/release ]] && swift build -c release >/dev/null
 binary=$(mktemp); out=$(mktemp -d)
-cp .build/release/gateway "$binary"; strip --strip-debug "$binary"; chmod +x "$binary"
+cp "$BIN/gateway" "$binary"; strip --strip-debug "$binary"; chmod +x "$binary"
 trap 'rm -rf "$binary"; [[ -n ${KEEP:-} ]] && cp "$out"/cg.out.*.2 "$KEEP" 2>/dev/null; rm -rf "$out"' EXIT
 port=$((20000 + RANDOM % 20000))
 valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$out/cg.out.%p" "$binary" --host 127.0.0.1 --port $port \
     --sim-symbols 500 --sim-rate 1000 --drain-grace 0 --drain-duration 0 --log-level error 2>"$out/vg.log" &
 pid=$!
 for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-.build/release/loadtest market --url ws://127.0.0.1:$port/ws --conns "${CONNS:-2000}" --subs 10 --symbols 500 \
+"$BIN/loadtest" market --url ws://127.0.0.1:$port/ws --conns "${CONNS:-2000}" --subs 10 --symbols 500 \
     --warmup 10 --duration 12 --quiet >/dev/null 2>&1 &
 lt=$!
 delivered() { curl -s http://127.0.0.1:$port/metrics | awk '/^tickstream_messages_sent_total/ {s += $2} END {print s}'; }

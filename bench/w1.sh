@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # W1 from the load-test issue: 2,000 connections (half v1, half v2 depth 5), 10 symbols each
 # over 500, the gateway's simulator at 10,000 updates/s -> 400,000 deliveries/s.
-# Gateway on core 0, loadtest on core 1. Usage: bench/w1.sh [runs] [extra loadtest flags]
+# Gateway on core 0, loadtest on core 1. Usage: [BIN=dir] bench/w1.sh [runs] [extra loadtest flags]
 # RATE=updates/s (default 10000) and GW_ARGS="..." change the gateway side (not GATEWAY_*:
 # the gateway reads every GATEWAY_ variable as one of its options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; shift || true
 RATE=${RATE:-10000}
-swift build -c release >/dev/null
+# BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
+BIN=${BIN:-.build/release}
+[[ $BIN == .build/release ]] && swift build -c release >/dev/null
 results=()
 for run in $(seq "$runs"); do
     port=$((20000 + RANDOM % 20000))
-    taskset -c 0 .build/release/gateway --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate "$RATE" --log-level warning ${GW_ARGS:-} &
+    taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate "$RATE" --log-level warning ${GW_ARGS:-} &
     pid=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
     json=$(mktemp)
-    taskset -c 1 .build/release/loadtest market --url ws://127.0.0.1:$port/ws --conns 2000 --subs 10 --symbols 500 \
+    taskset -c 1 "$BIN/loadtest" market --url ws://127.0.0.1:$port/ws --conns 2000 --subs 10 --symbols 500 \
         --v2-fraction 0.5 --depth 5 --warmup 3 --duration 10 --source-addresses 4 --gateway-pid $pid --quiet --json "$json" "$@" | tail -8 >&2 || true
     kill $pid; wait $pid 2>/dev/null || true
     results+=("$json")

@@ -5,17 +5,9 @@ public enum ProtocolVersion: String, Sendable, CaseIterable {
     /// Richer: last, bid, ask, book depth, seq and feed timestamp per update.
     case v2
 
-    /// Subprotocol tokens the server accepts.
+    /// Subprotocol tokens the server accepts. The client's first offer in this list wins; an
+    /// offer of nothing we support gets v1 with no Sec-WebSocket-Protocol header.
     public static let supportedTokens = ["v2", "v1"]
-
-    /// The client's first offered token that we support, or v1 (with no token echoed) when
-    /// it offered nothing we know.
-    public static func negotiate(offered: [String]) -> (version: ProtocolVersion, token: String?) {
-        for token in offered {
-            if let version = ProtocolVersion(rawValue: token) { return (version, token) }
-        }
-        return (.v1, nil)
-    }
 }
 
 /// Which encoding of an update a subscriber receives: v1, or v2 at a depth of 1...50.
