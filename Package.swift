@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [
-                "Gateway", "MarketData",
+                "EventLoop", "Gateway", "MarketData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Gateway memory per subscribed connection: RSS with N subscribed connections minus RSS with
 # none, divided by N. Connections as in W1 (half v1, half v2 depth 5, 10 of 500 symbols each),
-# client addresses spread over 127.0.0.1-4. Usage: bench/memory.sh [connections]
+# client addresses spread over 127.0.0.1-4. Usage: [BIN=dir] bench/memory.sh [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-18000}
-swift build -c release >/dev/null
+# BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
+BIN=${BIN:-.build/release}
+[[ $BIN == .build/release ]] && swift build -c release >/dev/null
 port=$((20000 + RANDOM % 20000))
-taskset -c 0 .build/release/gateway --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate 2000 --log-level warning &
+taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate 2000 --log-level warning &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
 sleep 1
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$pid/status; }
 base=$(rss)
-taskset -c 1 .build/release/loadtest market --url ws://127.0.0.1:$port/ws --conns "$conns" --subs 10 --symbols 500 \
+taskset -c 1 "$BIN/loadtest" market --url ws://127.0.0.1:$port/ws --conns "$conns" --subs 10 --symbols 500 \
     --v2-fraction 0.5 --depth 5 --source-addresses 4 --dial-concurrency 500 --warmup 25 --duration 10 --quiet \
     --json /tmp/memory-run.json > /tmp/memory-run.txt 2>&1 &
 lt=$!

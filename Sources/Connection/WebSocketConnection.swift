@@ -47,29 +47,44 @@ public final class WebSocketConnection: StreamSocketDelegate {
     public private(set) var subprotocol: String?
     /// The peer's Close code, once its Close arrived (nil for an empty Close).
     public private(set) var peerCloseCode: CloseCode?
-    public private(set) var limits: ConnectionLimits
+    private var closeReceived = false
     /// Serves the connection once open. Strong: the connection and its session live and die
     /// together, and the reference is dropped when the connection closes.
     public var session: WebSocketSession?
 
+    // Every field costs memory on each of tens of thousands of connections: the server keeps
+    // only what it reads, and the client's extra state sits behind one optional reference.
+    private let handshakeTimeout: UInt64
+    private let closeTimeout: UInt64
     private let server: ServerConnectionDelegate?
-    private let handshake: ClientHandshake?
+    private let client: ClientState?
     private var requestParser: HTTPRequestParser?
     private var reader: MessageReader?
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
     private var timer: Timer?
-    private var closeReceived = false
-    /// Why the connection ended without a clean close handshake, for a client's report.
-    private var failureReason: String?
+
+    /// What only a client connection needs.
+    private final class ClientState {
+        let handshake: ClientHandshake
+        let maxHeaderBytes: Int
+        /// Why the connection ended without a clean close handshake, for the client's report.
+        var failureReason: String?
+
+        init(handshake: ClientHandshake, maxHeaderBytes: Int) {
+            self.handshake = handshake
+            self.maxHeaderBytes = maxHeaderBytes
+        }
+    }
 
     /// A server connection on an accepted socket, routed by `delegate`.
     public init(accepted socket: StreamSocket, limits: ConnectionLimits, delegate: ServerConnectionDelegate) {
         self.socket = socket
         self.role = .server
-        self.limits = limits
+        handshakeTimeout = limits.handshakeTimeout
+        closeTimeout = limits.closeTimeout
         self.server = delegate
-        self.handshake = nil
+        self.client = nil
         phase = .awaitingRequest
         requestParser = HTTPRequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
         socket.maxBufferedInput = limits.maxHeaderBytes + limits.maxBodyBytes
@@ -83,16 +98,17 @@ public final class WebSocketConnection: StreamSocketDelegate {
                 extraHeaders: [(name: String, value: String)] = [], limits: ConnectionLimits, session: WebSocketSession) {
         self.socket = socket
         self.role = .client
-        self.limits = limits
+        handshakeTimeout = limits.handshakeTimeout
+        closeTimeout = limits.closeTimeout
         self.server = nil
-        self.handshake = handshake
+        self.client = ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes)
         self.session = session
         phase = .awaitingResponse
         reader = MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes)
         socket.maxBufferedInput = max(limits.maxHeaderBytes, limits.maxBufferedFrameBytes)
         socket.delegate = self
         handshake.request(host: host, path: path, extraHeaders: extraHeaders).withUnsafeBytes { socket.enqueueCopy($0) }
-        timer = socket.loop.schedule(after: limits.handshakeTimeout) {
+        timer = socket.loop.schedule(after: handshakeTimeout) {
             guard self.phase == .awaitingResponse else { return }
             self.abort(because: "no handshake response within the handshake timeout")
         }
@@ -132,7 +148,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
     public func close(code: CloseCode, reason: String = "") {
         guard phase == .open, !closeSent else { return }
         sendClose(code: code, reason: reason)
-        timer = socket.loop.schedule(after: limits.closeTimeout) {
+        timer = socket.loop.schedule(after: closeTimeout) {
             guard self.phase == .open else { return }
             self.server?.connectionCloseTimedOut(self)
             self.abort(because: "no Close reply within the close timeout")
@@ -144,14 +160,14 @@ public final class WebSocketConnection: StreamSocketDelegate {
         guard phase == .awaitingRequest else { return }
         phase = .closing
         timer?.cancel()
-        socket.shutdownAfterFlush(lingerTimeout: limits.closeTimeout)
+        socket.shutdownAfterFlush(lingerTimeout: closeTimeout)
     }
 
     /// Drops the connection at once, queued output included.
     public func abort() { socket.close() }
 
     private func abort(because reason: String) {
-        if failureReason == nil { failureReason = reason }
+        if let client, client.failureReason == nil { client.failureReason = reason }
         socket.close()
     }
 
@@ -175,7 +191,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
 
     /// Fails the connection (RFC 6455 §7.1.7): our Close with the reason, then the TCP close.
     private func fail(_ failure: ProtocolFailure) {
-        if failureReason == nil { failureReason = "protocol error from peer: \(failure)" }
+        if let client, client.failureReason == nil { client.failureReason = "protocol error from peer: \(failure)" }
         if !closeSent { sendClose(code: failure.code, reason: failure.reason.description) }
         finishClosing()
     }
@@ -189,9 +205,9 @@ public final class WebSocketConnection: StreamSocketDelegate {
         timer = nil
         switch role {
         case .server:
-            socket.shutdownAfterFlush(lingerTimeout: limits.closeTimeout)
+            socket.shutdownAfterFlush(lingerTimeout: closeTimeout)
         case .client:
-            timer = socket.loop.schedule(after: limits.closeTimeout) { self.socket.close() }
+            timer = socket.loop.schedule(after: closeTimeout) { self.socket.close() }
         }
     }
 
@@ -267,9 +283,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
             timer = nil
             requestParser = nil
             self.subprotocol = subprotocol
-            limits.maxMessageBytes = maxMessageBytes
             reader = MessageReader(role: .server, maxMessageLength: maxMessageBytes)
-            socket.maxBufferedInput = limits.maxBufferedFrameBytes
+            socket.maxBufferedInput = maxMessageBytes + 14
             phase = .open
             didOpen = true
             server.connectionDidUpgrade(self)
@@ -284,7 +299,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         } else {
             phase = .closing
             timer?.cancel()
-            socket.shutdownAfterFlush(lingerTimeout: limits.closeTimeout)
+            socket.shutdownAfterFlush(lingerTimeout: closeTimeout)
         }
     }
 
@@ -292,7 +307,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         timer?.cancel()
         // Timers capture strongly and are cancelled at close: a weak reference would give every
         // connection a refcount side table and slow each retain of it on the hot path.
-        timer = socket.loop.schedule(after: limits.handshakeTimeout) {
+        timer = socket.loop.schedule(after: handshakeTimeout) {
             guard self.phase == .awaitingRequest else { return }
             self.server?.connection(self, didReject: .requestTimeout)
             self.respond(HTTPResponse(status: .requestTimeout, contentType: "text/plain; charset=utf-8",
@@ -303,16 +318,16 @@ public final class WebSocketConnection: StreamSocketDelegate {
     // MARK: Client: the 101
 
     private func readHandshakeResponse(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
-        guard let handshake else { return bytes.count }
+        guard let client else { return bytes.count }
         switch HTTPResponseParser.parse(UnsafeRawBufferPointer(bytes)) {
         case .needMore:
-            if bytes.count > limits.maxHeaderBytes { abort(because: "handshake response head over \(limits.maxHeaderBytes) bytes") }
+            if bytes.count > client.maxHeaderBytes { abort(because: "handshake response head over \(client.maxHeaderBytes) bytes") }
             return 0
         case .invalid:
             abort(because: "invalid handshake response")
             return bytes.count
         case .complete(let head, let consumed):
-            switch handshake.validate(head) {
+            switch client.handshake.validate(head) {
             case .failure(let failure):
                 abort(because: "handshake refused: \(failure)")
                 return bytes.count
@@ -338,7 +353,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
 
     public func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason) {
         if phase == .open { server?.connection(self, didReceiveClose: .abnormalClosure) }
-        let error = failureReason ?? (closeReceived ? nil : "connection ended without a close frame (\(reason))")
+        let error = client?.failureReason ?? (closeReceived ? nil : "connection ended without a close frame (\(reason))")
         phase = .closed
         timer?.cancel()
         timer = nil

@@ -71,8 +71,16 @@ public final class Gateway {
     public func start() throws {
         signals = try SignalSource(loop: loop) { [unowned self] signal in
             let name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
+            if signal == SIGINT && self.drain.isDraining {
+                // A second Ctrl-C: whoever pressed it will not wait for the drain.
+                self.drain.cutRemaining(because: "second SIGINT")
+                return
+            }
             self.logger.notice("\(name) received")
-            self.drain.begin(trigger: name)
+            // Ctrl-C on an idle gateway has nothing to wait for; SIGTERM (a deploy) always
+            // keeps the grace, which gives load balancers time to stop routing here.
+            let idle = self.connections.count == 0
+            self.drain.begin(trigger: name, skipGrace: signal == SIGINT && idle)
         }
         let fd: Int32
         if let path = configuration.takeover {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventLoop
 import Gateway
 import Glibc
 import Logging
@@ -24,6 +25,9 @@ struct GatewayCommand: ParsableCommand {
     @OptionGroup(title: "Logging") var logging: LoggingOptions
 
     func validate() throws {
+        guard SocketAddress(host: listener.host, port: 0) != nil else {
+            throw ValidationError("--host must be an IPv4 or IPv6 literal (a name is not resolved), got \(listener.host)")
+        }
         guard (0...65535).contains(listener.port) else { throw ValidationError("--port must be 0...65535, got \(listener.port)") }
         guard limits.maxMessageBytes >= 125, limits.maxMessageBytes <= 1 << 30 else {
             throw ValidationError("--max-message-bytes must be 125...1073741824, got \(limits.maxMessageBytes)")
@@ -133,19 +137,28 @@ struct GatewayCommand: ParsableCommand {
         return values
     }
 
-    /// Parses the command line with GATEWAY_* variables as defaults. Any invalid value exits 2.
+    /// Parses the command line with GATEWAY_* variables as defaults. Any invalid value exits 2
+    /// with a message that names the flag, or the variable when one is at fault.
     static func main() {
-        let arguments = EnvironmentDefaults.arguments(
-            commandLine: Array(CommandLine.arguments.dropFirst()),
-            environment: EnvironmentDefaults.current(),
-            flags: ["reuse-port", "echo", "require-feed"])
+        let commandLine = Array(CommandLine.arguments.dropFirst())
+        let environment = EnvironmentDefaults.current()
+        let flags: Set<String> = ["reuse-port", "echo", "require-feed"]
         let command: GatewayCommand
         do {
-            command = try parse(arguments)
+            command = try parse(EnvironmentDefaults.arguments(commandLine: commandLine, environment: environment, flags: flags))
+        } catch let invalid as EnvironmentDefaults.InvalidVariable {
+            writeToStandardError("Error: \(invalid)\n")
+            Glibc.exit(2)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            writeToStandardError(fullMessage(for: error) + "\n")
+            var message = fullMessage(for: error)
+            if let culprit = EnvironmentDefaults.culprit(commandLine: commandLine, environment: environment, flags: flags,
+                                                         parses: { (try? parse($0)) != nil }) {
+                message = "Error: in the environment, \(culprit.name)=\(culprit.value): "
+                    + message.replacingFirst("Error: ", with: "")
+            }
+            writeToStandardError(message + "\n")
             Glibc.exit(2)
         }
         do {
@@ -161,7 +174,7 @@ struct ListenerOptions: ParsableArguments {
     @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
     var host = "0.0.0.0"
 
-    @Option(help: "Port to listen on; 0 picks a free port (logged).")
+    @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free port (logged).")
     var port = 8080
 
     @Flag(help: "Set SO_REUSEPORT so a second instance can bind the same port during a deploy.")
@@ -172,19 +185,19 @@ struct ListenerOptions: ParsableArguments {
 }
 
 struct LimitOptions: ParsableArguments {
-    @Option(help: "Largest WebSocket message accepted, over all its fragments; larger closes with 1009.")
+    @Option(parsing: .unconditional, help: "Largest WebSocket message accepted, over all its fragments; larger closes with 1009.")
     var maxMessageBytes = 65536
 
-    @Option(help: "Largest HTTP request head; larger is answered 431.")
+    @Option(parsing: .unconditional, help: "Largest HTTP request head; larger is answered 431.")
     var maxHeaderBytes = 8192
 
-    @Option(help: "Output queued for one connection. Past it a subscriber's updates are conflated (newest per symbol; closed with 1008 after --slow-consumer-timeout) and an /echo client stops being read until it drains.")
+    @Option(parsing: .unconditional, help: "Output queued for one connection. Past it a subscriber's updates are conflated (newest per symbol; closed with 1008 after --slow-consumer-timeout) and an /echo client stops being read until it drains.")
     var maxQueueBytes = 1 << 20
 
-    @Option(help: "Seconds a client has to send its request head before 408 and close.")
+    @Option(parsing: .unconditional, help: "Seconds a client has to send its request head before 408 and close.")
     var handshakeTimeout = 10.0
 
-    @Option(help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
+    @Option(parsing: .unconditional, help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
     var closeTimeout = 5.0
 }
 
@@ -192,16 +205,16 @@ struct MarketOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Simulated symbols: a count N (SYM0000...SYM<N-1>) or a comma-separated list. Default: ~30 well-known tickers.", valueName: "n-or-list"))
     var simSymbols: String?
 
-    @Option(help: "Simulated updates per second over all symbols, round-robin, paced in 1 ms ticks; 0 turns the simulator off.")
+    @Option(parsing: .unconditional, help: "Simulated updates per second over all symbols, round-robin, paced in 1 ms ticks; 0 turns the simulator off.")
     var simRate = 1000
 
-    @Option(help: "Symbols one connection may subscribe to.")
+    @Option(parsing: .unconditional, help: "Symbols one connection may subscribe to.")
     var maxSubscriptions = 500
 
-    @Option(help: "Distinct symbols the gateway tracks (from subscriptions, /feed and the simulator); bounds what clients can make it remember.")
+    @Option(parsing: .unconditional, help: "Distinct symbols the gateway tracks (from subscriptions, /feed and the simulator); bounds what clients can make it remember.")
     var maxSymbols = 100_000
 
-    @Option(help: "Seconds a subscriber may stay over --max-queue-bytes (its updates conflated) before it is closed with 1008.")
+    @Option(parsing: .unconditional, help: "Seconds a subscriber may stay over --max-queue-bytes (its updates conflated) before it is closed with 1008.")
     var slowConsumerTimeout = 5.0
 
     @Option(help: "Enable /feed for publishers sending Authorization: Bearer <token>.")
@@ -225,6 +238,10 @@ struct MarketOptions: ParsableArguments {
 }
 
 extension String {
+    fileprivate func replacingFirst(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+
     fileprivate func trimmingCharacters() -> String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
@@ -234,13 +251,13 @@ struct OperationsOptions: ParsableArguments {
     @Option(help: "Enable POST /admin/drain for callers sending Authorization: Bearer <token>.")
     var adminToken: String?
 
-    @Option(help: "Seconds from the start of a drain to the first eviction (time for load balancers to stop routing here).")
+    @Option(parsing: .unconditional, help: "Seconds from the start of a drain to the first eviction (time for load balancers to stop routing here).")
     var drainGrace = 5.0
 
-    @Option(help: "Seconds over which a drain spreads its evictions.")
+    @Option(parsing: .unconditional, help: "Seconds over which a drain spreads its evictions.")
     var drainDuration = 10.0
 
-    @Option(help: "Hard bound on a drain in seconds: what remains is closed and the process exits.")
+    @Option(parsing: .unconditional, help: "Hard bound on a drain in seconds: what remains is closed and the process exits.")
     var drainTimeout = 30.0
 
     @Option(help: "Unix socket where a new instance can take over this one's listener.")
@@ -252,10 +269,10 @@ struct OperationsOptions: ParsableArguments {
     @Flag(help: "Readiness requires an update on /feed within --feed-stale-after seconds.")
     var requireFeed = false
 
-    @Option(help: "Seconds without a /feed update after which a required feed is stale.")
+    @Option(parsing: .unconditional, help: "Seconds without a /feed update after which a required feed is stale.")
     var feedStaleAfter = 5.0
 
-    @Option(help: "Readiness fails while event-loop timers fire later than this many seconds.")
+    @Option(parsing: .unconditional, help: "Readiness fails while event-loop timers fire later than this many seconds.")
     var maxLoopLag = 1.0
 }
 

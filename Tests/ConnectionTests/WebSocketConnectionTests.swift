@@ -74,6 +74,14 @@ func clientConnection(loop: EventLoop, fd: Int32, session: WebSocketSession, pro
     return WebSocketConnection(connected: socket, handshake: handshake, host: "test", path: "/echo", limits: limits, session: session)
 }
 
+/// A client connection whose server is the test, speaking by hand.
+func clientAgainstRawServer(loop: EventLoop) throws -> (client: WebSocketConnection, server: RawPeer, events: RecordingClient) {
+    let (ours, theirs) = socketPair()
+    let recorder = RecordingClient()
+    let client = try clientConnection(loop: loop, fd: ours, session: recorder)
+    return (client, RawPeer(fd: theirs), recorder)
+}
+
 @Suite struct WebSocketConnectionTests {
     /// Both roles of the one connection type talking to each other on one loop: the client's
     /// frames must be masked (the server fails unmasked ones), each side answers the close
@@ -175,10 +183,7 @@ func clientConnection(loop: EventLoop, fd: Int32, session: WebSocketSession, pro
 
     @Test func theClientRoleReportsARefusedHandshake() throws {
         let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
-        let peer = RawPeer(fd: theirs)
-        let recorder = RecordingClient()
-        let client = try clientConnection(loop: loop, fd: ours, session: recorder)
+        let (client, peer, recorder) = try clientAgainstRawServer(loop: loop)
         #expect(run(loop, until: { !readAll(peer.fd).isEmpty || client.phase != .awaitingResponse }))
         peer.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
         #expect(run(loop, until: { recorder.closed != nil }))
@@ -188,10 +193,7 @@ func clientConnection(loop: EventLoop, fd: Int32, session: WebSocketSession, pro
 
     @Test func theClientRoleGivesUpOnASilentServer() throws {
         let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
-        let peer = RawPeer(fd: theirs)
-        let recorder = RecordingClient()
-        _ = try clientConnection(loop: loop, fd: ours, session: recorder)
+        let (_, peer, recorder) = try clientAgainstRawServer(loop: loop)
         #expect(run(loop, until: { recorder.closed != nil }, seconds: 2))
         #expect(recorder.closed?.error?.contains("no handshake response") == true)
         _ = peer
@@ -200,10 +202,7 @@ func clientConnection(loop: EventLoop, fd: Int32, session: WebSocketSession, pro
     /// A client fails a server that masks its frames (RFC 6455 §5.1) with 1002, masking its own Close.
     @Test func theClientRoleFailsAMaskedServerFrame() throws {
         let loop = try EventLoop()
-        let (ours, theirs) = socketPair()
-        let peer = RawPeer(fd: theirs)
-        let recorder = RecordingClient()
-        _ = try clientConnection(loop: loop, fd: ours, session: recorder)
+        let (_, peer, recorder) = try clientAgainstRawServer(loop: loop)
         run(loop, for: 0.02)
         _ = readAll(peer.fd)
         let accept = ServerHandshake.acceptValue(forKey: Base64.encode(Array(0..<16)))

@@ -2,11 +2,13 @@
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
+import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -134,7 +136,63 @@ def test_invalid_values_fail_fast_with_exit_code_2():
         assert result.returncode == 2, args
         assert "Error" in result.stderr, args
     result = subprocess.run([BINARY], capture_output=True, text=True, timeout=10, env={**os.environ, "GATEWAY_PORT": "nope"})
-    assert result.returncode == 2 and "--port" in result.stderr
+    assert result.returncode == 2 and "GATEWAY_PORT=nope" in result.stderr
+
+
+def test_every_bad_value_stops_the_start_with_exit_2_naming_its_source():
+    """Regressions: a host name logged "starting" and exited 1; --port -1 said "Missing value";
+    GATEWAY_REUSE_PORT=banana was taken as false; a bad GATEWAY_ value named only the flag."""
+    cases = [
+        (["--host", "nothost"], {}, "--host must be an IPv4 or IPv6 literal"),
+        (["--port", "-1"], {}, "--port must be 0...65535, got -1"),
+        (["--sim-rate", "-5"], {}, "--sim-rate must be 0...10000000, got -5"),
+        ([], {"GATEWAY_REUSE_PORT": "banana"}, "GATEWAY_REUSE_PORT=banana: expected true or false"),
+        ([], {"GATEWAY_PORT": "abc"}, "GATEWAY_PORT=abc"),
+        ([], {"GATEWAY_DRAIN_GRACE": "-3"}, "GATEWAY_DRAIN_GRACE=-3"),
+    ]
+    for args, env, message in cases:
+        result = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=10, env={**os.environ, **env})
+        assert result.returncode == 2, (args, env, result.stderr)
+        assert message in result.stderr, (args, env, result.stderr)
+        assert "starting" not in result.stderr + result.stdout, "nothing starts before every value is checked"
+    # false-like values leave a flag off and are accepted
+    for value in ["false", "0", "no", "off"]:
+        result = subprocess.run([BINARY, "--port", "70000"], capture_output=True, text=True, timeout=10,
+                                env={**os.environ, "GATEWAY_REUSE_PORT": value})
+        assert "GATEWAY_REUSE_PORT" not in result.stderr and "--port must be" in result.stderr
+
+
+def test_ctrl_c_on_an_idle_gateway_exits_at_once(gateway_factory):
+    gw = gateway_factory("--drain-grace", "5")
+    time.sleep(0.3)  # the fixture's start-up probe connection is gone
+    started = time.monotonic()
+    gw.process.send_signal(signal.SIGINT)
+    assert gw.process.wait(timeout=3) == 0
+    assert time.monotonic() - started < 1.5, "nothing to drain: no 5 s grace for an interactive stop"
+
+
+def test_sigterm_keeps_the_grace_and_a_second_ctrl_c_forces_the_exit(gateway_factory):
+    gw = gateway_factory("--drain-grace", "5", "--drain-duration", "5", "--drain-timeout", "20")
+
+    async def scenario():
+        async with websockets.connect(gw.url + "/ws") as ws:
+            gw.process.send_signal(signal.SIGINT)  # a client is connected: the drain keeps its grace
+            await asyncio.sleep(1.0)
+            assert gw.process.poll() is None, "one Ctrl-C with a client connected drains gracefully"
+            started = time.monotonic()
+            gw.process.send_signal(signal.SIGINT)
+            assert await asyncio.to_thread(gw.process.wait, 3) == 0
+            assert time.monotonic() - started < 1.5
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 3)
+    asyncio.run(scenario())
+    assert "second SIGINT: closing what remains" in gw.output()
+
+    idle = gateway_factory("--drain-grace", "2", "--drain-duration", "0", "--drain-timeout", "10")
+    started = time.monotonic()
+    idle.process.send_signal(signal.SIGTERM)
+    assert idle.process.wait(timeout=6) == 0
+    assert time.monotonic() - started >= 1.8, "SIGTERM (a deploy) keeps the grace even when idle"
 
 
 def test_environment_variables_take_effect_and_flags_win(gateway_factory):

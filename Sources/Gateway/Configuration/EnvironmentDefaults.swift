@@ -19,20 +19,57 @@ public enum EnvironmentDefaults {
         return result
     }
 
-    /// `flags` are the options without a value: true/1/yes turns them on.
-    public static func arguments(commandLine: [String], environment: [String: String], flags: Set<String>) -> [String] {
+    /// A variable whose value cannot mean anything for its option.
+    public struct InvalidVariable: Error, CustomStringConvertible {
+        public let name: String
+        public let value: String
+        public let expected: String
+        public var description: String { "\(name)=\(value): expected \(expected)" }
+    }
+
+    private static let on: Set<String> = ["1", "true", "yes", "on"]
+    private static let off: Set<String> = ["0", "false", "no", "off", ""]
+
+    /// `flags` are the options without a value: true/1/yes/on turns them on, false/0/no/off
+    /// leaves them off, anything else is refused (never silently taken as off).
+    public static func arguments(commandLine: [String], environment: [String: String], flags: Set<String>) throws -> [String] {
         var injected: [String] = []
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) where key.hasPrefix(prefix) {
-            let name = key.dropFirst(prefix.count).lowercased().replacingUnderscores()
+            let name = optionName(key)
             let explicitlyGiven = commandLine.contains { $0 == "--\(name)" || $0.hasPrefix("--\(name)=") }
             if explicitlyGiven { continue }
             if flags.contains(name) {
-                if ["1", "true", "yes", "on"].contains(value.lowercased()) { injected.append("--\(name)") }
+                let lowered = value.lowercased()
+                if on.contains(lowered) {
+                    injected.append("--\(name)")
+                } else if !off.contains(lowered) {
+                    throw InvalidVariable(name: key, value: value, expected: "true or false (1/0, yes/no, on/off)")
+                }
             } else {
                 injected.append("--\(name)=\(value)")
             }
         }
         return injected + commandLine
+    }
+
+    /// When the full arguments do not parse: the first GATEWAY_* variable that alone, with
+    /// the command line, fails to parse, so the error can name where the bad value came from.
+    /// Nil when the command line alone fails or no single variable is at fault.
+    public static func culprit(commandLine: [String], environment: [String: String], flags: Set<String>,
+                               parses: ([String]) -> Bool) -> (name: String, value: String)? {
+        guard parses(commandLine) else { return nil }
+        for (key, value) in environment.sorted(by: { $0.key < $1.key }) where key.hasPrefix(prefix) {
+            guard let arguments = try? arguments(commandLine: commandLine, environment: [key: value], flags: flags) else {
+                return (key, value)
+            }
+            if !parses(arguments) { return (key, value) }
+        }
+        return nil
+    }
+
+    /// `GATEWAY_SIM_RATE` -> `sim-rate`.
+    static func optionName(_ variable: String) -> String {
+        variable.dropFirst(prefix.count).lowercased().replacingUnderscores()
     }
 }
 

@@ -126,9 +126,16 @@ final class DrainController {
     }
 
     private func hardTimeout() {
+        cutRemaining(because: "drain timeout")
+    }
+
+    /// Ends the drain now: what remains is closed without a handshake (counted and logged).
+    /// For the hard timeout, and for a second Ctrl-C from someone who will not wait.
+    func cutRemaining(because reason: String) {
+        guard phase != .finished else { return }
         let remaining = connections.all
         context.metrics.drainForcedCloses += UInt64(remaining.count)
-        context.logger.warning("drain timeout: closing what remains", metadata: ["connections": "\(remaining.count)"])
+        context.logger.warning("\(reason): closing what remains", metadata: ["connections": "\(remaining.count)"])
         for connection in remaining { connection.abort() }
         finish(forced: remaining.count)
     }
