@@ -23,9 +23,9 @@ public struct ConnectionLimits: Sendable, Equatable {
         self.closeTimeout = closeTimeout
     }
 
-    /// Input a socket may hold between reads while upgraded: one frame header more than the
-    /// largest message.
-    var maxBufferedFrameBytes: Int { maxMessageBytes + 14 }
+    /// Input a socket may hold between reads while upgraded: one frame header (at most 14
+    /// bytes) more than the largest message.
+    static func bufferedFrameBytes(maxMessageBytes: Int) -> Int { maxMessageBytes + 14 }
 
     /// Nanoseconds for a duration in seconds, for loop timers.
     public static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }

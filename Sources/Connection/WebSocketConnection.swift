@@ -105,7 +105,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         self.session = session
         phase = .awaitingResponse
         reader = MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes)
-        socket.maxBufferedInput = max(limits.maxHeaderBytes, limits.maxBufferedFrameBytes)
+        socket.maxBufferedInput = max(limits.maxHeaderBytes, ConnectionLimits.bufferedFrameBytes(maxMessageBytes: limits.maxMessageBytes))
         socket.delegate = self
         handshake.request(host: host, path: path, extraHeaders: extraHeaders).withUnsafeBytes { socket.enqueueCopy($0) }
         timer = socket.loop.schedule(after: handshakeTimeout) {
@@ -284,7 +284,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
             requestParser = nil
             self.subprotocol = subprotocol
             reader = MessageReader(role: .server, maxMessageLength: maxMessageBytes)
-            socket.maxBufferedInput = maxMessageBytes + 14
+            socket.maxBufferedInput = ConnectionLimits.bufferedFrameBytes(maxMessageBytes: maxMessageBytes)
             phase = .open
             didOpen = true
             server.connectionDidUpgrade(self)
