@@ -60,7 +60,8 @@ final class WebSocketClient: WebSocketSession {
             finish(closeCode: nil, error: "\(error)")
         case .success(let fd):
             do {
-                let socket = try StreamSocket(fd: fd, loop: loop, maxBufferedInput: limits.maxMessageBytes + 14,
+                let socket = try StreamSocket(fd: fd, loop: loop,
+                                              maxBufferedInput: ConnectionLimits.bufferedFrameBytes(maxMessageBytes: limits.maxMessageBytes),
                                               outboundHighWater: 1 << 22)
                 var nonce = [UInt8](repeating: 0, count: 16)
                 for i in 0..<16 { nonce[i] = UInt8.random(in: 0...255) }

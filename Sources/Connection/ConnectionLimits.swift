@@ -25,7 +25,7 @@ public struct ConnectionLimits: Sendable, Equatable {
 
     /// Input a socket may hold between reads while upgraded: one frame header (at most 14
     /// bytes) more than the largest message.
-    static func bufferedFrameBytes(maxMessageBytes: Int) -> Int { maxMessageBytes + 14 }
+    public static func bufferedFrameBytes(maxMessageBytes: Int) -> Int { maxMessageBytes + 14 }
 
     /// Nanoseconds for a duration in seconds, for loop timers.
     public static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }

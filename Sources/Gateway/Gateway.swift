@@ -71,7 +71,7 @@ public final class Gateway {
     public func start() throws {
         signals = try SignalSource(loop: loop) { [unowned self] signal in
             let name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
-            if signal == SIGINT && self.drain.isDraining {
+            if signal == SIGINT && self.context.isDraining {
                 // A second Ctrl-C: whoever pressed it will not wait for the drain.
                 self.drain.cutRemaining(because: "second SIGINT")
                 return

@@ -26,7 +26,7 @@ final class DrainController {
     private var queue: [WebSocketConnection] = []
     private var batchSize = 1
     /// Batches are this far apart; the batch size spreads the connections over the duration.
-    static let batchInterval: UInt64 = 100_000_000
+    private static let batchInterval: UInt64 = 100_000_000
 
     init(context: GatewayContext, connections: ConnectionRegistry,
          releaseSharedListener: @escaping () -> Void, finished: @escaping () -> Void) {
@@ -36,12 +36,11 @@ final class DrainController {
         self.finished = finished
     }
 
+    /// Kept in the context, where routing, readiness and metrics read it.
     private(set) var phase: DrainPhase {
         get { context.drainPhase }
         set { context.drainPhase = newValue }
     }
-
-    var isDraining: Bool { phase != .serving }
 
     /// Starts draining; a second call is harmless. `skipGrace` is for a takeover, where the
     /// new instance already owns the listener and no load balancer needs time.
@@ -63,7 +62,7 @@ final class DrainController {
             releaseSharedListener()
         }
         hardTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(configuration.drainTimeout)) {
-            self.hardTimeout()
+            self.cutRemaining(because: "drain timeout")
         }
         let grace = skipGrace ? 0 : ConnectionLimits.nanoseconds(configuration.drainGrace)
         evictionTimer = context.loop.schedule(after: grace) { self.startEviction() }
@@ -123,10 +122,6 @@ final class DrainController {
     private func finishIfIdle() {
         guard phase == .evicting, queue.isEmpty, connections.count == 0 else { return }
         finish(forced: 0)
-    }
-
-    private func hardTimeout() {
-        cutRemaining(because: "drain timeout")
     }
 
     /// Ends the drain now: what remains is closed without a handshake (counted and logged).
