@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Imports point one way: GatewayCLI -> Gateway -> {Connection, MarketData} ->
+// Imports point one way: GatewayCLI -> Gateway -> {Connection, MarketData, TLS} ->
 // {WebSocket, HTTP, EventLoop}. MarketData, WebSocket and HTTP are pure (no sockets, no
 // clocks) so tests drive them byte by byte. Connection is one WebSocket connection for both
 // roles, on the loop: the gateway's connections and the load test's clients. ByteBuffers holds
@@ -41,11 +41,13 @@ let package = Package(
         .target(name: "HTTP"),
         .target(name: "WebSocket", dependencies: ["HTTP", "COpenSSL"], swiftSettings: hotPath),
         .target(name: "MarketData", dependencies: ["ByteBuffers", "WebSocket"], swiftSettings: hotPath),
+        // TLS through the system OpenSSL, driven by our loop: a `TransportSecurity` for StreamSocket.
+        .target(name: "TLS", dependencies: ["COpenSSL", "EventLoop"], swiftSettings: hotPath),
         .target(name: "Connection", dependencies: ["ByteBuffers", "EventLoop", "HTTP", "WebSocket"], swiftSettings: hotPath),
         .target(
             name: "Gateway",
             dependencies: [
-                "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData",
+                "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -53,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [
-                "EventLoop", "Gateway", "MarketData",
+                "EventLoop", "Gateway", "MarketData", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "loadtest",
             dependencies: [
-                "ByteBuffers", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData",
+                "ByteBuffers", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -75,6 +77,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
         .testTarget(name: "LoadTestTests", dependencies: ["loadtest", "MarketData"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
         .testTarget(
             name: "GatewayTests",

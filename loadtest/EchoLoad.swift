@@ -14,6 +14,8 @@ final class EchoLoad: WebSocketClientDelegate {
         var warmup: Double
         var duration: Double
         var gatewayPID: Int32?
+        /// For a wss:// target.
+        var tls: ClientTLS?
     }
 
     struct Report {
@@ -48,7 +50,7 @@ final class EchoLoad: WebSocketClientDelegate {
 
     func run() -> Report {
         for index in 0..<options.connections {
-            let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: [])
+            let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: [], tls: options.tls)
             client.delegate = self
             clients.append(client)
             do { try client.start() } catch {

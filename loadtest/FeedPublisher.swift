@@ -30,16 +30,16 @@ final class FeedPublisher: WebSocketClientDelegate {
     /// Why the feed connection ended, when it ended before `stop()`.
     private(set) var failure: String?
 
-    init(loop: EventLoop, target: WebSocketURL, token: String, rate: Int, symbols: Int, depth: Int) {
+    init(loop: EventLoop, target: WebSocketURL, token: String, rate: Int, symbols: Int, depth: Int, tls: ClientTLS?) {
         self.loop = loop
         self.rate = rate
         self.pacing = TickSchedule(rate: max(rate, 1), tick: Self.tick)
         self.symbols = symbols
         self.depth = depth
         prices = (0..<symbols).map { Int64(2000 + ($0 * 37) % 48000) }  // cents
-        let feedURL = WebSocketURL("ws://\(target.hostHeader)/feed")!
+        let feedURL = WebSocketURL("\(target.scheme)://\(target.hostHeader)/feed")!
         client = WebSocketClient(loop: loop, target: feedURL, index: -1, subprotocols: ["feed.v1"],
-                                 extraHeaders: [("Authorization", "Bearer \(token)")])
+                                 extraHeaders: [("Authorization", "Bearer \(token)")], tls: tls)
         client.delegate = self
     }
 

@@ -20,8 +20,9 @@ struct EchoCommand: ParsableCommand {
         abstract: "Round trips through /echo with pipelining: raw framing and socket throughput."
     )
 
-    @Option(help: "Target, e.g. ws://127.0.0.1:8080/echo (IP literal or localhost).")
+    @Option(help: "Target, e.g. ws://127.0.0.1:8080/echo or wss://localhost:8443/echo (IP literal or localhost).")
     var url = "ws://127.0.0.1:8080/echo"
+    @OptionGroup(title: "TLS (wss://)") var tls: TLSClientOptions
     @Option(help: "Connections.")
     var conns = 4
     @Option(help: "Messages in flight per connection.")
@@ -38,7 +39,8 @@ struct EchoCommand: ParsableCommand {
     var json: String?
 
     func validate() throws {
-        guard WebSocketURL(url) != nil else { throw ValidationError("--url must look like ws://127.0.0.1:8080/echo") }
+        guard let target = WebSocketURL(url) else { throw ValidationError("--url must look like ws://127.0.0.1:8080/echo") }
+        _ = try tls.make(for: target)
         guard conns > 0, pipeline > 0, size >= 0, duration > 0, warmup >= 0 else {
             throw ValidationError("--conns and --pipeline must be positive, --size and --warmup non-negative, --duration positive")
         }
@@ -47,7 +49,8 @@ struct EchoCommand: ParsableCommand {
     func run() throws {
         let loop = try EventLoop()
         let load = EchoLoad(loop: loop, options: .init(target: WebSocketURL(url)!, connections: conns, pipeline: pipeline,
-                                                       messageBytes: size, warmup: warmup, duration: duration, gatewayPID: gatewayPid))
+                                                       messageBytes: size, warmup: warmup, duration: duration, gatewayPID: gatewayPid,
+                                                       tls: try tls.make(for: WebSocketURL(url)!)))
         let report = load.run()
         print(String(format: "echo: %.0f round trips/s over %.1fs (%llu echoes), %d connections open, %d failures, %llu wrong echoes",
                      report.echoesPerSecond, report.seconds, report.echoes, report.connectionsOpen, report.failures, report.wrongEchoes))

@@ -10,8 +10,9 @@ struct MarketCommand: ParsableCommand {
         abstract: "Subscriber load on /ws: delivery rate, latency percentiles, seq gaps."
     )
 
-    @Option(help: "Target /ws URL (IP literal or localhost).")
+    @Option(help: "Target /ws URL, ws:// or wss:// (IP literal or localhost).")
     var url = "ws://127.0.0.1:8080/ws"
+    @OptionGroup(title: "TLS (wss://)") var tls: TLSClientOptions
     @Option(help: "Subscriber connections.")
     var conns = 100
     @Option(help: "Share of connections offering v2 (the rest offer v1).")
@@ -57,8 +58,9 @@ struct MarketCommand: ParsableCommand {
 
     func validate() throws {
         guard let target = WebSocketURL(url), target.path == "/ws" || !target.path.isEmpty else {
-            throw ValidationError("--url must look like ws://127.0.0.1:8080/ws")
+            throw ValidationError("--url must look like ws://127.0.0.1:8080/ws or wss://localhost:8443/ws")
         }
+        _ = try tls.make(for: target)
         guard conns > 0, subs > 0, symbols > 0, subs <= symbols else { throw ValidationError("need conns > 0 and 0 < subs <= symbols") }
         guard (0...1).contains(v2Fraction) else { throw ValidationError("--v2-fraction must be 0...1") }
         guard (1...50).contains(depth) else { throw ValidationError("--depth must be 1...50") }
@@ -88,7 +90,7 @@ struct MarketCommand: ParsableCommand {
             target: WebSocketURL(url)!, connections: conns, v2Fraction: v2Fraction, subsPerConnection: subs,
             symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
             dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
-            publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet)
+            publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet, tls: try tls.make(for: WebSocketURL(url)!))
         let load = MarketLoad(loop: loop, options: options)
         load.start()
         if ramp {

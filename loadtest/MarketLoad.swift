@@ -24,6 +24,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var publisherToken: String?
         var gatewayPID: Int32?
         var quiet: Bool
+        /// For a wss:// target.
+        var tls: ClientTLS?
     }
 
     /// Per connection: what it asked for and the last seq seen per subscribed symbol.
@@ -85,7 +87,7 @@ final class MarketLoad: WebSocketClientDelegate {
 
     private func dial(_ index: Int) {
         let offered = state[index].wantsV2 ? ["v2", "v1"] : ["v1"]
-        let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: offered)
+        let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: offered, tls: options.tls)
         client.delegate = self
         clients[index] = client
         state[index].attempts += 1
@@ -210,7 +212,7 @@ final class MarketLoad: WebSocketClientDelegate {
     func start() {
         if options.publishRate > 0, let token = options.publisherToken {
             publisher = FeedPublisher(loop: loop, target: options.target, token: token, rate: options.publishRate,
-                                      symbols: options.symbols, depth: max(options.depth, 1))
+                                      symbols: options.symbols, depth: max(options.depth, 1), tls: options.tls)
             publisher?.start()
         }
         startDialing()

@@ -2,6 +2,7 @@ import ByteBuffers
 import Connection
 import EventLoop
 import Glibc
+import TLS
 import WebSocket
 
 /// Receives a `WebSocketClient`'s events.
@@ -29,11 +30,15 @@ final class WebSocketClient: WebSocketSession {
     private let subprotocols: [String]
     private let extraHeaders: [(name: String, value: String)]
     private let limits: ConnectionLimits
+    private let tls: ClientTLS?
     private var ended = false
 
+    /// `tls` is required for a wss:// target and ignored otherwise.
     init(loop: EventLoop, target: WebSocketURL, index: Int, subprotocols: [String],
-         extraHeaders: [(name: String, value: String)] = [], maxMessageBytes: Int = 1 << 20) {
+         extraHeaders: [(name: String, value: String)] = [], maxMessageBytes: Int = 1 << 20, tls: ClientTLS? = nil) {
+        precondition(!target.secure || tls != nil, "a wss:// target needs TLS settings")
         self.loop = loop
+        self.tls = target.secure ? tls : nil
         self.target = target
         self.index = index
         self.subprotocols = subprotocols
@@ -62,7 +67,7 @@ final class WebSocketClient: WebSocketSession {
             do {
                 let socket = try StreamSocket(fd: fd, loop: loop,
                                               maxBufferedInput: ConnectionLimits.bufferedFrameBytes(maxMessageBytes: limits.maxMessageBytes),
-                                              outboundHighWater: 1 << 22)
+                                              outboundHighWater: 1 << 22, security: tls?.makeChannel(for: target))
                 var nonce = [UInt8](repeating: 0, count: 16)
                 for i in 0..<16 { nonce[i] = UInt8.random(in: 0...255) }
                 connection = WebSocketConnection(connected: socket, handshake: ClientHandshake(nonce: nonce, offeredSubprotocols: subprotocols),

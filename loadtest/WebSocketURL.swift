@@ -7,14 +7,22 @@ struct WebSocketURL: Sendable, CustomStringConvertible {
     let port: Int
     let path: String
     let address: SocketAddress
+    /// wss://: the connection speaks TLS.
+    let secure: Bool
 
     init?(_ text: String) {
-        guard text.hasPrefix("ws://") else { return nil }
-        let rest = text.dropFirst(5)
+        if text.hasPrefix("ws://") {
+            secure = false
+        } else if text.hasPrefix("wss://") {
+            secure = true
+        } else {
+            return nil
+        }
+        let rest = text.dropFirst(secure ? 6 : 5)
         let authority = rest.prefix(while: { $0 != "/" })
         let path = rest.dropFirst(authority.count)
         var host = String(authority)
-        var port = 80
+        var port = secure ? 443 : 80
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
             guard let parsed = Int(authority[authority.index(after: colon)...]) else { return nil }
             host = String(authority[..<colon])
@@ -31,7 +39,9 @@ struct WebSocketURL: Sendable, CustomStringConvertible {
 
     var hostHeader: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    var description: String { "ws://\(hostHeader)\(path)" }
+    var scheme: String { secure ? "wss" : "ws" }
+
+    var description: String { "\(scheme)://\(hostHeader)\(path)" }
 }
 
 extension String {

@@ -36,12 +36,13 @@ int ts_epoll_wait(int epfd, ts_epoll_event *out, int max_events, int64_t timeout
     return n;
 }
 
-int ts_signalfd_term_int(void) {
+int ts_signalfd_control(void) {
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) return -1;
     return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }

@@ -309,6 +309,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
         // connection a refcount side table and slow each retain of it on the hot path.
         timer = socket.loop.schedule(after: handshakeTimeout) {
             guard self.phase == .awaitingRequest else { return }
+            // A TLS handshake that has not finished cannot carry a 408: just close.
+            if self.socket.isAwaitingSecureHandshake { return self.abort() }
             self.server?.connection(self, didReject: .requestTimeout)
             self.respond(HTTPResponse(status: .requestTimeout, contentType: "text/plain; charset=utf-8",
                                       body: "request head not received in time\n"), keepAlive: false, headOnly: false)

@@ -31,6 +31,10 @@ public final class EventLoop: @unchecked Sendable {
     /// Scratch space every socket reads into first: a connection only keeps bytes of its own
     /// when a read ends inside a frame, so idle connections cost no buffer.
     public let sharedReadBuffer: UnsafeMutableRawBufferPointer
+    /// TLS sockets read ciphertext here, then decrypt it into `sharedReadBuffer`.
+    let transportReadBuffer: UnsafeMutableRawBufferPointer
+    /// Where TLS sockets gather queued frames into one record's plaintext.
+    let transportStagingBuffer: UnsafeMutableRawBufferPointer
     /// Output chunks for copied writes, reused across connections.
     let bufferPool = BufferPool()
     /// Scratch iovec array for gathered writes, shared by all sockets of the loop.
@@ -55,6 +59,8 @@ public final class EventLoop: @unchecked Sendable {
         wakeFD = ts_eventfd()
         guard wakeFD >= 0 else { throw SystemError("eventfd") }
         sharedReadBuffer = .allocate(byteCount: readBufferSize, alignment: 64)
+        transportReadBuffer = .allocate(byteCount: 64 * 1024, alignment: 64)
+        transportStagingBuffer = .allocate(byteCount: maxRecordPlaintext, alignment: 64)
         iovecs = .allocate(capacity: Self.maxIovecs)
         events = .allocate(capacity: Self.maxEventsPerWait)
         now = MonotonicClock.now()
@@ -67,6 +73,8 @@ public final class EventLoop: @unchecked Sendable {
         Glibc.close(epollFD)
         Glibc.close(wakeFD)
         sharedReadBuffer.deallocate()
+        transportReadBuffer.deallocate()
+        transportStagingBuffer.deallocate()
         iovecs.deallocate()
         events.deallocate()
     }

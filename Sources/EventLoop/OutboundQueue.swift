@@ -107,7 +107,24 @@ struct OutboundQueue: ~Copyable {
         return .success(total)
     }
 
-    private mutating func consume(_ written: Int, pool: BufferPool) {
+    /// Copies queued bytes from the front into `destination` without removing them (a TLS
+    /// record gathers several frames). Returns how many were copied.
+    func copyFront(into destination: UnsafeMutableRawBufferPointer) -> Int {
+        var copied = 0
+        var index = 0
+        while index < frameCount && copied < destination.count {
+            let frame = entry(index)
+            let offset = index == 0 ? headOffset : 0
+            let take = min(frame.count - offset, destination.count - copied)
+            (destination.baseAddress! + copied).copyMemory(from: frame.baseAddress + offset, byteCount: take)
+            copied += take
+            index += 1
+        }
+        return copied
+    }
+
+    /// Removes `count` bytes from the front: they were written, or sealed into a record.
+    mutating func consume(_ written: Int, pool: BufferPool) {
         var remaining = written
         byteCount -= written
         while remaining > 0 && frameCount > 0 {

@@ -1,7 +1,7 @@
 import CShims
 import Glibc
 
-/// SIGTERM and SIGINT delivered as loop events through a signalfd, so shutdown logic runs on
+/// SIGTERM, SIGINT and SIGHUP delivered as loop events through a signalfd, so shutdown logic runs on
 /// the loop thread like everything else. Create it before starting other threads: the signals
 /// are blocked for the creating thread and inherited by threads it starts.
 public final class SignalSource: EventHandler {
@@ -9,7 +9,7 @@ public final class SignalSource: EventHandler {
     private let onSignal: (Int32) -> Void
 
     public init(loop: EventLoop, onSignal: @escaping (Int32) -> Void) throws {
-        fd = ts_signalfd_term_int()
+        fd = ts_signalfd_control()
         guard fd >= 0 else { throw SystemError("signalfd") }
         self.onSignal = onSignal
         try loop.register(fd, interest: EpollEvents.readable, handler: self)

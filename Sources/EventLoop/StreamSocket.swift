@@ -36,6 +36,8 @@ public final class StreamSocket: EventHandler {
         case inputOverflow
         /// The peer did not finish closing within the linger time after our shutdown.
         case lingerTimeout
+        /// The peer broke the transport's protocol (TLS): a bad hello, a plaintext request...
+        case transportFailure(String)
 
         public var description: String {
             switch self {
@@ -44,6 +46,7 @@ public final class StreamSocket: EventHandler {
             case .error(let errno): return "socket error \(errno)"
             case .inputOverflow: return "input overflow"
             case .lingerTimeout: return "linger timeout"
+            case .transportFailure(let why): return "TLS failure: \(why)"
             }
         }
     }
@@ -73,6 +76,10 @@ public final class StreamSocket: EventHandler {
     /// off by default so the common flush costs no call.
     public var notifiesWrites = false
 
+    /// TLS, when the socket has it: the transport and the ciphertext waiting for the socket.
+    /// Behind one optional reference, so a plaintext connection pays 8 bytes for it.
+    private let secure: SecureChannel?
+
     private var pending: UnsafeMutableRawPointer?
     private var pendingCount = 0
     private var pendingCapacity = 0
@@ -88,20 +95,34 @@ public final class StreamSocket: EventHandler {
     private static let baseInterest = EpollEvents.readable | EpollEvents.readHangup
     private static let readsPerEvent = 4
 
-    /// Takes ownership of a connected, non-blocking `fd` and starts watching it.
-    public init(fd: Int32, loop: EventLoop, maxBufferedInput: Int, outboundHighWater: Int) throws {
+    /// Takes ownership of a connected, non-blocking `fd` and starts watching it. With
+    /// `security`, everything read is decrypted and everything queued encrypted at flush time.
+    public init(fd: Int32, loop: EventLoop, maxBufferedInput: Int, outboundHighWater: Int,
+                security: TransportSecurity? = nil) throws {
         self.fd = fd
         self.loop = loop
         self.maxBufferedInput = maxBufferedInput
         self.outboundHighWater = outboundHighWater
         self.interest = Self.baseInterest
+        secure = security.map { SecureChannel(security: $0, pool: loop.bufferPool) }
         try loop.register(fd, interest: interest, handler: self)
+        if let secure {
+            secure.security.start()
+            if !secure.sealed.isEmpty { markDirty() }
+        }
     }
 
     deinit { pending?.deallocate() }
 
-    /// Bytes queued and not yet written.
-    public var outboundBytes: Int { queue.byteCount }
+    /// Bytes queued and not yet written: plaintext, and with TLS the records not yet sent.
+    public var outboundBytes: Int { queue.byteCount + (secure?.sealed.byteCount ?? 0) }
+
+    /// Whether the socket has TLS and its handshake has not finished: nothing queued can go
+    /// out yet, and a timeout should simply close.
+    public var isAwaitingSecureHandshake: Bool { secure.map { !$0.security.isEstablished } ?? false }
+
+    /// Whether the socket has TLS.
+    public var isSecure: Bool { secure != nil }
 
     /// Whether reading is paused because too much output is queued.
     public var isReadPaused: Bool { readPaused }
@@ -138,8 +159,14 @@ public final class StreamSocket: EventHandler {
     /// Writes what is queued, then shuts down our side; the socket closes at the peer's EOF
     /// or after `lingerTimeout` nanoseconds. Closing without the wait could make the kernel
     /// reset the connection and destroy our last bytes (a Close frame) before the peer reads them.
+    ///
+    /// With TLS before the handshake finished, nothing can be said securely: it closes at once.
     public func shutdownAfterFlush(lingerTimeout: UInt64) {
         guard state == .open else { return }
+        if isAwaitingSecureHandshake {
+            closeNow(.local)
+            return
+        }
         state = .shuttingDown
         self.lingerTimeout = lingerTimeout
         markDirty()
@@ -163,30 +190,37 @@ public final class StreamSocket: EventHandler {
 
     private func flushNow() {
         guard state == .open || state == .shuttingDown else { return }
-        if !queue.isEmpty {
-            switch queue.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: loop.bufferPool) {
-            case .failure(let error):
-                closeNow(.error(error.errno))
-                return
-            case .success(let written):
-                if written > 0 {
-                    // After a partial write the rest keeps the old mark: an upper bound on its age.
-                    loop.recordOutputWait(since: pendingSince)
-                    if notifiesWrites { delegate?.streamSocketDidWrite(self) }
-                }
-                guard state == .open || state == .shuttingDown else { return }
-            }
+        let result: Swift.Result<Int, SystemError>
+        if let secure {
+            result = secure.flush(plaintext: &queue, fd: fd, loop: loop, closing: state == .shuttingDown)
+        } else if !queue.isEmpty {
+            result = queue.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: loop.bufferPool)
+        } else {
+            result = .success(0)
         }
-        if queue.isEmpty && state == .shuttingDown {
+        switch result {
+        case .failure(let error):
+            closeNow(.error(error.errno))
+            return
+        case .success(let written):
+            if written > 0 {
+                // After a partial write the rest keeps the old mark: an upper bound on its age.
+                loop.recordOutputWait(since: pendingSince)
+                if notifiesWrites { delegate?.streamSocketDidWrite(self) }
+            }
+            guard state == .open || state == .shuttingDown else { return }
+        }
+        if state == .shuttingDown && queue.isEmpty && (secure?.sealed.isEmpty ?? true) {
             Glibc.shutdown(fd, Int32(SHUT_WR))
             state = .lingering
             readPaused = false
             // Strong capture; closeNow cancels it. (A weak one would slow every retain of the socket.)
             lingerTimer = loop.schedule(after: lingerTimeout) { self.closeNow(.lingerTimeout) }
         }
-        if readPaused && queue.byteCount <= outboundHighWater / 2 {
+        let outbound = outboundBytes
+        if readPaused && outbound <= outboundHighWater / 2 {
             readPaused = false
-        } else if !readPaused && state == .open && queue.byteCount > outboundHighWater {
+        } else if !readPaused && state == .open && outbound > outboundHighWater {
             readPaused = true
         }
         updateInterest()
@@ -194,7 +228,10 @@ public final class StreamSocket: EventHandler {
 
     private func updateInterest() {
         var wanted: UInt32 = readPaused ? 0 : Self.baseInterest
-        if !queue.isEmpty { wanted |= EpollEvents.writable }
+        // With TLS, plaintext waits for the handshake, not for the socket: only records do.
+        let waiting: Bool
+        if let secure { waiting = !secure.sealed.isEmpty } else { waiting = !queue.isEmpty }
+        if waiting { wanted |= EpollEvents.writable }
         if wanted != interest {
             interest = wanted
             loop.modify(fd, interest: wanted)
@@ -224,39 +261,100 @@ public final class StreamSocket: EventHandler {
                 guard discardInput() else { return }
             case .open:
                 if readPaused { return }
-                guard readIntoDelegate() else { return }
+                if let secure {
+                    guard readSecure(secure) else { return }
+                } else {
+                    guard readIntoDelegate() else { return }
+                }
             }
         }
     }
 
     /// Reads and hands bytes to the delegate; false when there is nothing more to read now.
     private func readIntoDelegate() -> Bool {
-        let shared = loop.sharedReadBuffer
-        let n: Int
+        var requested = 0
+        let n = deliver { destination, capacity in
+            requested = capacity
+            return Glibc.read(fd, destination, capacity)
+        }
+        guard n > 0 else { return n == Self.stopped ? false : handleReadEnd(n) }
+        return n == requested
+    }
+
+    /// Returned by `deliver` when the socket closed for overflow before reading.
+    private static let stopped = Int.min
+
+    /// Fills the shared buffer, or the tail of the kept input, from `source` (which behaves like
+    /// read(2)) and offers everything unconsumed to the delegate. Returns what `source` returned.
+    @inline(__always)
+    private func deliver(_ source: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
         if pendingCount == 0 {
-            n = Glibc.read(fd, shared.baseAddress, shared.count)
-            guard n > 0 else { return handleReadEnd(n) }
+            let shared = loop.sharedReadBuffer
+            let n = source(shared.baseAddress!, shared.count)
+            guard n > 0 else { return n }
             let consumed = delegate?.streamSocket(self, didRead: UnsafeMutableRawBufferPointer(rebasing: shared[0..<n])) ?? n
             if state == .open && consumed < n {
                 keep(UnsafeRawBufferPointer(rebasing: shared[consumed..<n]))
             }
-            return n == shared.count
+            return n
         }
         if pendingCount == pendingCapacity {
             guard pendingCapacity < maxBufferedInput else {
                 closeNow(.inputOverflow)
-                return false
+                return Self.stopped
             }
             grow(to: min(max(pendingCapacity * 2, pendingCount + 65536), maxBufferedInput))
         }
-        n = Glibc.read(fd, pending! + pendingCount, pendingCapacity - pendingCount)
-        guard n > 0 else { return handleReadEnd(n) }
+        let n = source(pending! + pendingCount, pendingCapacity - pendingCount)
+        guard n > 0 else { return n }
         pendingCount += n
-        let filled = pendingCount == pendingCapacity
         let consumed = delegate?.streamSocket(self, didRead: UnsafeMutableRawBufferPointer(start: pending, count: pendingCount)) ?? pendingCount
-        guard state == .open else { return false }
-        dropPending(consumed)
-        return filled
+        if state == .open { dropPending(consumed) }
+        return n
+    }
+
+    /// TLS: reads one batch of ciphertext and decrypts all of it, handing the plaintext to the
+    /// delegate as it comes. All of the batch is taken before returning, because it sits in a
+    /// buffer the next socket reads into. False when there is nothing more to read now.
+    private func readSecure(_ secure: SecureChannel) -> Bool {
+        let buffer = loop.transportReadBuffer
+        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        guard n > 0 else { return handleReadEnd(n) }
+        let security = secure.security
+        security.receive(ciphertext: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        defer { security.receive(ciphertext: nil) }
+        while state == .open {
+            var outcome = TransportRead.needInput
+            let delivered = deliver { destination, capacity in
+                outcome = security.readPlaintext(into: UnsafeMutableRawBufferPointer(start: destination, count: capacity))
+                if case .bytes(let count) = outcome { return count }
+                return 0
+            }
+            if delivered == Self.stopped { return false }
+            switch outcome {
+            case .bytes: continue
+            case .needInput: break
+            case .closed:
+                closeNow(.peerClosed)
+                return false
+            case .failed(let why):
+                failTransport(why)
+                return false
+            }
+            break
+        }
+        // Handshake messages to answer, or plaintext that waited for the handshake to finish.
+        if state == .open && (!secure.sealed.isEmpty || (!queue.isEmpty && security.isEstablished)) { markDirty() }
+        return n == buffer.count
+    }
+
+    /// The peer broke TLS: one attempt to send what the transport had to say (an alert, or a
+    /// plain 400 to a plaintext request), then close.
+    private func failTransport(_ why: String) {
+        if let secure, !secure.sealed.isEmpty {
+            _ = secure.sealed.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: loop.bufferPool)
+        }
+        closeNow(.transportFailure(why))
     }
 
     /// In shutdown: reads and drops input until EOF. False when there is nothing more now.
@@ -326,6 +424,15 @@ public final class StreamSocket: EventHandler {
         loop.unregister(fd)
         Glibc.close(fd)
         queue.removeAll()
+        if let secure {
+            secure.sealed.removeAll()
+            let byPeer: Bool
+            switch reason {
+            case .peerClosed, .error, .lingerTimeout, .inputOverflow, .transportFailure: byPeer = true
+            case .local: byPeer = false
+            }
+            secure.security.socketDidClose(byPeer: byPeer)
+        }
         pending?.deallocate()
         pending = nil
         pendingCount = 0
@@ -333,5 +440,53 @@ public final class StreamSocket: EventHandler {
         let delegate = self.delegate
         self.delegate = nil
         delegate?.streamSocketDidClose(self, reason: reason)
+    }
+}
+
+/// A socket's TLS: the transport, and the records it sealed that the socket has not sent yet.
+final class SecureChannel: TransportOutput {
+    let security: TransportSecurity
+    var sealed = OutboundQueue()
+    private let pool: BufferPool
+    private var closeNotifySent = false
+    /// How far sealing may run ahead of the socket: past this, records wait for the socket.
+    private static let sealAhead = 256 * 1024
+
+    init(security: TransportSecurity, pool: BufferPool) {
+        self.security = security
+        self.pool = pool
+        security.output = self
+    }
+
+    func transportWrite(_ bytes: UnsafeRawBufferPointer) {
+        sealed.appendCopy(count: bytes.count, pool: pool) { $0.copyMemory(from: bytes) }
+    }
+
+    /// Seals queued plaintext into records of up to `maxRecordPlaintext` bytes (many frames
+    /// each) and writes the records with one gathered sendmsg. Returns the bytes written.
+    /// When `closing`, ends with close_notify once the plaintext is out.
+    func flush(plaintext queue: inout OutboundQueue, fd: Int32, loop: EventLoop, closing: Bool) -> Swift.Result<Int, SystemError> {
+        var total = 0
+        while true {
+            if security.isEstablished {
+                let staging = loop.transportStagingBuffer
+                while !queue.isEmpty && sealed.byteCount < Self.sealAhead {
+                    let count = queue.copyFront(into: staging)
+                    security.writePlaintext(UnsafeRawBufferPointer(rebasing: staging[0..<count]))
+                    queue.consume(count, pool: pool)
+                }
+                if closing && queue.isEmpty && !closeNotifySent {
+                    closeNotifySent = true
+                    security.closeNotify()
+                }
+            }
+            if sealed.isEmpty { return .success(total) }
+            switch sealed.write(to: fd, iovecs: loop.iovecs, maxIovecs: EventLoop.maxIovecs, pool: pool) {
+            case .failure(let error): return .failure(error)
+            case .success(let written): total += written
+            }
+            // The socket is full, or everything is out.
+            if !sealed.isEmpty || queue.isEmpty || !security.isEstablished { return .success(total) }
+        }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import HTTP
 import Logging
 import MarketData
+import TLS
 import WebSocket
 
 /// The running gateway: one event loop, its listener, the routes and the live connections.
@@ -32,7 +33,11 @@ public final class Gateway {
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.loop = try EventLoop()
-        let context = GatewayContext(loop: loop, configuration: configuration, logger: logger)
+        var certificate: ListenerCertificate?
+        if let cert = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+            certificate = try ListenerCertificate(certificatePath: cert, keyPath: key, keyPasswordPath: configuration.tlsKeyPasswordPath)
+        }
+        let context = GatewayContext(loop: loop, configuration: configuration, logger: logger, certificate: certificate)
         self.context = context
         let service = MarketDataService(maxSubscriptions: configuration.maxSubscriptions, maxSymbols: configuration.maxSymbols)
         marketData = service
@@ -57,7 +62,8 @@ public final class Gateway {
                          body: MetricsEndpoint.render(context: context, service: service))
         }
         if let token = configuration.adminToken {
-            AdminEndpoints.register(on: router, token: token, drain: drain)
+            AdminEndpoints.register(on: router, token: token, drain: drain,
+                                    reloadCertificate: { [unowned self] in self.reloadCertificate(trigger: "POST /admin/reload-tls") })
         }
         if configuration.simulatorRate > 0 {
             let names = configuration.simulatorSymbols.isEmpty
@@ -67,9 +73,16 @@ public final class Gateway {
         }
     }
 
-    /// Binds (or takes over) the listener and starts watching for SIGTERM and SIGINT.
+    /// Binds (or takes over) the listener and starts watching for SIGTERM and SIGINT (drain)
+    /// and SIGHUP (reload the TLS certificate).
     public func start() throws {
         signals = try SignalSource(loop: loop) { [unowned self] signal in
+            if signal == SIGHUP {
+                if self.reloadCertificate(trigger: "SIGHUP") == nil {
+                    self.logger.notice("SIGHUP received: nothing to reload (the listener does not use TLS)")
+                }
+                return
+            }
             let name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
             if signal == SIGINT && self.context.isDraining {
                 // A second Ctrl-C: whoever pressed it will not wait for the drain.
@@ -106,7 +119,33 @@ public final class Gateway {
         simulator?.start(now: MonotonicClock.now())
         if simulator != nil { logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.simulatorRate)"]) }
         if configuration.requireFeed { watchFeed() }
-        logger.notice("listening", metadata: ["address": "\(boundAddress.map { "\($0)" } ?? "?")", "pid": "\(getpid())"])
+        var listening: Logger.Metadata = ["address": "\(boundAddress.map { "\($0)" } ?? "?")", "pid": "\(getpid())",
+                                          "scheme": "\(context.certificate == nil ? "ws/http" : "wss/https")"]
+        if let certificate = context.certificate?.current {
+            listening["certificate"] = "\(certificate.subject)"
+            listening["not_after"] = "\(TLSServerContext.formatDate(certificate.notAfter))"
+        }
+        logger.notice("listening", metadata: listening)
+    }
+
+    /// Reads the certificate and key files again; nil when the listener does not use TLS.
+    /// A failure leaves the certificate in use as it was, and says so.
+    @discardableResult
+    func reloadCertificate(trigger: String) -> Result<TLSServerContext, TLSConfigurationError>? {
+        guard let certificate = context.certificate else { return nil }
+        let result = certificate.reload()
+        switch result {
+        case .success(let loaded):
+            logger.notice("TLS certificate reloaded; new handshakes use it", metadata: [
+                "trigger": "\(trigger)", "subject": "\(loaded.subject)", "not_after": "\(TLSServerContext.formatDate(loaded.notAfter))",
+            ])
+        case .failure(let error):
+            logger.error("TLS certificate reload refused; the certificate in use stays", metadata: [
+                "trigger": "\(trigger)", "error": "\(error)", "kept_subject": "\(certificate.current.subject)",
+                "kept_not_after": "\(TLSServerContext.formatDate(certificate.current.notAfter))",
+            ])
+        }
+        return result
     }
 
     /// With --require-feed: logs when the ingest feed goes stale and when it comes back, once

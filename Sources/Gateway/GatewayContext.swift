@@ -12,11 +12,15 @@ final class GatewayContext {
     let metrics: GatewayMetrics
     /// One writer for every control reply (acks, errors, notices).
     let replies = ControlReplies()
+    /// The listener's certificate when it speaks TLS.
+    let certificate: ListenerCertificate?
     /// Moved forward by `DrainController` only; routing, readiness and metrics read it.
     var drainPhase = DrainPhase.serving
 
-    init(loop: EventLoop, configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()) {
+    init(loop: EventLoop, configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
+         certificate: ListenerCertificate? = nil) {
         self.loop = loop
+        self.certificate = certificate
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics

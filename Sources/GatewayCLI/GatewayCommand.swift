@@ -4,6 +4,7 @@ import Gateway
 import Glibc
 import Logging
 import MarketData
+import TLS
 
 /// `gateway`: flags (or GATEWAY_* environment variables) -> GatewayConfiguration -> run.
 @main
@@ -19,6 +20,7 @@ struct GatewayCommand: ParsableCommand {
     )
 
     @OptionGroup(title: "Listener") var listener: ListenerOptions
+    @OptionGroup(title: "TLS") var tls: TLSOptions
     @OptionGroup(title: "WebSocket limits") var limits: LimitOptions
     @OptionGroup(title: "Market data") var market: MarketOptions
     @OptionGroup(title: "Health and draining") var operations: OperationsOptions
@@ -27,6 +29,12 @@ struct GatewayCommand: ParsableCommand {
     func validate() throws {
         guard SocketAddress(host: listener.host, port: 0) != nil else {
             throw ValidationError("--host must be an IPv4 or IPv6 literal (a name is not resolved), got \(listener.host)")
+        }
+        guard (tls.certificate == nil) == (tls.key == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both for TLS, or neither")
+        }
+        if tls.keyPasswordFile != nil && tls.key == nil {
+            throw ValidationError("--tls-key-password-file needs --tls-key")
         }
         guard (0...65535).contains(listener.port) else { throw ValidationError("--port must be 0...65535, got \(listener.port)") }
         guard limits.maxMessageBytes >= 125, limits.maxMessageBytes <= 1 << 30 else {
@@ -92,6 +100,9 @@ struct GatewayCommand: ParsableCommand {
         settings.port = listener.port
         settings.reusePort = listener.reusePort
         settings.echo = listener.echo
+        settings.tlsCertificatePath = tls.certificate
+        settings.tlsKeyPath = tls.key
+        settings.tlsKeyPasswordPath = tls.keyPasswordFile
         settings.maxMessageBytes = limits.maxMessageBytes
         settings.maxHeaderBytes = limits.maxHeaderBytes
         settings.maxQueueBytes = limits.maxQueueBytes
@@ -113,8 +124,9 @@ struct GatewayCommand: ParsableCommand {
         settings.controlSocket = operations.controlSocket
         settings.takeover = operations.takeover
         let logger = Logger(label: "tickstream.gateway")
-        logger.info("starting", metadata: effectiveConfiguration())
+        // Built before the first log line: a certificate that cannot serve stops us here.
         let gateway = try Gateway(configuration: settings, logger: logger)
+        logger.info("starting", metadata: effectiveConfiguration())
         try gateway.run()
     }
 
@@ -132,6 +144,8 @@ struct GatewayCommand: ParsableCommand {
             "drain_grace": "\(operations.drainGrace)", "drain_duration": "\(operations.drainDuration)",
             "drain_timeout": "\(operations.drainTimeout)", "log_format": "\(logging.logFormat.rawValue)", "log_level": "\(logging.logLevel)",
         ]
+        if let path = tls.certificate { values["tls_cert"] = "\(path)" }
+        if let path = tls.key { values["tls_key"] = "\(path)" }
         if let path = operations.controlSocket { values["control_socket"] = "\(path)" }
         if let path = operations.takeover { values["takeover"] = "\(path)" }
         return values
@@ -163,6 +177,18 @@ struct GatewayCommand: ParsableCommand {
         }
         do {
             try command.run()
+        } catch let unusable as TLSConfigurationError {
+            // A certificate or key that cannot serve is a start-up misconfiguration like a bad flag;
+            // name the variable when the path came from the environment.
+            var message = unusable.description
+            for (flag, variable) in [("--tls-cert", "GATEWAY_TLS_CERT"), ("--tls-key-password-file", "GATEWAY_TLS_KEY_PASSWORD_FILE"),
+                                     ("--tls-key", "GATEWAY_TLS_KEY")]
+            where message.hasPrefix(flag + " ") && !commandLine.contains(where: { $0 == flag || $0.hasPrefix(flag + "=") }) {
+                if environment[variable] != nil { message = "in the environment, \(variable): " + message }
+                break
+            }
+            writeToStandardError("Error: \(message)\n")
+            Glibc.exit(2)
         } catch {
             writeToStandardError("gateway: \(error)\n")
             Glibc.exit(1)
@@ -182,6 +208,17 @@ struct ListenerOptions: ParsableArguments {
 
     @Flag(help: "Serve /echo, which echoes every message (conformance testing).")
     var echo = false
+}
+
+struct TLSOptions: ParsableArguments {
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain, leaf first. With --tls-key the listener speaks only TLS 1.2/1.3 (wss://, https://). SIGHUP or POST /admin/reload-tls reads both files again.", valueName: "pem"))
+    var certificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "pem"))
+    var key: String?
+
+    @Option(name: .customLong("tls-key-password-file"), help: ArgumentHelp("File whose first line is the password of an encrypted --tls-key.", valueName: "path"))
+    var keyPasswordFile: String?
 }
 
 struct LimitOptions: ParsableArguments {

@@ -35,10 +35,10 @@ int ts_send_fd(int sock, int fd);
 /// Receives a descriptor sent with ts_send_fd; -1 on failure.
 int ts_recv_fd(int sock);
 
-/// Blocks SIGTERM and SIGINT for the calling thread (and threads it starts) and returns a
-/// signalfd that reports them, close-on-exec and non-blocking. Also ignores SIGPIPE, so a
-/// write to a reset socket is an EPIPE value, not a process death.
-int ts_signalfd_term_int(void);
+/// Blocks SIGTERM, SIGINT and SIGHUP for the calling thread (and threads it starts) and
+/// returns a signalfd that reports them, close-on-exec and non-blocking. Also ignores SIGPIPE,
+/// so a write to a reset socket is an EPIPE value, not a process death.
+int ts_signalfd_control(void);
 
 /// Reads one pending signal number from a signalfd; -1 when none is pending.
 int ts_signalfd_read(int fd);

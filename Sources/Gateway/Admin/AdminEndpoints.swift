@@ -1,18 +1,50 @@
 import HTTP
+import MarketData
+import TLS
 
-/// `POST /admin/drain`, registered only when `--admin-token` is set (404 otherwise).
+/// `POST /admin/drain` and `POST /admin/reload-tls`, registered only when `--admin-token` is
+/// set (404 otherwise).
 enum AdminEndpoints {
-    static func register(on router: Router, token: String, drain: DrainController) {
+    static func register(on router: Router, token: String, drain: DrainController,
+                         reloadCertificate: @escaping () -> Result<TLSServerContext, TLSConfigurationError>?) {
         router.addHTTP("/admin/drain", methods: ["POST"]) { head, _ in
-            guard let authorization = head.header("authorization"),
-                  FeedEndpoint.constantTimeEquals(authorization, "Bearer " + token) else {
-                return HTTPResponse(status: .unauthorized, contentType: "application/json",
-                                    body: "{\"error\":\"Authorization: Bearer <admin token> required\"}\n",
-                                    headers: [("WWW-Authenticate", "Bearer")])
-            }
+            if let refusal = unauthorized(head, token: token) { return refusal }
             drain.begin(trigger: "POST /admin/drain")
             return HTTPResponse(status: .accepted, contentType: "application/json",
                                 body: "{\"draining\":true,\"phase\":\"\(drain.phase.rawValue)\"}\n")
         }
+        router.addHTTP("/admin/reload-tls", methods: ["POST"]) { head, _ in
+            if let refusal = unauthorized(head, token: token) { return refusal }
+            switch reloadCertificate() {
+            case nil:
+                return HTTPResponse(status: .conflict, contentType: "application/json",
+                                    body: "{\"error\":\"the listener does not use TLS (no --tls-cert)\"}\n")
+            case .success(let loaded)?:
+                return HTTPResponse(status: .ok, contentType: "application/json",
+                                    body: "{\"reloaded\":true,\"subject\":\(jsonString(loaded.subject)),\"not_after\":\(loaded.notAfter)}\n")
+            case .failure(let error)?:
+                // The old certificate stays in use: the reload is refused, the listener is fine.
+                return HTTPResponse(status: .unprocessableContent, contentType: "application/json",
+                                    body: "{\"reloaded\":false,\"error\":\(jsonString(error.description))}\n")
+            }
+        }
+    }
+
+    private static func unauthorized(_ head: HTTPRequestHead, token: String) -> HTTPResponse? {
+        if let authorization = head.header("authorization"), FeedEndpoint.constantTimeEquals(authorization, "Bearer " + token) {
+            return nil
+        }
+        return HTTPResponse(status: .unauthorized, contentType: "application/json",
+                            body: "{\"error\":\"Authorization: Bearer <admin token> required\"}\n",
+                            headers: [("WWW-Authenticate", "Bearer")])
+    }
+
+    /// `text` as a quoted JSON string.
+    private static func jsonString(_ text: String) -> String {
+        var writer = ByteWriter(capacity: text.utf8.count * 6 + 2)
+        writer.write(byte: UInt8(ascii: "\""))
+        writer.writeEscaped(text)
+        writer.write(byte: UInt8(ascii: "\""))
+        return writer.string
     }
 }

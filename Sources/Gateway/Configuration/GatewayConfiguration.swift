@@ -7,6 +7,12 @@ public struct GatewayConfiguration: Sendable {
     public var port = 8080
     /// Set SO_REUSEPORT so another instance can share the port during a deploy.
     public var reusePort = false
+    /// PEM certificate chain (leaf first) and private key: when both are set the listener
+    /// speaks TLS only (`wss://`, `https://`).
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    /// A file whose first line is the password of an encrypted `tlsKeyPath`.
+    public var tlsKeyPasswordPath: String?
     /// Serve `/echo`, the conformance-test endpoint.
     public var echo = false
     /// Largest WebSocket message accepted, summed over fragments; larger is closed with 1009.

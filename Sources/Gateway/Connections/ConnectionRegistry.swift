@@ -28,7 +28,8 @@ final class ConnectionRegistry: ServerConnectionDelegate {
         do {
             let socket = try StreamSocket(fd: fd, loop: context.loop,
                                           maxBufferedInput: configuration.maxHeaderBytes + configuration.maxBodyBytes,
-                                          outboundHighWater: max(configuration.maxQueueBytes, 2 * configuration.maxMessageBytes + 64))
+                                          outboundHighWater: max(configuration.maxQueueBytes, 2 * configuration.maxMessageBytes + 64),
+                                          security: context.certificate?.makeChannel())
             let connection = WebSocketConnection(accepted: socket, limits: context.connectionLimits, delegate: self)
             connections[ObjectIdentifier(connection)] = connection
             context.metrics.connectionsAccepted += 1
