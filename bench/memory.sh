@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
 # Gateway memory per subscribed connection: RSS with N subscribed connections minus RSS with
 # none, divided by N. Connections as in W1 (half v1, half v2 depth 5, 10 of 500 symbols each),
-# client addresses spread over 127.0.0.1-4. Usage: [BIN=dir] bench/memory.sh [connections]
+# client addresses spread over 127.0.0.1-4. Usage: [BIN=dir] [TLS=1] bench/memory.sh [connections]
+# TLS=1: every connection over wss:// (the gateway's OpenSSL state per connection included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-18000}
 # BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
 BIN=${BIN:-.build/release}
 [[ $BIN == .build/release ]] && swift build -c release >/dev/null
+tls_gateway=() tls_client=() scheme=ws host=127.0.0.1 curl_url=http://127.0.0.1
+if [[ ${TLS:-0} == 1 ]]; then
+    certs=$(mktemp -d)
+    scripts/make-test-certificates.sh "$certs"
+    tls_gateway=(--tls-cert "$certs/server.pem" --tls-key "$certs/server.key")
+    tls_client=(--ca "$certs/ca.pem")
+    scheme=wss host=localhost curl_url="--cacert $certs/ca.pem https://localhost"
+fi
 port=$((20000 + RANDOM % 20000))
-taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate 2000 --log-level warning &
+taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate 2000 --log-level warning "${tls_gateway[@]}" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
 sleep 1
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$pid/status; }
 base=$(rss)
-taskset -c 1 "$BIN/loadtest" market --url ws://127.0.0.1:$port/ws --conns "$conns" --subs 10 --symbols 500 \
+taskset -c 1 "$BIN/loadtest" market --url $scheme://$host:$port/ws "${tls_client[@]}" --conns "$conns" --subs 10 --symbols 500 \
     --v2-fraction 0.5 --depth 5 --source-addresses 4 --dial-concurrency 500 --warmup 25 --duration 10 --quiet \
     --json /tmp/memory-run.json > /tmp/memory-run.txt 2>&1 &
 lt=$!
 sleep 30
 loaded=$(rss)
-open=$(curl -s http://127.0.0.1:$port/metrics | awk '/^tickstream_connections\{/ {s += $2} END {print s}')
-subs=$(curl -s http://127.0.0.1:$port/metrics | awk '/^tickstream_subscriptions / {print $2}')
+open=$(curl -s $curl_url:$port/metrics | awk '/^tickstream_connections\{/ {s += $2} END {print s}')
+subs=$(curl -s $curl_url:$port/metrics | awk '/^tickstream_subscriptions / {print $2}')
 wait $lt || true
 tail -4 /tmp/memory-run.txt >&2
 python3 - "$base" "$loaded" "$open" "$subs" <<'PY'

@@ -78,6 +78,23 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break;
 summarise_autobahn "$LOGS/autobahn-server" "${PIPESTATUS[0]}" "Autobahn server side"
 kill $GATEWAY_PID 2>/dev/null || true
 
+echo "== Autobahn TestSuite 1.* - 10.*, server side over TLS: kosoku -> socat (TLS client relay) -> wss /echo"
+CERTS="$LOGS/certs"
+scripts/make-test-certificates.sh "$CERTS"
+TLS_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RELAY_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+$GATEWAY --host 127.0.0.1 --port "$TLS_PORT" --echo --max-message-bytes 16777216 --log-level warning \
+    --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" &
+GATEWAY_PID=$!
+socat "TCP-LISTEN:$RELAY_PORT,bind=127.0.0.1,fork,reuseaddr" "OPENSSL:127.0.0.1:$TLS_PORT,cafile=$CERTS/ca.pem,commonname=localhost" &
+RELAY_PID=$!
+trap 'kill $GATEWAY_PID $RELAY_PID 2>/dev/null || true; rm -rf "$LOGS"' EXIT
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$RELAY_PORT) 2>/dev/null && break; sleep 0.05; done
+"$VENV/bin/python" blackbox/conformance/run_autobahn.py "ws://127.0.0.1:$RELAY_PORT/echo" \
+    --exclude '12.*' --exclude '13.*' --outdir reports/autobahn-tls 2>&1 | tee "$LOGS/autobahn-tls"
+summarise_autobahn "$LOGS/autobahn-tls" "${PIPESTATUS[0]}" "Autobahn server side over TLS"
+kill $GATEWAY_PID $RELAY_PID 2>/dev/null || true
+
 echo "== Autobahn TestSuite 1.* - 10.*, client side: kosoku's fuzzing server against loadtest autobahn"
 "$VENV/bin/python" blackbox/conformance/run_autobahn_client.py "$LOADTEST" \
     --exclude '12.*' --exclude '13.*' --outdir reports/autobahn-client 2>&1 | tee "$LOGS/autobahn-client"
