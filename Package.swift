@@ -5,7 +5,8 @@ import PackageDescription
 // {WebSocket, HTTP, EventLoop}. MarketData, WebSocket and HTTP are pure (no sockets, no
 // clocks) so tests drive them byte by byte. Connection is one WebSocket connection for both
 // roles, on the loop: the gateway's connections and the load test's clients. ByteBuffers holds
-// the one type the pure modules share with the event loop: reference-counted frame bytes.
+// what the pure modules share with the event loop: reference-counted frame bytes and growable
+// scratch buffers.
 /// Release builds of the hot-path modules skip the runtime exclusivity checks (an access-set
 /// insertion per class-property access; BENCHMARKS.md has the cost). Debug builds, which every
 /// test runs, keep them, and `EventLoop.assertOnLoopThread` with them.
@@ -38,8 +39,13 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "HTTP"),
-        .target(name: "WebSocket", dependencies: ["HTTP", "COpenSSL"], swiftSettings: hotPath),
+        .target(name: "WebSocket", dependencies: ["ByteBuffers", "HTTP", "COpenSSL", "CZlib"], swiftSettings: hotPath),
         .target(name: "MarketData", dependencies: ["ByteBuffers", "WebSocket"], swiftSettings: hotPath),
         // TLS through the system OpenSSL, driven by our loop: a `TransportSecurity` for StreamSocket.
         .target(name: "TLS", dependencies: ["COpenSSL", "EventLoop"], swiftSettings: hotPath),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Connection
 import EventLoop
 import WebSocket
 
@@ -61,6 +62,8 @@ final class AutobahnClient: WebSocketClientDelegate {
     private let maxMessageBytes: Int
     private var finished = false
     private var lastText: String?
+    /// Every case connection offers permessage-deflate (the 12.* and 13.* cases need it).
+    private let compression = CompressionWorkspace()
 
     init(loop: EventLoop, base: String, agent: String, maxMessageBytes: Int) {
         self.loop = loop
@@ -87,7 +90,8 @@ final class AutobahnClient: WebSocketClientDelegate {
         guard let target = WebSocketURL(base + path) else { return false }
         finished = false
         lastText = nil
-        let client = WebSocketClient(loop: loop, target: target, index: 0, subprotocols: [], maxMessageBytes: maxMessageBytes)
+        let client = WebSocketClient(loop: loop, target: target, index: 0, subprotocols: [], maxMessageBytes: maxMessageBytes,
+                                     compression: compression)
         client.delegate = self
         do { try client.start() } catch { return false }
         let deadline = MonotonicClock.now() + UInt64(timeout * 1e9)

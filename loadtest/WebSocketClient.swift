@@ -31,11 +31,16 @@ final class WebSocketClient: WebSocketSession {
     private let extraHeaders: [(name: String, value: String)]
     private let limits: ConnectionLimits
     private let tls: ClientTLS?
+    /// Offers permessage-deflate and inflates and deflates in this workspace, when set.
+    private let compression: CompressionWorkspace?
     private var ended = false
 
-    /// `tls` is required for a wss:// target and ignored otherwise.
+    /// `tls` is required for a wss:// target and ignored otherwise. With `compression` the
+    /// client offers permessage-deflate.
     init(loop: EventLoop, target: WebSocketURL, index: Int, subprotocols: [String],
-         extraHeaders: [(name: String, value: String)] = [], maxMessageBytes: Int = 1 << 20, tls: ClientTLS? = nil) {
+         extraHeaders: [(name: String, value: String)] = [], maxMessageBytes: Int = 1 << 20, tls: ClientTLS? = nil,
+         compression: CompressionWorkspace? = nil) {
+        self.compression = compression
         precondition(!target.secure || tls != nil, "a wss:// target needs TLS settings")
         self.loop = loop
         self.tls = target.secure ? tls : nil
@@ -70,9 +75,10 @@ final class WebSocketClient: WebSocketSession {
                                               outboundHighWater: 1 << 22, security: tls?.makeChannel(for: target))
                 var nonce = [UInt8](repeating: 0, count: 16)
                 for i in 0..<16 { nonce[i] = UInt8.random(in: 0...255) }
-                connection = WebSocketConnection(connected: socket, handshake: ClientHandshake(nonce: nonce, offeredSubprotocols: subprotocols),
+                let handshake = ClientHandshake(nonce: nonce, offeredSubprotocols: subprotocols, offersCompression: compression != nil)
+                connection = WebSocketConnection(connected: socket, handshake: handshake,
                                                  host: target.hostHeader, path: target.path, extraHeaders: extraHeaders,
-                                                 limits: limits, session: self)
+                                                 limits: limits, compression: compression, session: self)
             } catch {
                 _ = Glibc.close(fd)
                 finish(closeCode: nil, error: "\(error)")

@@ -7,8 +7,9 @@ public enum RequestOutcome {
     /// sends the head without the body (HEAD requests).
     case respond(HTTPResponse, keepAlive: Bool, headOnly: Bool)
     /// Send `response` (101) and switch to WebSocket with `maxMessageBytes` as this route's
-    /// message limit; `openSession` makes the session, given the upgraded connection.
-    case upgrade(HTTPResponse, subprotocol: String?, maxMessageBytes: Int,
+    /// message limit and `compression` if permessage-deflate was agreed; `openSession` makes
+    /// the session, given the upgraded connection.
+    case upgrade(HTTPResponse, subprotocol: String?, maxMessageBytes: Int, compression: ConnectionCompression?,
                  openSession: (WebSocketConnection) -> WebSocketSession)
 }
 

@@ -47,6 +47,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
     public private(set) var subprotocol: String?
     /// The peer's Close code, once its Close arrived (nil for an empty Close).
     public private(set) var peerCloseCode: CloseCode?
+    /// permessage-deflate, when the handshake agreed it.
+    public private(set) var compression: ConnectionCompression?
     private var closeReceived = false
     /// Serves the connection once open. Strong: the connection and its session live and die
     /// together, and the reference is dropped when the connection closes.
@@ -68,12 +70,15 @@ public final class WebSocketConnection: StreamSocketDelegate {
     private final class ClientState {
         let handshake: ClientHandshake
         let maxHeaderBytes: Int
+        /// Where compressed messages are inflated and ours deflated, if compression is offered.
+        let workspace: CompressionWorkspace?
         /// Why the connection ended without a clean close handshake, for the client's report.
         var failureReason: String?
 
-        init(handshake: ClientHandshake, maxHeaderBytes: Int) {
+        init(handshake: ClientHandshake, maxHeaderBytes: Int, workspace: CompressionWorkspace?) {
             self.handshake = handshake
             self.maxHeaderBytes = maxHeaderBytes
+            self.workspace = workspace
         }
     }
 
@@ -93,15 +98,18 @@ public final class WebSocketConnection: StreamSocketDelegate {
     }
 
     /// A client connection on a connected socket: sends the upgrade request for `path` at
-    /// once; `session` hears `connectionDidOpen` after a valid 101.
+    /// once; `session` hears `connectionDidOpen` after a valid 101. A handshake that offers
+    /// compression needs the `workspace` its messages are inflated and deflated in.
     public init(connected socket: StreamSocket, handshake: ClientHandshake, host: String, path: String,
-                extraHeaders: [(name: String, value: String)] = [], limits: ConnectionLimits, session: WebSocketSession) {
+                extraHeaders: [(name: String, value: String)] = [], limits: ConnectionLimits,
+                compression workspace: CompressionWorkspace? = nil, session: WebSocketSession) {
+        precondition(!handshake.offersCompression || workspace != nil, "offering compression needs a workspace")
         self.socket = socket
         self.role = .client
         handshakeTimeout = limits.handshakeTimeout
         closeTimeout = limits.closeTimeout
         self.server = nil
-        self.client = ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes)
+        self.client = ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes, workspace: workspace)
         self.session = session
         phase = .awaitingResponse
         reader = MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes)
@@ -128,16 +136,21 @@ public final class WebSocketConnection: StreamSocketDelegate {
         socket.enqueue(frame)
     }
 
-    /// Frames `payload` for this connection alone (masked in the client role) and queues it.
+    /// Frames `payload` for this connection alone (masked in the client role) and queues it,
+    /// compressed when permessage-deflate was agreed and the message is large enough.
     public func send(opcode: Opcode, payload: UnsafeRawBufferPointer) {
         guard acceptsData else { return }
-        writeFrame(opcode: opcode, payload: payload)
+        if let deflater = compression?.deflater(for: payload.count) {
+            writeFrame(opcode: opcode, payload: deflater.compress(payload), compressed: true)
+        } else {
+            writeFrame(opcode: opcode, payload: payload)
+        }
     }
 
-    private func writeFrame(opcode: Opcode, payload: UnsafeRawBufferPointer) {
+    private func writeFrame(opcode: Opcode, payload: UnsafeRawBufferPointer, compressed: Bool = false) {
         let maskKey: UInt32? = role == .client ? UInt32.random(in: 0...UInt32.max) : nil
         socket.enqueueCopy(count: FrameEncoder.frameLength(payloadLength: payload.count, masked: maskKey != nil)) { destination in
-            FrameEncoder.writeFrame(into: destination, opcode: opcode, payload: payload, maskKey: maskKey)
+            FrameEncoder.writeFrame(into: destination, opcode: opcode, compressed: compressed, payload: payload, maskKey: maskKey)
         }
     }
 
@@ -231,6 +244,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
             case .message(let opcode, let payload):
                 // After our Close, data is read (to reach the peer's Close) but not acted on.
                 if !closeSent { session?.connection(self, didReceive: opcode, payload: payload) }
+            case .compressedMessage(let opcode, let payload):
+                if !closeSent { receiveCompressed(opcode, payload) }
             case .ping(let payload):
                 if !closeSent { writeFrame(opcode: .pong, payload: payload) }
             case .close(let code, _):
@@ -241,6 +256,26 @@ public final class WebSocketConnection: StreamSocketDelegate {
             return phase == .open
         }
         return phase == .open ? consumed : bytes.count
+    }
+
+    /// Inflates a compressed message within the route's limit (a bomb stops at the limit),
+    /// checks text once whole, and hands it on.
+    private func receiveCompressed(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
+        guard let compression, let reader else { return }
+        switch compression.inflate(payload, limit: reader.maxMessageLength) {
+        case .failure(.tooBig):
+            fail(ProtocolFailure(.messageTooBig, "message inflates past the size limit"))
+        case .failure(.corrupt):
+            fail(ProtocolFailure(.invalidPayloadData, "invalid deflate data"))
+        case .success(let message):
+            if opcode == .text {
+                var validator = UTF8Validator()
+                guard validator.validate(message), validator.isComplete else {
+                    return fail(ProtocolFailure(.invalidPayloadData, "text message is not valid UTF-8"))
+                }
+            }
+            session?.connection(self, didReceive: opcode, payload: message)
+        }
     }
 
     // MARK: Server: HTTP until the upgrade
@@ -277,13 +312,15 @@ public final class WebSocketConnection: StreamSocketDelegate {
         switch server.connection(self, route: head, body: body) {
         case .respond(let response, let keepAlive, let headOnly):
             respond(response, keepAlive: keepAlive, headOnly: headOnly)
-        case .upgrade(let response, let subprotocol, let maxMessageBytes, let openSession):
+        case .upgrade(let response, let subprotocol, let maxMessageBytes, let compression, let openSession):
             response.serialized(keepAlive: true).withUnsafeBytes { socket.enqueueCopy($0) }
             timer?.cancel()
             timer = nil
             requestParser = nil
             self.subprotocol = subprotocol
             reader = MessageReader(role: .server, maxMessageLength: maxMessageBytes)
+            reader?.acceptsCompressed = compression != nil
+            self.compression = compression
             socket.maxBufferedInput = ConnectionLimits.bufferedFrameBytes(maxMessageBytes: maxMessageBytes)
             phase = .open
             didOpen = true
@@ -333,10 +370,15 @@ public final class WebSocketConnection: StreamSocketDelegate {
             case .failure(let failure):
                 abort(because: "handshake refused: \(failure)")
                 return bytes.count
-            case .success(let subprotocol):
+            case .success(let agreement):
                 timer?.cancel()
                 timer = nil
+                let subprotocol = agreement.subprotocol
                 self.subprotocol = subprotocol
+                if let parameters = agreement.compression, let workspace = client.workspace {
+                    compression = ConnectionCompression(parameters: parameters, role: .client, workspace: workspace)
+                    reader?.acceptsCompressed = true
+                }
                 phase = .open
                 didOpen = true
                 session?.connectionDidOpen(self, subprotocol: subprotocol)

@@ -80,9 +80,9 @@ public final class StreamSocket: EventHandler {
     /// Behind one optional reference, so a plaintext connection pays 8 bytes for it.
     private let secure: SecureChannel?
 
-    private var pending: UnsafeMutableRawPointer?
+    /// Input kept between reads; idle connections hold none at all.
+    private var pending = GrowableBuffer()
     private var pendingCount = 0
-    private var pendingCapacity = 0
     private var queue = OutboundQueue()
     private var interest: UInt32
     private var isDirty = false
@@ -111,8 +111,6 @@ public final class StreamSocket: EventHandler {
             if !secure.sealed.isEmpty { markDirty() }
         }
     }
-
-    deinit { pending?.deallocate() }
 
     /// Bytes queued and not yet written: plaintext, and with TLS the records not yet sent.
     public var outboundBytes: Int { queue.byteCount + (secure?.sealed.byteCount ?? 0) }
@@ -298,17 +296,17 @@ public final class StreamSocket: EventHandler {
             }
             return n
         }
-        if pendingCount == pendingCapacity {
-            guard pendingCapacity < maxBufferedInput else {
+        if pendingCount == pending.capacity {
+            guard pending.capacity < maxBufferedInput else {
                 closeNow(.inputOverflow)
                 return Self.stopped
             }
-            grow(to: min(max(pendingCapacity * 2, pendingCount + 65536), maxBufferedInput))
+            pending.reserve(min(max(pending.capacity * 2, pendingCount + 65536), maxBufferedInput), keeping: pendingCount)
         }
-        let n = source(pending! + pendingCount, pendingCapacity - pendingCount)
+        let n = source(pending.base! + pendingCount, pending.capacity - pendingCount)
         guard n > 0 else { return n }
         pendingCount += n
-        let consumed = delegate?.streamSocket(self, didRead: UnsafeMutableRawBufferPointer(start: pending, count: pendingCount)) ?? pendingCount
+        let consumed = delegate?.streamSocket(self, didRead: UnsafeMutableRawBufferPointer(start: pending.base, count: pendingCount)) ?? pendingCount
         if state == .open { dropPending(consumed) }
         return n
     }
@@ -387,33 +385,19 @@ public final class StreamSocket: EventHandler {
             closeNow(.inputOverflow)
             return
         }
-        grow(to: max(bytes.count * 2, 4096))
-        pending!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        pending.reserve(max(bytes.count * 2, 4096), keeping: 0)
+        pending.base!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         pendingCount = bytes.count
     }
 
     private func dropPending(_ consumed: Int) {
         if consumed >= pendingCount {
-            // Idle connections hold no input buffer at all.
-            pending?.deallocate()
-            pending = nil
+            pending.release()
             pendingCount = 0
-            pendingCapacity = 0
         } else if consumed > 0 {
-            memmove(pending!, pending! + consumed, pendingCount - consumed)
+            memmove(pending.base!, pending.base! + consumed, pendingCount - consumed)
             pendingCount -= consumed
         }
-    }
-
-    private func grow(to capacity: Int) {
-        guard capacity > pendingCapacity else { return }
-        let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        if let pending {
-            grown.copyMemory(from: pending, byteCount: pendingCount)
-            pending.deallocate()
-        }
-        pending = grown
-        pendingCapacity = capacity
     }
 
     private func closeNow(_ reason: CloseReason) {
@@ -433,10 +417,8 @@ public final class StreamSocket: EventHandler {
             }
             secure.security.socketDidClose(byPeer: byPeer)
         }
-        pending?.deallocate()
-        pending = nil
+        pending.release()
         pendingCount = 0
-        pendingCapacity = 0
         let delegate = self.delegate
         self.delegate = nil
         delegate?.streamSocketDidClose(self, reason: reason)

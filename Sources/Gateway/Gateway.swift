@@ -47,6 +47,11 @@ public final class Gateway {
                                 finished: { [unowned self] in self.stopAfterDrain() })
         connections.onConnectionEnded = { [unowned self] in self.drain.connectionClosed() }
 
+        router.acceptsCompression = configuration.deflate
+        if configuration.deflate {
+            service.fanOut.deflater = MessageDeflater(windowBits: 9, level: GatewayConfiguration.sharedDeflateLevel)
+            service.fanOut.deflateMinBytes = configuration.deflateMinBytes
+        }
         router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service))
         if let token = configuration.publisherToken {
             router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service))

@@ -12,6 +12,8 @@ final class GatewayContext {
     let metrics: GatewayMetrics
     /// One writer for every control reply (acks, errors, notices).
     let replies = ControlReplies()
+    /// The zlib streams every compressing connection shares (permessage-deflate).
+    let compression = CompressionWorkspace()
     /// The listener's certificate when it speaks TLS.
     let certificate: ListenerCertificate?
     /// Moved forward by `DrainController` only; routing, readiness and metrics read it.

@@ -22,6 +22,7 @@ struct GatewayCommand: ParsableCommand {
     @OptionGroup(title: "Listener") var listener: ListenerOptions
     @OptionGroup(title: "TLS") var tls: TLSOptions
     @OptionGroup(title: "WebSocket limits") var limits: LimitOptions
+    @OptionGroup(title: "Compression") var compression: CompressionOptions
     @OptionGroup(title: "Market data") var market: MarketOptions
     @OptionGroup(title: "Health and draining") var operations: OperationsOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
@@ -42,6 +43,9 @@ struct GatewayCommand: ParsableCommand {
         }
         guard limits.maxHeaderBytes >= 256, limits.maxHeaderBytes <= 1 << 20 else {
             throw ValidationError("--max-header-bytes must be 256...1048576, got \(limits.maxHeaderBytes)")
+        }
+        guard (0...1 << 30).contains(compression.deflateMinBytes) else {
+            throw ValidationError("--deflate-min-bytes must be 0...1073741824, got \(compression.deflateMinBytes)")
         }
         guard limits.maxQueueBytes >= 4096 else { throw ValidationError("--max-queue-bytes must be at least 4096") }
         guard limits.handshakeTimeout > 0, limits.closeTimeout > 0 else {
@@ -106,6 +110,8 @@ struct GatewayCommand: ParsableCommand {
         settings.maxMessageBytes = limits.maxMessageBytes
         settings.maxHeaderBytes = limits.maxHeaderBytes
         settings.maxQueueBytes = limits.maxQueueBytes
+        settings.deflate = compression.deflate == .on
+        settings.deflateMinBytes = compression.deflateMinBytes
         settings.handshakeTimeout = limits.handshakeTimeout
         settings.closeTimeout = limits.closeTimeout
         settings.slowConsumerTimeout = market.slowConsumerTimeout
@@ -135,7 +141,8 @@ struct GatewayCommand: ParsableCommand {
         var values: Logger.Metadata = [
             "host": "\(listener.host)", "port": "\(listener.port)", "reuse_port": "\(listener.reusePort)", "echo": "\(listener.echo)",
             "max_message_bytes": "\(limits.maxMessageBytes)", "max_header_bytes": "\(limits.maxHeaderBytes)",
-            "max_queue_bytes": "\(limits.maxQueueBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
+            "max_queue_bytes": "\(limits.maxQueueBytes)", "deflate": "\(compression.deflate.rawValue)",
+            "deflate_min_bytes": "\(compression.deflateMinBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
             "close_timeout": "\(limits.closeTimeout)", "sim_symbols": "\(market.simSymbols ?? "default list")",
             "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)", "max_symbols": "\(market.maxSymbols)",
             "slow_consumer_timeout": "\(market.slowConsumerTimeout)", "publisher_token": "\(market.publisherToken == nil ? "unset" : "set")",
@@ -236,6 +243,18 @@ struct LimitOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
     var closeTimeout = 5.0
+}
+
+enum Switch: String, ExpressibleByArgument, CaseIterable {
+    case on, off
+}
+
+struct CompressionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("permessage-deflate with clients that offer it: on or off. Updates are compressed once per variant and shared, not per subscriber.", valueName: "on|off"))
+    var deflate: Switch = .on
+
+    @Option(parsing: .unconditional, help: "Market-data messages shorter than this go out uncompressed even to clients that negotiated deflate (too small to gain).")
+    var deflateMinBytes = 100
 }
 
 struct MarketOptions: ParsableArguments {

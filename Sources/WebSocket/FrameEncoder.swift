@@ -11,12 +11,13 @@ public enum FrameEncoder {
 
     /// Writes a header at `destination`, which must have room for `headerLength(...)` bytes,
     /// and returns the number written. A client passes `maskKey` (wire order) and then masks
-    /// the payload with `Masking.apply`.
+    /// the payload with `Masking.apply`. `compressed` sets RSV1: the first frame of a
+    /// permessage-deflate message.
     @inlinable
     @discardableResult
     public static func writeHeader(to destination: UnsafeMutableRawPointer, opcode: Opcode, fin: Bool = true,
-                                   payloadLength: Int, maskKey: UInt32? = nil) -> Int {
-        destination.storeBytes(of: (fin ? 0x80 : 0) | opcode.rawValue, as: UInt8.self)
+                                   compressed: Bool = false, payloadLength: Int, maskKey: UInt32? = nil) -> Int {
+        destination.storeBytes(of: (fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | opcode.rawValue, as: UInt8.self)
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         var offset: Int
         if payloadLength < 126 {
@@ -49,8 +50,9 @@ public enum FrameEncoder {
     /// place a frame is assembled, whoever sends it.
     @inlinable
     public static func writeFrame(into destination: UnsafeMutableRawBufferPointer, opcode: Opcode, fin: Bool = true,
-                                  payload: UnsafeRawBufferPointer, maskKey: UInt32? = nil) {
-        let header = writeHeader(to: destination.baseAddress!, opcode: opcode, fin: fin, payloadLength: payload.count, maskKey: maskKey)
+                                  compressed: Bool = false, payload: UnsafeRawBufferPointer, maskKey: UInt32? = nil) {
+        let header = writeHeader(to: destination.baseAddress!, opcode: opcode, fin: fin, compressed: compressed,
+                                 payloadLength: payload.count, maskKey: maskKey)
         guard !payload.isEmpty else { return }
         (destination.baseAddress! + header).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
         if let maskKey {

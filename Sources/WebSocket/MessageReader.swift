@@ -1,3 +1,5 @@
+import ByteBuffers
+
 /// Turns frames into messages (RFC 6455 §5.4-5.5): reassembles fragments, lets control
 /// frames interleave, enforces the message size limit, validates text as UTF-8 as it arrives
 /// and checks Close payloads. One per connection; pure, no I/O.
@@ -11,6 +13,9 @@ public final class MessageReader {
         case pending
         /// A whole text or binary message. The bytes are valid until the next call.
         case message(Opcode, UnsafeRawBufferPointer)
+        /// A whole message sent compressed (RSV1, permessage-deflate), still compressed: the
+        /// receiver inflates it and then checks text for UTF-8. Only when `acceptsCompressed`.
+        case compressedMessage(Opcode, UnsafeRawBufferPointer)
         case ping(UnsafeRawBufferPointer)
         case pong(UnsafeRawBufferPointer)
         /// The peer's Close, already checked: `code` is nil when the frame had no payload.
@@ -24,21 +29,26 @@ public final class MessageReader {
     private var parser: FrameParser
     /// The opcode of the fragmented message in progress, if any.
     private var fragmentOpcode: Opcode?
+    /// Whether the fragmented message in progress was sent compressed.
+    private var fragmentCompressed = false
+    /// permessage-deflate was negotiated: RSV1 marks a compressed message (its first frame).
+    public var acceptsCompressed = false {
+        didSet { parser.allowedRSV = acceptsCompressed ? Self.compressedBit : 0 }
+    }
+    static let compressedBit: UInt8 = 0b100
     private var textValidator = UTF8Validator()
-    private var storage: UnsafeMutableRawPointer?
-    private var storageCapacity = 0
+    /// Fragments of the message in progress; above 16 KiB freed after its message so idle
+    /// connections stay small.
+    private var storage = GrowableBuffer()
+    private static let retainedCapacity = 16 * 1024
     private var storageCount = 0
     /// Set when storage was handed out; it is emptied on the next call.
     private var storageDelivered = false
-    /// Storage above this is freed after its message so idle connections stay small.
-    private static let retainedCapacity = 16 * 1024
 
     public init(role: FrameParser.Role, maxMessageLength: Int) {
         self.maxMessageLength = maxMessageLength
         self.parser = FrameParser(role: role, maxPayloadLength: maxMessageLength)
     }
-
-    deinit { storage?.deallocate() }
 
     /// Reads the next event from the unconsumed bytes at the start of `buffer`. The caller
     /// drops `consumed` bytes, then acts on the event.
@@ -83,15 +93,20 @@ public final class MessageReader {
             append(payload)
             guard header.fin, let opcode = fragmentOpcode else { return .pending }
             fragmentOpcode = nil
-            if let failure = finishText(opcode) { return .failure(failure) }
             storageDelivered = true
-            return .message(opcode, UnsafeRawBufferPointer(start: storage, count: storageCount))
+            let message = UnsafeRawBufferPointer(start: storage.base, count: storageCount)
+            if fragmentCompressed { return .compressedMessage(opcode, message) }
+            if let failure = finishText(opcode) { return .failure(failure) }
+            return .message(opcode, message)
         default:
+            let compressed = header.rsv & Self.compressedBit != 0
             if header.fin {
+                if compressed { return .compressedMessage(header.opcode, payload) }
                 if let failure = finishText(header.opcode) { return .failure(failure) }
                 return .message(header.opcode, payload)
             }
             fragmentOpcode = header.opcode
+            fragmentCompressed = compressed
             append(payload)
             return .pending
         }
@@ -99,6 +114,10 @@ public final class MessageReader {
 
     /// Frame-order and size rules that the header alone decides.
     private func checkSequence(_ header: FrameHeader) -> ProtocolFailure? {
+        if header.rsv & Self.compressedBit != 0 && (header.opcode.isControl || header.opcode == .continuation) {
+            // RFC 7692 §6.1: RSV1 is set on the first frame of a compressed message only.
+            return ProtocolFailure(.protocolError, "RSV1 set on a control or continuation frame")
+        }
         if header.opcode.isControl { return nil }
         if header.opcode == .continuation {
             if fragmentOpcode == nil {
@@ -118,7 +137,9 @@ public final class MessageReader {
     private func validateText(_ header: FrameHeader, _ buffer: UnsafeMutableRawBufferPointer,
                               _ newPayload: Range<Int>) -> ProtocolFailure? {
         let isText = header.opcode == .text || (header.opcode == .continuation && fragmentOpcode == .text)
-        guard isText, !newPayload.isEmpty else { return nil }
+        // Compressed text is checked once inflated.
+        let isCompressed = header.opcode == .continuation ? fragmentCompressed : header.rsv & Self.compressedBit != 0
+        guard isText, !isCompressed, !newPayload.isEmpty else { return nil }
         if textValidator.validate(UnsafeRawBufferPointer(rebasing: buffer[newPayload])) { return nil }
         return ProtocolFailure(.invalidPayloadData, "text message is not valid UTF-8")
     }
@@ -146,27 +167,14 @@ public final class MessageReader {
     private func append(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         let needed = storageCount + bytes.count
-        if needed > storageCapacity {
-            let capacity = max(needed, storageCapacity * 2, 1024)
-            let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-            if let storage {
-                grown.copyMemory(from: storage, byteCount: storageCount)
-                storage.deallocate()
-            }
-            storage = grown
-            storageCapacity = capacity
-        }
-        (storage! + storageCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        if needed > storage.capacity { storage.reserve(max(needed, storage.capacity * 2, 1024), keeping: storageCount) }
+        (storage.base! + storageCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         storageCount = needed
     }
 
     private func releaseStorage() {
         storageDelivered = false
         storageCount = 0
-        if storageCapacity > Self.retainedCapacity {
-            storage?.deallocate()
-            storage = nil
-            storageCapacity = 0
-        }
+        storage.trim(above: Self.retainedCapacity)
     }
 }

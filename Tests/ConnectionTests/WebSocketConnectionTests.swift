@@ -10,6 +10,8 @@ import WebSocket
 /// connection reports, as the gateway's registry would.
 final class RecordingServer: ServerConnectionDelegate {
     var echoLimit = 1 << 16
+    /// When set, upgrades negotiate permessage-deflate as the gateway does.
+    var compression: CompressionWorkspace?
     var rejected: [Int] = []
     var closesSent: [UInt16] = []
     var closesReceived: [UInt16] = []
@@ -25,8 +27,15 @@ final class RecordingServer: ServerConnectionDelegate {
             return .respond(error.response, keepAlive: false, headOnly: false)
         case .success(let key):
             let subprotocol = ServerHandshake.selectSubprotocol(head, supported: ["v2", "v1"])
-            return .upgrade(ServerHandshake.response(key: key, subprotocol: subprotocol), subprotocol: subprotocol,
-                            maxMessageBytes: echoLimit) { _ in EchoSession() }
+            var agreed: ConnectionCompression?
+            var headers: [(name: String, value: String)] = []
+            if let compression, case .accept(let parameters) = DeflateNegotiation.negotiate(
+                offers: head.headers.filter { $0.name == "sec-websocket-extensions" }.map(\.value)) {
+                agreed = ConnectionCompression(parameters: parameters, role: .server, workspace: compression)
+                headers.append(("Sec-WebSocket-Extensions", parameters.responseHeader))
+            }
+            return .upgrade(ServerHandshake.response(key: key, subprotocol: subprotocol, extraHeaders: headers), subprotocol: subprotocol,
+                            maxMessageBytes: echoLimit, compression: agreed) { _ in EchoSession() }
         }
     }
 
@@ -68,10 +77,11 @@ func serverConnection(loop: EventLoop, delegate: ServerConnectionDelegate, limit
 }
 
 func clientConnection(loop: EventLoop, fd: Int32, session: WebSocketSession, protocols: [String] = [],
-                      limits: ConnectionLimits = fast) throws -> WebSocketConnection {
+                      limits: ConnectionLimits = fast, compression: CompressionWorkspace? = nil) throws -> WebSocketConnection {
     let socket = try StreamSocket(fd: fd, loop: loop, maxBufferedInput: 1 << 16, outboundHighWater: 1 << 20)
-    let handshake = ClientHandshake(nonce: Array(0..<16), offeredSubprotocols: protocols)
-    return WebSocketConnection(connected: socket, handshake: handshake, host: "test", path: "/echo", limits: limits, session: session)
+    let handshake = ClientHandshake(nonce: Array(0..<16), offeredSubprotocols: protocols, offersCompression: compression != nil)
+    return WebSocketConnection(connected: socket, handshake: handshake, host: "test", path: "/echo", limits: limits,
+                               compression: compression, session: session)
 }
 
 /// A client connection whose server is the test, speaking by hand.
@@ -215,5 +225,47 @@ func clientAgainstRawServer(loop: EventLoop) throws -> (client: WebSocketConnect
         #expect(written[0] == 0x88 && written[1] & 0x80 != 0)
         let key = Array(written[2..<6])
         #expect((written[6] ^ key[0], written[7] ^ key[1]) == (0x03, 0xEA))
+    }
+}
+
+@Suite struct CompressedConnectionTests {
+    /// Both roles negotiate permessage-deflate, every message goes out compressed (RSV1) and
+    /// comes back whole; the server's limit applies to the inflated size.
+    @Test func bothRolesCompressAndInflate() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        server.compression = CompressionWorkspace()
+        let (ours, theirs) = socketPair()
+        let serverSocket = try StreamSocket(fd: ours, loop: loop, maxBufferedInput: 1 << 17, outboundHighWater: 1 << 20)
+        let serverSide = WebSocketConnection(accepted: serverSocket, limits: fast, delegate: server)
+        let recorder = RecordingClient()
+        let client = try clientConnection(loop: loop, fd: theirs, session: recorder, compression: CompressionWorkspace())
+        #expect(run(loop, until: { recorder.opened != nil }))
+        #expect(client.compression?.parameters.serverNoContextTakeover == true)
+        #expect(serverSide.compression != nil)
+        let long = String(repeating: "compressible ", count: 2000)  // 26 kB, well under the limit once inflated
+        for text in ["a", long, "ünïcödé"] {
+            Array(text.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
+        }
+        #expect(run(loop, until: { recorder.messages.count == 3 }))
+        #expect(recorder.messages == ["a", long, "ünïcödé"])
+    }
+
+    @Test func aDecompressionBombClosesWith1009() throws {
+        let loop = try EventLoop()
+        let server = RecordingServer()
+        server.compression = CompressionWorkspace()
+        let (connection, peer) = try serverConnection(loop: loop, delegate: server)
+        peer.write(Array("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n".utf8))
+        #expect(run(loop, until: { connection.phase == .open }))
+        #expect(peer.readResponse()?.contains("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover") == true)
+        // 4 MiB of zeros, a few kB on the wire, against a 64 KiB limit.
+        let deflater = MessageDeflater()
+        let bomb = [UInt8](repeating: 0, count: 4 << 20).withUnsafeBytes { Array(deflater.compress($0)) }
+        var frame = FrameEncoder.maskedFrame(opcode: .binary, payload: bomb, maskKey: 0x1234_5678)
+        frame[0] |= 0x40
+        peer.write(frame)
+        #expect(run(loop, until: { server.closesSent == [1009] }))
+        #expect(peer.readEvents().last == .close(1009))
     }
 }

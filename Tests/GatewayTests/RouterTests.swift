@@ -46,7 +46,7 @@ private func upgrade(_ path: String, _ extra: String = "") -> HTTPRequestHead {
     }
 
     @Test func upgradesNegotiateTheFirstSupportedSubprotocol() {
-        guard case .upgrade(let endpoint, let subprotocol, let response) = harness.router.route(
+        guard case .upgrade(let endpoint, let subprotocol, _, let response) = harness.router.route(
             upgrade("/ws", "\r\nSec-WebSocket-Protocol: v3, v2, v1"), body: .init(start: nil, count: 0), draining: false) else {
             Issue.record("expected an upgrade")
             return
@@ -55,7 +55,7 @@ private func upgrade(_ path: String, _ extra: String = "") -> HTTPRequestHead {
         #expect(endpoint is MarketDataEndpoint)
         #expect(endpoint.maxMessageBytes == harness.context.configuration.maxMessageBytes)
         #expect(response.status.code == 101)
-        guard case .upgrade(_, let none, _) = harness.router.route(upgrade("/ws", "\r\nSec-WebSocket-Protocol: v9"), body: .init(start: nil, count: 0), draining: false) else {
+        guard case .upgrade(_, let none, _, _) = harness.router.route(upgrade("/ws", "\r\nSec-WebSocket-Protocol: v9"), body: .init(start: nil, count: 0), draining: false) else {
             Issue.record("expected an upgrade")
             return
         }

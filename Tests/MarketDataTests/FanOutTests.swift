@@ -1,5 +1,6 @@
 import ByteBuffers
 import Testing
+import WebSocket
 @testable import MarketData
 
 final class RecordingSubscriber: Subscriber {
@@ -129,5 +130,47 @@ final class RecordingSubscriber: Subscriber {
         #expect(decodeFeed("42").failure?.code == "invalid_message")
         let tooDeep = decodeFeed(#"{"symbol":"A","last":1,"bid":1,"ask":1,"book":["# + String(repeating: "[1,1,1,1],", count: 50) + "[1,1,1,1]]}")
         #expect(tooDeep.errors.first?.1.contains("more than 50 levels") == true)
+    }
+}
+
+@Suite struct CompressedFanOutTests {
+    /// Subscribers that negotiated deflate get one compressed frame per variant, shared by
+    /// all of them: 1,000 compressed subscribers cost one compression per update.
+    @Test func compressesOncePerVariantNotPerSubscriber() {
+        let registry = SubscriptionRegistry()
+        let fanOut = FanOut(registry: registry)
+        fanOut.deflater = MessageDeflater(windowBits: 9)
+        fanOut.deflateMinBytes = 100
+        let compressed = (0..<1000).map { _ in RecordingSubscriber() }
+        let plain = (0..<10).map { _ in RecordingSubscriber() }
+        let compressedV1 = (0..<10).map { _ in RecordingSubscriber() }
+        for s in compressed { registry.subscribe(s, to: 3, variant: ProtocolVariant.v2(depth: 5).compressed) }
+        for s in plain { registry.subscribe(s, to: 3, variant: .v2(depth: 5)) }
+        for s in compressedV1 { registry.subscribe(s, to: 3, variant: ProtocolVariant.v1.compressed) }
+        for _ in 0..<3 { fanOut.publish(symbol: 3, name: "AAPL", state: sampleState) }
+        // v2 depth 5 compressed: one deflate per update; v1 is below --deflate-min-bytes.
+        #expect(fanOut.compressions == 3)
+        #expect(fanOut.bytesAfterCompression < fanOut.bytesBeforeCompression)
+        #expect(Set(compressed.map { ObjectIdentifier($0.frames[0].1) }).count == 1)
+        let frame = compressed[0].frames[0].1
+        #expect(frame.withBytes { $0[0] } == 0xC1)  // FIN, RSV1, text
+        // Inflated, it is exactly what plain subscribers of the same variant got.
+        let inflater = MessageInflater()
+        let inflated = frame.withBytes { bytes -> [UInt8] in
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[(bytes[1] == 126 ? 4 : 2)...])
+            return (try? inflater.inflate(payload, limit: 1 << 16, keepContext: false).get()).map(Array.init) ?? []
+        }
+        #expect(inflated == plain[0].frames[0].1.withBytes { Array($0.dropFirst($0[1] == 126 ? 4 : 2)) })
+        // A short message goes out plain: the compressed v1 group shares the plain v1 frame bytes.
+        #expect(compressedV1[0].frames[0].1.withBytes { $0[0] } == 0x81)
+    }
+
+    @Test func snapshotsOfCompressedVariantsAreCompressed() {
+        let fanOut = FanOut(registry: SubscriptionRegistry())
+        fanOut.deflater = MessageDeflater(windowBits: 9)
+        let frame = fanOut.encode(name: "AAPL", state: sampleState, variant: ProtocolVariant.v2(depth: 5).compressed)
+        #expect(frame.withBytes { $0[0] } == 0xC1)
+        let plain = fanOut.encode(name: "AAPL", state: sampleState, variant: .v2(depth: 5))
+        #expect(plain.withBytes { $0[0] } == 0x81)
     }
 }

@@ -29,6 +29,12 @@ public final class RawPeer {
     public let fd: Int32
     private var buffer: [UInt8] = []
     private let reader = MessageReader(role: .client, maxMessageLength: 1 << 24)
+    private let inflater = MessageInflater()
+    /// Messages that arrived compressed (after `acceptCompressed()`), inflated into the events.
+    public private(set) var compressedMessages = 0
+
+    /// Reads RSV1 messages as permessage-deflate (the server agreed to it).
+    public func acceptCompressed() { reader.acceptsCompressed = true }
     /// Whether the other end closed (EOF seen).
     public private(set) var sawEOF = false
 
@@ -95,6 +101,14 @@ public final class RawPeer {
                 case .pending: return true
                 case .message(let opcode, let payload):
                     events.append(opcode == .text ? .text(String(decoding: payload, as: UTF8.self)) : .binary(Array(payload)))
+                case .compressedMessage(let opcode, let payload):
+                    compressedMessages += 1
+                    switch inflater.inflate(payload, limit: 1 << 24, keepContext: false) {
+                    case .success(let plain):
+                        events.append(opcode == .text ? .text(String(decoding: plain, as: UTF8.self)) : .binary(Array(plain)))
+                    case .failure(let failure):
+                        events.append(.failure("inflate: \(failure)"))
+                    }
                 case .ping(let payload): events.append(.ping(Array(payload)))
                 case .pong(let payload): events.append(.pong(Array(payload)))
                 case .close(let code, _): events.append(.close(code?.rawValue))

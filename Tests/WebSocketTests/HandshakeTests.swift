@@ -106,12 +106,12 @@ extension String {
             return
         }
         #expect(consumed == responseBytes.count)
-        #expect(client.validate(response) == .success("v2"))
+        #expect(client.validate(response) == .success(.init(subprotocol: "v2")))
     }
 
     @Test func clientRejectsBadResponses() {
         let client = ClientHandshake(nonce: Array(repeating: 1, count: 16), offeredSubprotocols: ["v1"])
-        func check(_ text: String) -> Result<String?, ClientHandshake.Failure>? {
+        func check(_ text: String) -> Result<ClientHandshake.Agreement, ClientHandshake.Failure>? {
             guard case .complete(let head, _) = Array(text.utf8).withUnsafeBytes({ HTTPResponseParser.parse($0) }) else { return nil }
             return client.validate(head)
         }
@@ -119,6 +119,21 @@ extension String {
         #expect(check("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\r\n") == .failure(.status(503)))
         #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n\r\n") == .failure(.wrongAccept))
         #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\nSec-WebSocket-Protocol: v9\r\n\r\n") == .failure(.unofferedSubprotocol("v9")))
-        #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n") == .success(nil))
+        #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n") == .success(.init(subprotocol: nil)))
+        // Extensions the client never offered.
+        #expect(check("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+                == .failure(.badExtensions("extensions accepted but none offered")))
+    }
+
+    @Test func aClientThatOffersDeflateReadsTheAnswer() {
+        let client = ClientHandshake(nonce: Array(repeating: 2, count: 16), offersCompression: true)
+        #expect(String(decoding: client.request(host: "h", path: "/"), as: UTF8.self)
+                    .contains("Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits\r\n"))
+        let accept = ServerHandshake.acceptValue(forKey: client.key)
+        let text = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n"
+        guard case .complete(let head, _) = Array(text.utf8).withUnsafeBytes({ HTTPResponseParser.parse($0) }) else {
+            Issue.record("unparsed"); return
+        }
+        #expect(client.validate(head) == .success(.init(subprotocol: nil, compression: DeflateParameters(serverNoContextTakeover: true, clientNoContextTakeover: true))))
     }
 }

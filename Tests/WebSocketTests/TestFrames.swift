@@ -22,6 +22,8 @@ enum TestFrames {
 /// What a reader produced, copied out so tests can compare it after the buffer is gone.
 enum Seen: Equatable {
     case message(Opcode, [UInt8])
+    /// Still compressed, as the reader hands it out.
+    case compressed(Opcode, [UInt8])
     case ping([UInt8])
     case pong([UInt8])
     case close(UInt16?, String)
@@ -30,8 +32,10 @@ enum Seen: Equatable {
 
 /// Feeds `bytes` to a fresh reader in chunks of `chunkSize` (or at the given split points),
 /// keeping unconsumed bytes the way StreamSocket does, and collects what it reports.
-func drive(_ bytes: [UInt8], splits: [Int]? = nil, chunkSize: Int = .max, maxMessage: Int = 1 << 20) -> [Seen] {
+func drive(_ bytes: [UInt8], splits: [Int]? = nil, chunkSize: Int = .max, maxMessage: Int = 1 << 20,
+           acceptsCompressed: Bool = false) -> [Seen] {
     let reader = MessageReader(role: .server, maxMessageLength: maxMessage)
+    reader.acceptsCompressed = acceptsCompressed
     var boundaries = splits ?? Array(stride(from: min(chunkSize, bytes.count), to: bytes.count, by: chunkSize))
     boundaries.append(bytes.count)
     var buffered: [UInt8] = []
@@ -47,6 +51,7 @@ func drive(_ bytes: [UInt8], splits: [Int]? = nil, chunkSize: Int = .max, maxMes
                 switch event {
                 case .pending: stop = consumed == 0
                 case .message(let opcode, let payload): seen.append(.message(opcode, Array(payload)))
+                case .compressedMessage(let opcode, let payload): seen.append(.compressed(opcode, Array(payload)))
                 case .ping(let payload): seen.append(.ping(Array(payload)))
                 case .pong(let payload): seen.append(.pong(Array(payload)))
                 case .close(let code, let reason): seen.append(.close(code?.rawValue, String(decoding: reason, as: UTF8.self)))

@@ -13,6 +13,13 @@ public struct GatewayConfiguration: Sendable {
     public var tlsKeyPath: String?
     /// A file whose first line is the password of an encrypted `tlsKeyPath`.
     public var tlsKeyPasswordPath: String?
+    /// Negotiate permessage-deflate with clients that offer it (RFC 7692).
+    public var deflate = true
+    /// Market-data messages shorter than this go out uncompressed (RSV1 clear) even to
+    /// clients that negotiated deflate: below it compression saves too little to pay for.
+    public var deflateMinBytes = 100
+    /// zlib level of the shared market-data compression (BENCHMARKS.md has the trade-off).
+    static let sharedDeflateLevel = 6
     /// Serve `/echo`, the conformance-test endpoint.
     public var echo = false
     /// Largest WebSocket message accepted, summed over fragments; larger is closed with 1009.

@@ -50,9 +50,14 @@ final class ConnectionRegistry: ServerConnectionDelegate {
             // While draining, idle keep-alive connections are not kept: the instance is leaving.
             let keepAlive = head.keepAlive && response.status.code < 400 && !context.isDraining
             return .respond(response, keepAlive: keepAlive, headOnly: head.method == "HEAD")
-        case .upgrade(let endpoint, let subprotocol, let response):
+        case .upgrade(let endpoint, let subprotocol, let parameters, let response):
             context.metrics.recordResponse(.switchingProtocols, upgradeAttempt: true)
-            return .upgrade(response, subprotocol: subprotocol, maxMessageBytes: endpoint.maxMessageBytes) { connection in
+            let compression = parameters.map {
+                ConnectionCompression(parameters: $0, role: .server, workspace: context.compression,
+                                      minimumBytes: endpoint.minimumCompressedBytes)
+            }
+            return .upgrade(response, subprotocol: subprotocol, maxMessageBytes: endpoint.maxMessageBytes,
+                            compression: compression) { connection in
                 endpoint.openSession(for: connection, subprotocol: subprotocol)
             }
         }
@@ -64,6 +69,7 @@ final class ConnectionRegistry: ServerConnectionDelegate {
 
     func connectionDidUpgrade(_ connection: WebSocketConnection) {
         context.metrics.webSocketsOpen += 1
+        if connection.compression != nil { context.metrics.compressedConnections += 1 }
     }
 
     func connection(_ connection: WebSocketConnection, didSendClose code: CloseCode) {
@@ -82,6 +88,7 @@ final class ConnectionRegistry: ServerConnectionDelegate {
         connections[ObjectIdentifier(connection)] = nil
         context.metrics.connectionsOpen -= 1
         if wasWebSocket { context.metrics.webSocketsOpen -= 1 }
+        if connection.compression != nil { context.metrics.compressedConnections -= 1 }
         onConnectionEnded?()
     }
 }

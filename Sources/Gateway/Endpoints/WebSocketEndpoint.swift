@@ -8,8 +8,12 @@ import WebSocket
 protocol WebSocketEndpoint: AnyObject {
     /// Subprotocols accepted; the client's first offer in this list is chosen.
     var subprotocols: [String] { get }
-    /// This route's largest message (summed over fragments); larger closes with 1009.
+    /// This route's largest message (summed over fragments); larger closes with 1009. With
+    /// permessage-deflate the limit applies to the inflated message.
     var maxMessageBytes: Int { get }
+    /// With permessage-deflate, messages its sessions send themselves are compressed from this
+    /// size up (shared market-data frames follow `--deflate-min-bytes` in the fan-out).
+    var minimumCompressedBytes: Int { get }
     /// A refusal to send instead of upgrading (401, 400...), or nil to accept.
     func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError?
     /// The session for a connection that just upgraded.

@@ -10,6 +10,7 @@ final class FeedEndpoint: WebSocketEndpoint {
     static let subprotocol = "feed.v1"
     let subprotocols = [FeedEndpoint.subprotocol]
     let maxMessageBytes: Int
+    var minimumCompressedBytes: Int { context.configuration.deflateMinBytes }
     private let token: String
     private let context: GatewayContext
     private let service: MarketDataService

@@ -6,6 +6,7 @@ import MarketData
 final class MarketDataEndpoint: WebSocketEndpoint {
     let subprotocols = ProtocolVersion.supportedTokens
     let maxMessageBytes: Int
+    var minimumCompressedBytes: Int { context.configuration.deflateMinBytes }
     private let context: GatewayContext
     private let service: MarketDataService
 

@@ -8,6 +8,8 @@ final class GatewayMetrics {
     var connectionsAccepted: UInt64 = 0
     var connectionsOpen = 0
     var webSocketsOpen = 0
+    /// Open WebSocket connections that negotiated permessage-deflate.
+    var compressedConnections = 0
     /// Upgrade attempts by result: ok, bad_request, unsupported_version, not_found, draining,
     /// unauthorized, method_not_allowed.
     var handshakes: [String: UInt64] = [:]

@@ -1,5 +1,6 @@
 import EventLoop
 import MarketData
+import WebSocket
 
 /// Renders `GET /metrics` from the gateway's counters.
 enum MetricsEndpoint {
@@ -45,6 +46,20 @@ enum MetricsEndpoint {
         out.metric("tickstream_conflation_episodes_total", "counter", "Times a subscriber's queue passed --max-queue-bytes.", m.conflationEpisodes)
         out.metric("tickstream_slow_consumer_closes_total", "counter", "Subscribers closed with 1008 after --slow-consumer-timeout.",
                    m.slowConsumerCloses)
+
+        out.metric("tickstream_deflate_connections", "gauge", "Open WebSocket connections that negotiated permessage-deflate.",
+                   m.compressedConnections)
+        out.metric("tickstream_deflate_compressions_total", "counter",
+                   "Market-data frames deflated by the fan-out: at most one per compressed variant per update, never per subscriber.",
+                   service.fanOut.compressions)
+        out.metric("tickstream_deflate_input_bytes_total", "counter", "Market-data JSON bytes given to the shared compressor.",
+                   service.fanOut.bytesBeforeCompression)
+        out.metric("tickstream_deflate_output_bytes_total", "counter", "Compressed bytes it produced.", service.fanOut.bytesAfterCompression)
+        out.metric("tickstream_deflate_inflate_bytes_per_connection", "gauge",
+                   "Inflate memory one connection holds: 0, because the gateway always asks for client_no_context_takeover and inflates every message in one shared stream.",
+                   0)
+        out.metric("tickstream_deflate_shared_memory_bytes", "gauge", "zlib state and buffers shared by every compressing connection (estimate from zlib's sizes).",
+                   context.compression.estimatedMemoryBytes + (service.fanOut.deflater.map { MessageDeflater.estimatedStateBytes(windowBits: $0.windowBits) } ?? 0))
 
         out.header("tickstream_close_codes_sent_total", "counter", "WebSocket Close frames sent, by code.")
         for (code, count) in m.closeCodesSent.sorted(by: { $0.key < $1.key }) {

@@ -5,8 +5,9 @@ import WebSocket
 enum RouteResult {
     /// Answer with this response.
     case respond(HTTPResponse)
-    /// Switch the connection to WebSocket, served by `endpoint`, after sending `response`.
-    case upgrade(WebSocketEndpoint, subprotocol: String?, response: HTTPResponse)
+    /// Switch the connection to WebSocket, served by `endpoint`, after sending `response`,
+    /// with permessage-deflate when `compression` is set.
+    case upgrade(WebSocketEndpoint, subprotocol: String?, compression: DeflateParameters?, response: HTTPResponse)
 }
 
 /// Maps requests to endpoints. WebSocket paths go through the handshake checks (400, 426);
@@ -19,6 +20,8 @@ final class Router {
 
     private var webSocketRoutes: [String: WebSocketEndpoint] = [:]
     private var httpRoutes: [String: HTTPRoute] = [:]
+    /// Whether upgrades may negotiate permessage-deflate (`--deflate`).
+    var acceptsCompression = false
 
     func addWebSocket(_ path: String, endpoint: WebSocketEndpoint) {
         webSocketRoutes[path] = endpoint
@@ -49,8 +52,21 @@ final class Router {
                 if let refusal = endpoint.refusal(for: head, subprotocol: subprotocol) {
                     return .respond(refusal.response)
                 }
-                return .upgrade(endpoint, subprotocol: subprotocol,
-                                response: ServerHandshake.response(key: key, subprotocol: subprotocol))
+                var compression: DeflateParameters?
+                if acceptsCompression {
+                    let offers = head.headers.filter { $0.name == "sec-websocket-extensions" }.map(\.value)
+                    switch DeflateNegotiation.negotiate(offers: offers) {
+                    case .malformed(let reason):
+                        return .respond(HTTPResponseError(.badRequest, reason).response)
+                    case .none:
+                        break
+                    case .accept(let parameters):
+                        compression = parameters
+                    }
+                }
+                let extensions = compression.map { [(name: "Sec-WebSocket-Extensions", value: $0.responseHeader)] } ?? []
+                return .upgrade(endpoint, subprotocol: subprotocol, compression: compression,
+                                response: ServerHandshake.response(key: key, subprotocol: subprotocol, extraHeaders: extensions))
             }
         }
         if let route = httpRoutes[head.path] {

@@ -56,10 +56,11 @@ public enum UpdateEncoder {
 
 /// Builds whole server frames (header + payload) in one allocation.
 public enum FrameBuilder {
-    /// A text frame holding `payload`.
-    public static func textFrame(_ payload: UnsafeRawBufferPointer) -> SharedBytes {
+    /// A text frame holding `payload`; `compressed`: the payload is permessage-deflate
+    /// output and the frame carries RSV1.
+    public static func textFrame(_ payload: UnsafeRawBufferPointer, compressed: Bool = false) -> SharedBytes {
         SharedBytes.make(count: FrameEncoder.frameLength(payloadLength: payload.count)) { destination in
-            FrameEncoder.writeFrame(into: destination, opcode: .text, payload: payload)
+            FrameEncoder.writeFrame(into: destination, opcode: .text, compressed: compressed, payload: payload)
         }
     }
 }

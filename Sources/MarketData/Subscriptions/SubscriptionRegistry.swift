@@ -25,7 +25,8 @@ public final class SubscriptionRegistry {
     /// One symbol's subscribers, by variant.
     struct SymbolGroups {
         var groups: [[Unmanaged<Subscriber>]] = Array(repeating: [], count: ProtocolVariant.count)
-        /// Variants whose group is not empty, so fan-out visits only those.
+        /// Variants whose group is not empty, so fan-out visits only those; in index order, so
+        /// a compressed variant follows its plain one.
         var activeVariants: [Int] = []
         var total = 0
     }
@@ -46,7 +47,10 @@ public final class SubscriptionRegistry {
         let index = Int(symbol)
         if index >= symbols.count { symbols.append(contentsOf: repeatElement(nil, count: index + 1 - symbols.count)) }
         var entry = symbols[index].take() ?? SymbolGroups()
-        if entry.groups[variant.index].isEmpty { entry.activeVariants.append(variant.index) }
+        if entry.groups[variant.index].isEmpty {
+            let position = entry.activeVariants.firstIndex(where: { $0 > variant.index }) ?? entry.activeVariants.endIndex
+            entry.activeVariants.insert(variant.index, at: position)
+        }
         subscriber.subscriptionSlots[symbol] = SubscriptionSlot(variant: variant, position: entry.groups[variant.index].count)
         entry.groups[variant.index].append(Unmanaged.passUnretained(subscriber))
         entry.total += 1
