@@ -5,6 +5,8 @@
 # 40 subscribers per update) and the simulator at 1,000 updates/s. After connections and
 # warm-up, the counters are dumped and zeroed; 8 s later they are dumped again, and that
 # window's instructions are divided by the messages delivered in it (from /metrics).
+# Usage: [BIN=dir] [CONNS=n] [TOP=1] bench/instructions_per_delivery.sh [extra loadtest flags,
+# e.g. --deflate]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
@@ -19,7 +21,7 @@ valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-ou
 pid=$!
 for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 "$BIN/loadtest" market --url ws://127.0.0.1:$port/ws --conns "${CONNS:-2000}" --subs 10 --symbols 500 \
-    --warmup 10 --duration 12 --quiet >/dev/null 2>&1 &
+    --warmup 10 --duration 12 --quiet "$@" >/dev/null 2>&1 &
 lt=$!
 delivered() { curl -s http://127.0.0.1:$port/metrics | awk '/^tickstream_messages_sent_total/ {s += $2} END {print s}'; }
 sleep 12

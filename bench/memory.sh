@@ -3,6 +3,7 @@
 # none, divided by N. Connections as in W1 (half v1, half v2 depth 5, 10 of 500 symbols each),
 # client addresses spread over 127.0.0.1-4. Usage: [BIN=dir] [TLS=1] bench/memory.sh [connections]
 # TLS=1: every connection over wss:// (the gateway's OpenSSL state per connection included).
+# DEFLATE=1: every connection negotiates permessage-deflate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-18000}
@@ -25,7 +26,9 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break;
 sleep 1
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$pid/status; }
 base=$(rss)
-taskset -c 1 "$BIN/loadtest" market --url $scheme://$host:$port/ws "${tls_client[@]}" --conns "$conns" --subs 10 --symbols 500 \
+deflate=()
+[[ ${DEFLATE:-0} == 1 ]] && deflate=(--deflate)
+taskset -c 1 "$BIN/loadtest" market --url $scheme://$host:$port/ws "${tls_client[@]}" "${deflate[@]}" --conns "$conns" --subs 10 --symbols 500 \
     --v2-fraction 0.5 --depth 5 --source-addresses 4 --dial-concurrency 500 --warmup 25 --duration 10 --quiet \
     --json /tmp/memory-run.json > /tmp/memory-run.txt 2>&1 &
 lt=$!

@@ -2,40 +2,48 @@
 # W1 from the load-test issue: 2,000 connections (half v1, half v2 depth 5), 10 symbols each
 # over 500, the gateway's simulator at 10,000 updates/s -> 400,000 deliveries/s.
 # Gateway on core 0, loadtest on core 1. Usage: [BIN=dir] bench/w1.sh [runs] [extra loadtest flags]
-# RATE=updates/s (default 10000) and GW_ARGS="..." change the gateway side (not GATEWAY_*:
+# RATE=updates/s (default 10000), SYMBOLS (below) and GW_ARGS="..." change the gateway side (not GATEWAY_*:
 # the gateway reads every GATEWAY_ variable as one of its options). TLS=1 runs it over wss://
-# with a test certificate and prints how many frames each TLS record carried.
+# with a test certificate and prints how many frames each TLS record carried. Extra flags go
+# to the load test: `bench/w1.sh 3 --deflate` has every client negotiate permessage-deflate.
+# Each run also prints the wire bytes per delivery and the compressions per update.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; shift || true
 RATE=${RATE:-10000}
+# SYMBOLS=n changes the universe (default 500): fewer symbols, more subscribers per update.
+SYMBOLS=${SYMBOLS:-500}
 # BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
 BIN=${BIN:-.build/release}
 [[ $BIN == .build/release ]] && swift build -c release >/dev/null
-tls_gateway=() tls_client=() scheme=ws host=127.0.0.1 curl_tls=()
+tls_gateway=() tls_client=() scheme=ws http=http host=127.0.0.1 curl_tls=()
 if [[ ${TLS:-0} == 1 ]]; then
     certs=$(mktemp -d)
     scripts/make-test-certificates.sh "$certs"
     tls_gateway=(--tls-cert "$certs/server.pem" --tls-key "$certs/server.key")
     tls_client=(--ca "$certs/ca.pem")
-    scheme=wss host=localhost curl_tls=(--cacert "$certs/ca.pem")
+    scheme=wss http=https host=localhost curl_tls=(--cacert "$certs/ca.pem")
 fi
 results=()
 for run in $(seq "$runs"); do
     port=$((20000 + RANDOM % 20000))
-    taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate "$RATE" --log-level warning \
+    taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols "$SYMBOLS" --sim-rate "$RATE" --log-level warning \
         "${tls_gateway[@]}" ${GW_ARGS:-} &
     pid=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
     json=$(mktemp)
-    taskset -c 1 "$BIN/loadtest" market --url $scheme://$host:$port/ws "${tls_client[@]}" --conns 2000 --subs 10 --symbols 500 \
+    taskset -c 1 "$BIN/loadtest" market --url $scheme://$host:$port/ws "${tls_client[@]}" --conns 2000 --subs 10 --symbols "$SYMBOLS" \
         --v2-fraction 0.5 --depth 5 --warmup 3 --duration 10 --source-addresses 4 --gateway-pid $pid --quiet --json "$json" "$@" | tail -8 >&2 || true
-    if [[ ${TLS:-0} == 1 ]]; then
-        curl -s "${curl_tls[@]}" "https://localhost:$port/metrics" | awk '
-            /^tickstream_tls_records_total / {r = $2} /^tickstream_tls_record_plaintext_bytes_total / {b = $2}
-            /^tickstream_messages_sent_total/ {m += $2}
-            END {printf "TLS records: %d, %.1f frames and %.0f plaintext bytes per record\n", r, m / r, b / r}' >&2
-    fi
+    metrics=$(curl -s "${curl_tls[@]}" "$http://$host:$port/metrics")
+    awk '
+        /^tickstream_messages_sent_total\{protocol="v1"\}/ {m1 = $2} /^tickstream_messages_sent_total\{protocol="v2"\}/ {m2 = $2}
+        /^tickstream_bytes_sent_total\{protocol="v1"\}/ {b1 = $2} /^tickstream_bytes_sent_total\{protocol="v2"\}/ {b2 = $2}
+        /^tickstream_feed_updates_total/ {u += $2} /^tickstream_deflate_compressions_total / {c = $2}
+        /^tickstream_tls_records_total / {r = $2} /^tickstream_tls_record_plaintext_bytes_total / {rb = $2}
+        END {
+            printf "wire bytes per delivery: v1 %.1f, v2 %.1f; deflate compressions per update %.2f\n", b1 / m1, b2 / m2, c / u
+            if (r > 0) printf "TLS records: %d, %.1f frames and %.0f plaintext bytes per record\n", r, (m1 + m2) / r, rb / r
+        }' <<<"$metrics" >&2
     kill $pid; wait $pid 2>/dev/null || true
     results+=("$json")
 done

@@ -1,3 +1,4 @@
+import Connection
 import ByteBuffers
 import EventLoop
 import Glibc
@@ -16,6 +17,8 @@ final class EchoLoad: WebSocketClientDelegate {
         var gatewayPID: Int32?
         /// For a wss:// target.
         var tls: ClientTLS?
+        /// Offer permessage-deflate.
+        var compression: CompressionWorkspace?
     }
 
     struct Report {
@@ -50,7 +53,8 @@ final class EchoLoad: WebSocketClientDelegate {
 
     func run() -> Report {
         for index in 0..<options.connections {
-            let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: [], tls: options.tls)
+            let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: [], tls: options.tls,
+                                         compression: options.compression)
             client.delegate = self
             clients.append(client)
             do { try client.start() } catch {

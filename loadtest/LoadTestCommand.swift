@@ -1,3 +1,4 @@
+import Connection
 import ArgumentParser
 import EventLoop
 import Foundation
@@ -23,6 +24,8 @@ struct EchoCommand: ParsableCommand {
     @Option(help: "Target, e.g. ws://127.0.0.1:8080/echo or wss://localhost:8443/echo (IP literal or localhost).")
     var url = "ws://127.0.0.1:8080/echo"
     @OptionGroup(title: "TLS (wss://)") var tls: TLSClientOptions
+    @Flag(help: "Offer permessage-deflate (echoes then travel compressed both ways).")
+    var deflate = false
     @Option(help: "Connections.")
     var conns = 4
     @Option(help: "Messages in flight per connection.")
@@ -50,7 +53,8 @@ struct EchoCommand: ParsableCommand {
         let loop = try EventLoop()
         let load = EchoLoad(loop: loop, options: .init(target: WebSocketURL(url)!, connections: conns, pipeline: pipeline,
                                                        messageBytes: size, warmup: warmup, duration: duration, gatewayPID: gatewayPid,
-                                                       tls: try tls.make(for: WebSocketURL(url)!)))
+                                                       tls: try tls.make(for: WebSocketURL(url)!),
+                                                       compression: deflate ? CompressionWorkspace() : nil))
         let report = load.run()
         print(String(format: "echo: %.0f round trips/s over %.1fs (%llu echoes), %d connections open, %d failures, %llu wrong echoes",
                      report.echoesPerSecond, report.seconds, report.echoes, report.connectionsOpen, report.failures, report.wrongEchoes))

@@ -1,3 +1,4 @@
+import Connection
 import ArgumentParser
 import EventLoop
 import Foundation
@@ -13,6 +14,8 @@ struct MarketCommand: ParsableCommand {
     @Option(help: "Target /ws URL, ws:// or wss:// (IP literal or localhost).")
     var url = "ws://127.0.0.1:8080/ws"
     @OptionGroup(title: "TLS (wss://)") var tls: TLSClientOptions
+    @Flag(help: "Offer permessage-deflate on every connection (the gateway compresses each update once per variant).")
+    var deflate = false
     @Option(help: "Subscriber connections.")
     var conns = 100
     @Option(help: "Share of connections offering v2 (the rest offer v1).")
@@ -90,7 +93,8 @@ struct MarketCommand: ParsableCommand {
             target: WebSocketURL(url)!, connections: conns, v2Fraction: v2Fraction, subsPerConnection: subs,
             symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
             dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
-            publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet, tls: try tls.make(for: WebSocketURL(url)!))
+            publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet, tls: try tls.make(for: WebSocketURL(url)!),
+            compression: deflate ? CompressionWorkspace() : nil)
         let load = MarketLoad(loop: loop, options: options)
         load.start()
         if ramp {

@@ -1,3 +1,4 @@
+import Connection
 import ByteBuffers
 import EventLoop
 import Glibc
@@ -26,6 +27,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var quiet: Bool
         /// For a wss:// target.
         var tls: ClientTLS?
+        /// Offer permessage-deflate and inflate what arrives compressed.
+        var compression: CompressionWorkspace?
     }
 
     /// Per connection: what it asked for and the last seq seen per subscribed symbol.
@@ -87,7 +90,8 @@ final class MarketLoad: WebSocketClientDelegate {
 
     private func dial(_ index: Int) {
         let offered = state[index].wantsV2 ? ["v2", "v1"] : ["v1"]
-        let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: offered, tls: options.tls)
+        let client = WebSocketClient(loop: loop, target: options.target, index: index, subprotocols: offered, tls: options.tls,
+                                     compression: options.compression)
         client.delegate = self
         clients[index] = client
         state[index].attempts += 1

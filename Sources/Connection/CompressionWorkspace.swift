@@ -54,6 +54,10 @@ public final class ConnectionCompression {
         sendWindowBits = window >= 9 ? window : nil
     }
 
+    /// Inflate memory this connection holds by itself: 0 unless the peer keeps its window
+    /// between messages (a server that refused `server_no_context_takeover`).
+    public var ownInflateBytes: Int { ownInflater?.estimatedMemoryBytes ?? 0 }
+
     /// Inflates a message the peer sent compressed, within `limit` inflated bytes.
     func inflate(_ payload: UnsafeRawBufferPointer, limit: Int) -> Result<UnsafeRawBufferPointer, MessageInflater.Failure> {
         if let ownInflater { return ownInflater.inflate(payload, limit: limit, keepContext: true) }

@@ -49,7 +49,7 @@ public final class Gateway {
 
         router.acceptsCompression = configuration.deflate
         if configuration.deflate {
-            service.fanOut.deflater = MessageDeflater(windowBits: 9, level: GatewayConfiguration.sharedDeflateLevel)
+            service.fanOut.deflater = TieredCompressor()
             service.fanOut.deflateMinBytes = configuration.deflateMinBytes
         }
         router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service))
@@ -62,9 +62,10 @@ public final class Gateway {
         HealthEndpoints.register(on: router, context: context, service: service,
                                  isListening: { [unowned self] in self.isListening },
                                  simulatorRunning: { [unowned self] in self.simulator?.isRunning })
+        let registry = connections
         router.addHTTP("/metrics", methods: ["GET"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                         body: MetricsEndpoint.render(context: context, service: service))
+                         body: MetricsEndpoint.render(context: context, service: service, connections: registry))
         }
         if let token = configuration.adminToken {
             AdminEndpoints.register(on: router, token: token, drain: drain,

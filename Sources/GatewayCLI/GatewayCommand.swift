@@ -254,7 +254,7 @@ struct CompressionOptions: ParsableArguments {
     var deflate: Switch = .on
 
     @Option(parsing: .unconditional, help: "Market-data messages shorter than this go out uncompressed even to clients that negotiated deflate (too small to gain).")
-    var deflateMinBytes = 100
+    var deflateMinBytes = 128
 }
 
 struct MarketOptions: ParsableArguments {

@@ -172,5 +172,6 @@ final class RecordingSubscriber: Subscriber {
         #expect(frame.withBytes { $0[0] } == 0xC1)
         let plain = fanOut.encode(name: "AAPL", state: sampleState, variant: .v2(depth: 5))
         #expect(plain.withBytes { $0[0] } == 0x81)
+        #expect(fanOut.snapshotCompressions == 1 && fanOut.compressions == 0)
     }
 }

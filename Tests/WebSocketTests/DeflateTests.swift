@@ -152,3 +152,70 @@ import Testing
         #expect(drive(TestFrames.client(.text, body, rsv: 0b100), acceptsCompressed: true) == [.compressed(.text, body)])
     }
 }
+
+@Suite struct FastDeflaterTests {
+    /// zlib with a 2^9 window inflates what it produces: valid DEFLATE, no match further back
+    /// than 512 bytes, whatever the input.
+    private func roundTrip(_ message: [UInt8], with deflater: FastDeflater = FastDeflater()) -> [UInt8]? {
+        let inflater = MessageInflater(windowBits: 9)
+        let compressed = message.withUnsafeBytes { Array(deflater.compress($0)) }
+        return compressed.withUnsafeBytes { try? inflater.inflate($0, limit: 1 << 22, keepContext: false).get() }.map(Array.init)
+    }
+
+    @Test func roundTripsEveryKindOfInput() {
+        var generator = SystemRandomNumberGenerator()
+        let json = Array(#"{"symbol":"SYM0123","last":189.25,"bid":189.24,"ask":189.26,"depth":[[189.24,300,189.26,200],[189.23,500,189.27,100]],"seq":123456,"ts":1764165600123456}"#.utf8)
+        var inputs: [[UInt8]] = [[], [0], Array("abc".utf8), Array("abcd".utf8), json,
+                                 [UInt8](repeating: 7, count: 10_000),          // runs longer than 258
+                                 (0..<5000).map { UInt8(truncatingIfNeeded: $0 % 600) },  // repeats 600 apart: beyond the window
+                                 (0..<3000).map { UInt8(truncatingIfNeeded: $0 % 512) },  // repeats exactly 512 apart
+                                 (0..<70_000).map { _ in UInt8.random(in: 0...255, using: &generator) }]
+        for _ in 0..<200 {
+            let size = Int.random(in: 0...3000, using: &generator)
+            let alphabet = UInt8.random(in: 1...255, using: &generator)
+            inputs.append((0..<size).map { _ in UInt8.random(in: 0...alphabet, using: &generator) })
+        }
+        let deflater = FastDeflater()  // one for all: state from earlier messages must not leak
+        for input in inputs {
+            #expect(roundTrip(input, with: deflater) == input, "size \(input.count)")
+        }
+    }
+
+    @Test func compressesMarketDataAndEndsLikeASyncFlush() {
+        let json = Array((0..<50).map { #"[189.\#($0 % 90 + 10),\#(100 * ($0 % 7 + 1)),190.\#($0 % 90 + 10),\#(100 * ($0 % 5 + 1))]"# }.joined(separator: ",").utf8)
+        let deflater = FastDeflater()
+        let compressed = json.withUnsafeBytes { Array(deflater.compress($0)) }
+        #expect(compressed.count < json.count / 2)
+        // Appending the removed 00 00 FF FF gives a stream zlib reads to its end with no error.
+        #expect(roundTrip(json) == json)
+    }
+
+    @Test func compressesNearlyAsWellAsZlib() {
+        // Same input through zlib (level 6) and this: at most a third larger.
+        let json = Array(#"{"symbol":"SYM0123","last":189.25,"bid":189.24,"ask":189.26,"depth":[[189.24,300,189.26,200],[189.23,500,189.27,100],[189.22,700,189.28,900],[189.21,1000,189.29,300],[189.2,200,189.3,400]],"seq":123456,"ts":1764165600123456}"#.utf8)
+        let zlib = MessageDeflater(windowBits: 9, level: 6, memoryLevel: 2)
+        let fast = FastDeflater()
+        let zlibSize = json.withUnsafeBytes { zlib.compress($0).count }
+        let fastSize = json.withUnsafeBytes { fast.compress($0).count }
+        #expect(fastSize < json.count * 3 / 4)
+        #expect(fastSize <= zlibSize * 4 / 3)
+    }
+}
+
+@Suite struct TieredCompressorTests {
+    @Test func shortMessagesGoToTheFastEncoderLongOnesToZlib() {
+        let compressor = TieredCompressor(threshold: 1024)
+        let inflater = MessageInflater(windowBits: 9)
+        for size in [10, 1023, 1024, 5000] {
+            let message = (0..<size).map { UInt8(truncatingIfNeeded: ($0 % 37) + 48) }
+            let compressed = message.withUnsafeBytes { Array(compressor.compress($0)) }
+            let back = compressed.withUnsafeBytes { try? inflater.inflate($0, limit: 1 << 20, keepContext: false).get() }.map(Array.init)
+            #expect(back == message, "size \(size)")
+            // Byte for byte what the chosen encoder alone produces.
+            let zlib = MessageDeflater(windowBits: 9, level: 6, memoryLevel: 2)
+            let fast = FastDeflater()
+            let expected = message.withUnsafeBytes { Array(size < 1024 ? fast.compress($0) : zlib.compress($0)) }
+            #expect(compressed == expected, "size \(size)")
+        }
+    }
+}

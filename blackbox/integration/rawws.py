@@ -34,6 +34,15 @@ def http(port: int, request: bytes, timeout: float = 5.0) -> tuple[int, dict, by
         return status, headers, body
 
 
+def sample(metrics_text: str, key: str) -> float:
+    """The value of one sample in a /metrics page, e.g. 'name{label="x"}'."""
+    for line in metrics_text.splitlines():
+        head, _, value = line.rpartition(" ")
+        if head == key:
+            return float(value)
+    raise AssertionError(f"{key} not in /metrics")
+
+
 def upgrade_request(path="/echo", extra="", version="13", key=KEY, method="GET") -> bytes:
     return (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{extra}\r\n").encode()
@@ -56,8 +65,9 @@ def frame(opcode: int, payload: bytes, fin=True, mask=True, rsv=0) -> bytes:
 
 
 class RawClient:
-    def __init__(self, port: int, path="/echo", extra=""):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    """`sock`: an already connected socket to use (a TLS one, say) instead of dialing `port`."""
+    def __init__(self, port: int, path="/echo", extra="", sock=None):
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sock.sendall(upgrade_request(path, extra))
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:

@@ -17,6 +17,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from conftest import BINARY, ROOT, Gateway, free_port
+from rawws import RawClient, frame, sample
 
 
 @pytest.fixture
@@ -47,13 +48,7 @@ def https(gw, certs, path, method="GET", token=None):
 
 
 def metric(gw, certs, key):
-    """The value of one sample of /metrics, e.g. 'name{label="x"}'."""
-    _, text = https(gw, certs, "/metrics")
-    for line in text.splitlines():
-        head, _, value = line.rpartition(" ")
-        if head == key:
-            return float(value)
-    raise AssertionError(f"{key} not in /metrics")
+    return sample(https(gw, certs, "/metrics")[1], key)
 
 
 FAILURES = "tickstream_tls_handshake_failures_total"
@@ -186,46 +181,24 @@ def client_hello(port, certs) -> bytes:
 def upgrade_over_tls(port, certs, path="/ws", protocol="v2"):
     raw = socket.create_connection(("127.0.0.1", port), timeout=5)
     tls = client_context(certs).wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
-    tls.sendall((f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                 f"Sec-WebSocket-Protocol: {protocol}\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += tls.recv(1)
-    assert head.startswith(b"HTTP/1.1 101")
-    return tls
+    return RawClient(port, path, f"Sec-WebSocket-Protocol: {protocol}\r\n", sock=tls)
 
 
-def read_until_close_frame(tls):
-    """Reads frames until a Close; returns its code and whether the TLS stream then ended
-    with close_notify (recv returns b"") rather than a bare TCP close (SSLEOFError)."""
-    buffer = b""
-    while True:
-        buffer += tls.recv(65536)
-        while len(buffer) >= 2:
-            length = buffer[1] & 0x7F
-            offset = 2
-            if length == 126:
-                length, offset = int.from_bytes(buffer[2:4], "big"), 4
-            elif length == 127:
-                length, offset = int.from_bytes(buffer[2:10], "big"), 10
-            if len(buffer) < offset + length:
-                break
-            opcode, payload = buffer[0] & 0x0F, buffer[offset:offset + length]
-            buffer = buffer[offset + length:]
-            if opcode == 8:
-                code = int.from_bytes(payload[:2], "big")
-                tls.sendall(b"\x88\x82\x00\x00\x00\x00" + payload[:2])  # our masked Close reply
-                try:
-                    orderly = tls.recv(1) == b""
-                except ssl.SSLEOFError:
-                    orderly = False
-                return code, orderly
+def read_until_close_frame(client):
+    """Reads frames until a Close, answers it, and returns its code and whether the TLS stream
+    then ended with close_notify (recv returns b"") rather than a bare TCP close (SSLEOFError)."""
+    code, _ = client.read_close()
+    client.send(frame(8, code.to_bytes(2, "big")))
+    try:
+        orderly = client.sock.recv(1) == b""
+    except ssl.SSLEOFError:
+        orderly = False
+    return code, orderly
 
 
 def test_drain_over_tls_sends_1001_then_close_notify(tls_gateway, certs):
     tls = upgrade_over_tls(tls_gateway.port, certs)
-    tls.sendall(b"\x81\x80\x00\x00\x00\x00")  # an empty masked text frame: harmless
+    tls.send(frame(1, b""))  # an empty text frame: harmless
     status, body = https(tls_gateway, certs, "/admin/drain", method="POST", token="secret")
     assert status == 202
     code, orderly = read_until_close_frame(tls)

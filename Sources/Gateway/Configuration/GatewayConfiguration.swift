@@ -17,9 +17,7 @@ public struct GatewayConfiguration: Sendable {
     public var deflate = true
     /// Market-data messages shorter than this go out uncompressed (RSV1 clear) even to
     /// clients that negotiated deflate: below it compression saves too little to pay for.
-    public var deflateMinBytes = 100
-    /// zlib level of the shared market-data compression (BENCHMARKS.md has the trade-off).
-    static let sharedDeflateLevel = 6
+    public var deflateMinBytes = 128
     /// Serve `/echo`, the conformance-test endpoint.
     public var echo = false
     /// Largest WebSocket message accepted, summed over fragments; larger is closed with 1009.

@@ -4,7 +4,7 @@ import WebSocket
 
 /// Renders `GET /metrics` from the gateway's counters.
 enum MetricsEndpoint {
-    static func render(context: GatewayContext, service: MarketDataService) -> String {
+    static func render(context: GatewayContext, service: MarketDataService, connections: ConnectionRegistry) -> String {
         let m = context.metrics
         var out = PrometheusText()
 
@@ -52,14 +52,16 @@ enum MetricsEndpoint {
         out.metric("tickstream_deflate_compressions_total", "counter",
                    "Market-data frames deflated by the fan-out: at most one per compressed variant per update, never per subscriber.",
                    service.fanOut.compressions)
+        out.metric("tickstream_deflate_snapshot_compressions_total", "counter", "Snapshots deflated for subscribers that negotiated compression (one per subscribe).",
+                   service.fanOut.snapshotCompressions)
         out.metric("tickstream_deflate_input_bytes_total", "counter", "Market-data JSON bytes given to the shared compressor.",
                    service.fanOut.bytesBeforeCompression)
         out.metric("tickstream_deflate_output_bytes_total", "counter", "Compressed bytes it produced.", service.fanOut.bytesAfterCompression)
-        out.metric("tickstream_deflate_inflate_bytes_per_connection", "gauge",
-                   "Inflate memory one connection holds: 0, because the gateway always asks for client_no_context_takeover and inflates every message in one shared stream.",
-                   0)
+        out.metric("tickstream_deflate_connection_inflate_bytes", "gauge",
+                   "Inflate memory held by connections themselves, summed (the gateway asks every client for client_no_context_takeover and inflates in one shared stream, so this stays 0).",
+                   connections.all.reduce(0) { $0 + ($1.compression?.ownInflateBytes ?? 0) })
         out.metric("tickstream_deflate_shared_memory_bytes", "gauge", "zlib state and buffers shared by every compressing connection (estimate from zlib's sizes).",
-                   context.compression.estimatedMemoryBytes + (service.fanOut.deflater.map { MessageDeflater.estimatedStateBytes(windowBits: $0.windowBits) } ?? 0))
+                   context.compression.estimatedMemoryBytes + (service.fanOut.deflater?.estimatedMemoryBytes ?? 0))
 
         out.header("tickstream_close_codes_sent_total", "counter", "WebSocket Close frames sent, by code.")
         for (code, count) in m.closeCodesSent.sorted(by: { $0.key < $1.key }) {

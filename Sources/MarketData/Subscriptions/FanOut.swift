@@ -10,15 +10,17 @@ public final class FanOut {
 
     /// Frames built (one per variant with subscribers per update): the cost side of fan-out.
     public private(set) var encodings: UInt64 = 0
-    /// Compresses frames for compressed variants: one stream for all, each message alone
-    /// (server_no_context_takeover), with a 512-byte window so that any client that accepted
+    /// Compresses frames for compressed variants: one compressor for all, each message alone
+    /// (server_no_context_takeover), within a 512-byte window so that any client that accepted
     /// a window of 2^9 or more can read it. (Updates are small: a larger window compresses
     /// them no better; BENCHMARKS.md.) nil: compressed variants get plain frames.
-    public var deflater: MessageDeflater?
+    public var deflater: MessageCompressor?
     /// Updates shorter than this are sent plain even to compressed variants.
     public var deflateMinBytes = 0
-    /// Deflate calls (at most one per compressed variant per update), and the bytes in and out.
+    /// Deflate calls for updates (at most one per compressed variant per update), and the
+    /// bytes in and out; snapshots (one per subscribe, cold path) are counted apart.
     public private(set) var compressions: UInt64 = 0
+    public private(set) var snapshotCompressions: UInt64 = 0
     public private(set) var bytesBeforeCompression: UInt64 = 0
     public private(set) var bytesAfterCompression: UInt64 = 0
     /// Frames handed to subscribers: the delivered side.
@@ -43,6 +45,7 @@ public final class FanOut {
             }
             let frame: SharedBytes
             if variant.isCompressed, let compressedFrame = compressWritten() {
+                compressions &+= 1
                 frame = compressedFrame
             } else if let plainFrame {
                 frame = plainFrame
@@ -62,7 +65,10 @@ public final class FanOut {
     public func encode(name: String, state: BookState, variant: ProtocolVariant) -> SharedBytes {
         writer.reset()
         UpdateEncoder.write(symbol: name, state: state, variant: variant.plain, to: &writer)
-        if variant.isCompressed, let frame = compressWritten() { return frame }
+        if variant.isCompressed, let frame = compressWritten() {
+            snapshotCompressions &+= 1
+            return frame
+        }
         return FrameBuilder.textFrame(writer.bytes)
     }
 
@@ -71,7 +77,6 @@ public final class FanOut {
     private func compressWritten() -> SharedBytes? {
         guard let deflater, writer.count >= deflateMinBytes else { return nil }
         let compressed = deflater.compress(writer.bytes)
-        compressions &+= 1
         bytesBeforeCompression &+= UInt64(writer.count)
         bytesAfterCompression &+= UInt64(compressed.count)
         return FrameBuilder.textFrame(compressed, compressed: true)

@@ -12,22 +12,30 @@ public final class MessageDeflater {
     /// Output space kept between messages (one deflater serves a whole loop).
     private static let retainedCapacity = 256 * 1024
 
-    /// zlib level 1...9. Window bits 9...15 (zlib cannot do 8).
-    public init(windowBits: Int = 15, level: Int = 6) {
-        precondition((9...15).contains(windowBits) && (1...9).contains(level))
+    /// zlib's memLevel: the size of its match hash table, 2^(memLevel+7) entries, which zlib
+    /// clears for every message compressed alone.
+    public let memoryLevel: Int
+
+    /// zlib level 1...9. Window bits 9...15 (zlib cannot do 8). `memoryLevel` 1...9: small
+    /// messages need only a small hash table, and a small one is cheap to clear per message
+    /// (at 8, zlib's default, the clear is a 64 KiB memset per message).
+    public init(windowBits: Int = 15, level: Int = 6, memoryLevel: Int = 8) {
+        precondition((9...15).contains(windowBits) && (1...9).contains(level) && (1...9).contains(memoryLevel))
         self.windowBits = windowBits
+        self.memoryLevel = memoryLevel
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        // memLevel 8 is zlib's default; the state is per loop, not per connection.
-        let status = ts_deflate_init_raw(stream, Int32(level), Int32(windowBits), 8)
+        let status = ts_deflate_init_raw(stream, Int32(level), Int32(windowBits), Int32(memoryLevel))
         precondition(status == Z_OK, "deflateInit2 failed: \(status)")
     }
 
-    /// zlib's documented need for a raw deflate stream at memLevel 8, plus its state struct.
-    public static func estimatedStateBytes(windowBits: Int) -> Int { (1 << (windowBits + 2)) + (1 << 17) + 6 * 1024 }
+    /// zlib's documented need for a raw deflate stream, plus its state struct.
+    public static func estimatedStateBytes(windowBits: Int, memoryLevel: Int) -> Int {
+        (1 << (windowBits + 2)) + (1 << (memoryLevel + 9)) + 6 * 1024
+    }
 
     /// State and output space held now.
-    public var estimatedMemoryBytes: Int { Self.estimatedStateBytes(windowBits: windowBits) + output.capacity }
+    public var estimatedMemoryBytes: Int { Self.estimatedStateBytes(windowBits: windowBits, memoryLevel: memoryLevel) + output.capacity }
 
     deinit {
         deflateEnd(stream)
