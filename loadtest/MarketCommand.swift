@@ -72,7 +72,12 @@ struct MarketCommand: ParsableCommand {
             guard publisherToken != nil else { throw ValidationError("--publish-rate, --target-rate and --ramp need --publisher-token") }
         }
         if ramp { guard effectivePublishRate > 0 else { throw ValidationError("--ramp starts from --publish-rate or --target-rate") } }
-        if let report, !SVGReport.supports(report) { throw ValidationError("--report must end in .svg or .html") }
+        if let report {
+            guard SVGReport.supports(report) else { throw ValidationError("--report must end in .svg or .html") }
+            // Found out now, not after a ten-minute run.
+            if let problem = OutputFile.problem(writing: report) { throw ValidationError("--report \(report) cannot be written: \(problem)") }
+        }
+        if let json, let problem = OutputFile.problem(writing: json) { throw ValidationError("--json \(json) cannot be written: \(problem)") }
     }
 
     /// Updates/s that yield `targetRate` deliveries/s: each update reaches conns*subs/symbols subscribers.
@@ -117,6 +122,7 @@ struct MarketCommand: ParsableCommand {
         if report.failedDials > 0 { failed.append("\(report.failedDials) failed dials") }
         if report.protocolMismatches > 0 { failed.append("\(report.protocolMismatches) protocol mismatches") }
         if report.unexpectedCloses > 0 { failed.append("\(report.unexpectedCloses) unexpected closes") }
+        failed += Self.dataFailures(messages: report.messages, silent: load.silentSymbols, symbols: symbols)
         if let publisher = report.publisher {
             if let failure = publisher.failure { failed.append("publisher: \(failure)") }
             if publisher.errors > 0 { failed.append("publisher: \(publisher.errors) error replies") }
@@ -125,6 +131,20 @@ struct MarketCommand: ParsableCommand {
             print("FAILED: " + failed.joined(separator: "; "))
             throw ExitCode(1)
         }
+    }
+
+    /// A run that measured nothing measured nothing: say why rather than report 0/s and pass.
+    static func dataFailures(messages: UInt64, silent: [String], symbols: Int) -> [String] {
+        var failed: [String] = []
+        if messages == 0 {
+            failed.append("no updates arrived in the measured window: does the gateway serve SYM0000...SYM\(String(format: "%04d", symbols - 1))? "
+                          + "Start it with --sim-symbols \(symbols), or publish with --publish-rate and --publisher-token")
+        }
+        if !silent.isEmpty && messages > 0 {
+            let shown = silent.prefix(5).joined(separator: ", ") + (silent.count > 5 ? ", ..." : "")
+            failed.append("\(silent.count) subscribed symbols never received an update (\(shown)): the gateway does not send them")
+        }
+        return failed
     }
 
     private var summaryTitle: String {

@@ -45,6 +45,8 @@ final class MarketLoad: WebSocketClientDelegate {
     private var nextToDial = 0
     private var dialsInFlight = 0
     private var publisher: FeedPublisher?
+    /// Per symbol number: whether any update (a snapshot included) arrived for it.
+    private var symbolSeen: [Bool]
 
     // Counters over the whole run; the report subtracts the warm-up.
     private(set) var counters = Counters()
@@ -70,6 +72,7 @@ final class MarketLoad: WebSocketClientDelegate {
         self.loop = loop
         self.options = options
         clients = Array(repeating: nil, count: options.connections)
+        symbolSeen = Array(repeating: false, count: options.symbols)
         let v2Count = Int((Double(options.connections) * options.v2Fraction).rounded())
         state = (0..<options.connections).map { i in
             ClientState(wantsV2: i < v2Count, lastSeq: Array(repeating: 0, count: options.subsPerConnection))
@@ -78,6 +81,13 @@ final class MarketLoad: WebSocketClientDelegate {
 
     /// Symbol number for subscription k of connection i: (i*S + k) mod N, spreading load evenly.
     func symbol(connection i: Int, slot k: Int) -> Int { (i * options.subsPerConnection + k) % options.symbols }
+
+    /// Subscribed symbols for which nothing at all arrived, not even the snapshot: symbols the
+    /// gateway does not serve (a simulator with other names, no publisher for them).
+    var silentSymbols: [String] {
+        let subscribed = Set((0..<options.connections).flatMap { i in (0..<options.subsPerConnection).map { symbol(connection: i, slot: $0) } })
+        return subscribed.sorted().filter { !symbolSeen[$0] }.map(symbolName)
+    }
 
     // MARK: Dialing
 
@@ -149,6 +159,7 @@ final class MarketLoad: WebSocketClientDelegate {
             return
         }
         counters.bytes &+= UInt64(payload.count)
+        if number < symbolSeen.count { symbolSeen[number] = true }
         guard state[i].wantsV2 else {
             counters.messagesV1 &+= 1
             return

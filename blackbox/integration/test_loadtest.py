@@ -111,9 +111,29 @@ def test_a_failed_dial_is_counted_and_fails_the_run():
     assert "3 failed dials" in result.stdout
 
 
-def test_invalid_options_are_refused_before_running():
+def test_a_run_that_receives_nothing_fails_and_says_why(gateway_factory):
+    # The defaults against the default gateway: its simulator serves tickers, not SYM0000...
+    gw = gateway_factory()
+    result = run_loadtest("--url", gw.url + "/ws", "--conns", "4", "--warmup", "0.5", "--duration", "1")
+    assert result.returncode == 1
+    assert "no updates arrived in the measured window" in result.stdout
+    assert "--sim-symbols 500" in result.stdout
+
+
+def test_subscriptions_the_gateway_never_serves_fail_the_run(gateway_factory):
+    gw = gateway_factory("--sim-symbols", "40", "--sim-rate", "2000")
+    result = run_loadtest("--url", gw.url + "/ws", "--conns", "10", "--subs", "5", "--symbols", "50",
+                          "--warmup", "1", "--duration", "1")
+    assert result.returncode == 1
+    assert "10 subscribed symbols never received an update (SYM0040, SYM0041, SYM0042, SYM0043, SYM0044, ...)" in result.stdout
+
+
+def test_invalid_options_are_refused_before_running(tmp_path):
+    (tmp_path / "folder.svg").mkdir()
     for flags in (["--report", "out.png"], ["--v2-fraction", "2"], ["--subs", "600", "--symbols", "500"],
-                  ["--publish-rate", "100"], ["--depth", "0"], ["--url", "http://x"]):
+                  ["--publish-rate", "100"], ["--depth", "0"], ["--url", "http://x"],
+                  ["--report", "/nonexistent-folder/report.svg"], ["--report", str(tmp_path / "folder.svg")],
+                  ["--json", "/nonexistent-folder/run.json"]):
         result = run_loadtest(*flags, timeout=10)
         assert result.returncode == 64, (flags, result.stdout, result.stderr)
         assert "Error" in result.stderr
