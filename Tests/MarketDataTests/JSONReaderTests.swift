@@ -39,6 +39,16 @@ import Testing
         #expect(read("101", 0...100) == nil)
         #expect(read("1.5", 0...100) == nil)
         #expect(read("99999999999999999999", 0...Int64.max) == nil)
+        // Whole values however written, as JSON Schema's "integer" reads them.
+        #expect(read("2.0", 0...100) == 2)
+        #expect(read("2.000", 0...100) == 2)
+        #expect(read("20e-1", 0...100) == 2)
+        #expect(read("0.2E1", 0...100) == 2)
+        #expect(read("1e1", 0...100) == 10)
+        #expect(read("-0.0", -5...5) == 0)
+        #expect(read("2.0000000001", 0...100) == nil)
+        #expect(read("25e-1", 0...100) == nil)
+        #expect(read("1e400", 0...Int64.max) == nil)
     }
 }
 

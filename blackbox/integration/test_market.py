@@ -340,3 +340,47 @@ def test_a_slow_client_is_conflated_then_closed_while_others_see_no_gaps(gateway
     assert closed
     gw.stop()
     assert "closing slow consumer" in gw.output()
+
+
+# What the contract's schema accepts for a v2 command, the server must accept, and the other way
+# round: each row is checked against both.
+V2_EDGE_CASES = [
+    {"type": "subscribe", "symbols": ["AAPL"]},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": 1},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": 50},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": 2.0},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": 2.5},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": 0},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": 51},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": -1},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": "2"},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": None},
+    {"type": "subscribe", "symbols": ["AAPL"], "depth": True},
+    {"type": "subscribe", "symbols": []},
+    {"type": "subscribe", "symbols": ["aapl"]},
+    {"type": "subscribe", "symbols": ["AAPL", 1]},
+    {"type": "subscribe", "symbols": "AAPL"},
+    {"type": "subscribe"},
+    {"type": "unsubscribe", "symbols": ["AAPL"]},
+    {"type": "unsubscribe", "symbols": ["AAPL"], "depth": 3},
+    {"type": "resubscribe", "symbols": ["AAPL"]},
+    {"symbols": ["AAPL"]},
+]
+
+
+def test_the_v2_client_schema_and_the_server_agree(market):
+    async def server_accepts(command):
+        async with websockets.connect(market.url + "/ws", subprotocols=["v2"]) as ws:
+            await ws.send(json.dumps(command))
+            reply = json.loads(await ws.recv())
+            return reply["type"] in ("subscribed", "unsubscribed")
+
+    async def go():
+        for command in V2_EDGE_CASES:
+            try:
+                validate("v2-client", command)
+                schema_accepts = True
+            except jsonschema.ValidationError:
+                schema_accepts = False
+            assert await server_accepts(command) == schema_accepts, command
+    asyncio.run(go())

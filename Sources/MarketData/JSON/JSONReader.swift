@@ -124,16 +124,53 @@ public struct JSONReader {
     /// An integer within `range`.
     public mutating func readInteger(in range: ClosedRange<Int64>) throws -> Int64 {
         let raw = try readNumberBytes()
-        var value: Int64 = 0
+        // As JSON Schema's "integer": any number whose value is whole, so 2, 2.0 and 20e-1 are
+        // all 2 (the contract's schemas and the server must agree on what they accept).
+        var digits: [UInt8] = []
         var negative = false
-        for (i, byte) in raw.enumerated() {
-            if i == 0 && byte == UInt8(ascii: "-") {
-                negative = true
-                continue
+        var fractionDigits = 0
+        var exponent = 0
+        var index = 0
+        if raw.first == UInt8(ascii: "-") {
+            negative = true
+            index = 1
+        }
+        var inFraction = false
+        while index < raw.count {
+            let byte = raw[index]
+            if isDigit(byte) {
+                digits.append(byte - UInt8(ascii: "0"))
+                if inFraction { fractionDigits += 1 }
+            } else if byte == UInt8(ascii: ".") {
+                inFraction = true
+            } else {  // e or E, then an optional sign and digits (the grammar was checked)
+                var sign = 1
+                index += 1
+                if raw[index] == UInt8(ascii: "-") || raw[index] == UInt8(ascii: "+") {
+                    if raw[index] == UInt8(ascii: "-") { sign = -1 }
+                    index += 1
+                }
+                var magnitude = 0
+                while index < raw.count {
+                    magnitude = min(magnitude * 10 + Int(raw[index] - UInt8(ascii: "0")), 10_000)
+                    index += 1
+                }
+                exponent = sign * magnitude
+                break
             }
-            guard isDigit(byte) else { throw Failure("expected an integer") }
+            index += 1
+        }
+        var scale = exponent - fractionDigits
+        while scale < 0 {
+            // Dropping a digit must drop only a zero, or the value is not whole.
+            guard let last = digits.popLast() else { break }
+            guard last == 0 else { throw Failure("expected an integer") }
+            scale += 1
+        }
+        var value: Int64 = 0
+        for digit in digits + Array(repeating: 0, count: max(0, scale)) {
             let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            let (sum, o2) = times10.addingReportingOverflow(Int64(digit))
             guard !o1 && !o2 else { throw Failure("integer out of range") }
             value = sum
         }
