@@ -16,7 +16,8 @@ struct GatewayCommand: ParsableCommand {
         Every option can also be set by an environment variable: GATEWAY_ and the option's \
         name in capitals with underscores (GATEWAY_PORT for --port, GATEWAY_REUSE_PORT=true \
         for --reuse-port). A flag on the command line wins over the environment.
-        """
+        """,
+        version: "tickstream gateway \(BuildInfo.version) (Swift \(BuildInfo.swiftVersion))"
     )
 
     @OptionGroup(title: "Listener") var listener: ListenerOptions
@@ -139,6 +140,7 @@ struct GatewayCommand: ParsableCommand {
     /// Every setting as it will be used (tokens redacted), for the start-up log line.
     func effectiveConfiguration() -> Logger.Metadata {
         var values: Logger.Metadata = [
+            "version": "\(BuildInfo.version)",
             "host": "\(listener.host)", "port": "\(listener.port)", "reuse_port": "\(listener.reusePort)", "echo": "\(listener.echo)",
             "max_message_bytes": "\(limits.maxMessageBytes)", "max_header_bytes": "\(limits.maxHeaderBytes)",
             "max_queue_bytes": "\(limits.maxQueueBytes)", "deflate": "\(compression.deflate.rawValue)",

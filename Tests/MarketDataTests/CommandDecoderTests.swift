@@ -37,7 +37,7 @@ func errorCode(_ text: String, _ version: ProtocolVersion) -> String? {
         #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL","bad sym"]}"#, .v2) == "invalid_symbol")
         #expect(errorCode(#"{"type":"subscribe","symbols":[]}"#, .v2) == "invalid_message")
         #expect(errorCode(#"{"type":"subscribe","symbols":"AAPL"}"#, .v2) == "invalid_message")
-        for depth in ["0", "51", "1.5", "\"5\"", "-1", "1e1"] {
+        for depth in ["0", "51", "1.5", "\"5\"", "-1", "1e2", "5.01"] {
             #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"],"depth":\#(depth)}"#, .v2) == "invalid_depth", "depth \(depth)")
         }
         // A v1 client using v2's shape is told what is missing.

@@ -133,7 +133,9 @@ def test_admin_drain(gateway_factory):
     assert get(gw.port, "/health/ready")[0] == 200
 
     def trigger():
-        status, _, body = get(gw.port, "/admin/drain", "POST", {"Authorization": "Bearer adm"})
+        # The scheme is case-insensitive (RFC 9110); the token is not.
+        assert get(gw.port, "/admin/drain", "POST", {"Authorization": "bearer ADM"})[0] == 401
+        status, _, body = get(gw.port, "/admin/drain", "POST", {"Authorization": "bearer adm"})
         assert status == 202 and json.loads(body)["draining"] is True
         assert get(gw.port, "/admin/drain", "POST", {"Authorization": "Bearer adm"})[0] == 202  # harmless
     drain_under_load(gw, trigger, grace=1, duration=2)

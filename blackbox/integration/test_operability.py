@@ -212,5 +212,24 @@ def test_environment_variables_take_effect_and_flags_win(gateway_factory):
     gw.stop()
     lines = [line for line in gw.output().splitlines() if line.startswith("{")]
     start = json.loads(lines[0])  # GATEWAY_LOG_FORMAT=json: structured lines
-    assert start["msg"] == "starting" and start["echo"] == "true" and start["sim_symbols"] == "ENVSYM"
-    assert any(json.loads(line)["msg"] == "listening" for line in lines)
+    assert start["msg"] == "starting" and start["echo"] is True and start["sim_symbols"] == "ENVSYM"
+    # Numbers and booleans stay numbers and booleans for log shippers.
+    assert start["port"] == gw.port and start["max_message_bytes"] == 65536 and start["close_timeout"] == 5.0
+    assert start["version"] == value_of_version()
+    listening = next(json.loads(line) for line in lines if json.loads(line)["msg"] == "listening")
+    assert listening["pid"] == gw.process.pid
+
+
+def value_of_version():
+    return subprocess.run([BINARY, "--version"], capture_output=True, text=True, timeout=10).stdout.split()[2]
+
+
+def test_version_and_build_info(gateway_factory):
+    result = subprocess.run([BINARY, "--version"], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0
+    assert result.stdout.startswith("tickstream gateway ") and "(Swift " in result.stdout
+    version = value_of_version()
+    gw = gateway_factory("--sim-rate", "0")
+    samples = metrics(gw.port)
+    info = [labels for (name, labels), v in samples.items() if name == "tickstream_build_info" and v == 1]
+    assert len(info) == 1 and dict(info[0])["version"] == version

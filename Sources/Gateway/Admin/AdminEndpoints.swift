@@ -31,9 +31,7 @@ enum AdminEndpoints {
     }
 
     private static func unauthorized(_ head: HTTPRequestHead, token: String) -> HTTPResponse? {
-        if let authorization = head.header("authorization"), FeedEndpoint.constantTimeEquals(authorization, "Bearer " + token) {
-            return nil
-        }
+        if BearerToken(token: token).isPresented(in: head) { return nil }
         return HTTPResponse(status: .unauthorized, contentType: "application/json",
                             body: "{\"error\":\"Authorization: Bearer <admin token> required\"}\n",
                             headers: [("WWW-Authenticate", "Bearer")])

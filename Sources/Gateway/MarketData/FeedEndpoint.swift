@@ -23,7 +23,7 @@ final class FeedEndpoint: WebSocketEndpoint {
     }
 
     func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError? {
-        guard let authorization = head.header("authorization"), Self.constantTimeEquals(authorization, "Bearer " + token) else {
+        guard BearerToken(token: token).isPresented(in: head) else {
             return HTTPResponseError(.unauthorized, "publishing needs Authorization: Bearer <publisher token>",
                                      headers: [("WWW-Authenticate", "Bearer")])
         }
@@ -39,12 +39,6 @@ final class FeedEndpoint: WebSocketEndpoint {
     }
 
     /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<min(x.count, y.count) { difference |= x[i] ^ y[i] }
-        return difference == 0
-    }
 }
 
 /// One publisher connection: decodes batches, applies the valid updates, and answers each

@@ -8,6 +8,8 @@ enum MetricsEndpoint {
         let m = context.metrics
         var out = PrometheusText()
 
+        out.header("tickstream_build_info", "gauge", "The running build: 1, labelled with its version and the Swift that built it.")
+        out.sample("tickstream_build_info", [("version", BuildInfo.version), ("swift", BuildInfo.swiftVersion)], 1)
         out.header("tickstream_connections", "gauge", "Open market-data connections on /ws, by negotiated protocol.")
         out.sample("tickstream_connections", [("protocol", "v1")], m.subscribersV1)
         out.sample("tickstream_connections", [("protocol", "v2")], m.subscribersV2)
