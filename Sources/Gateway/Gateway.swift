@@ -62,6 +62,16 @@ public final class Gateway {
         HealthEndpoints.register(on: router, context: context, service: service,
                                  isListening: { [unowned self] in self.isListening },
                                  simulatorRunning: { [unowned self] in self.simulator?.isRunning })
+        router.addHTTP("/symbols", methods: ["GET", "HEAD"]) { _, _ in
+            let served = service.servedSymbols
+            var writer = ByteWriter(capacity: 64 + served.count * 12)
+            writer.write("{\"count\":")
+            writer.write(served.count)
+            writer.write(",\"symbols\":")
+            ServerMessages.symbolArray(served, to: &writer)
+            writer.write("}\n")
+            return HTTPResponse(status: .ok, contentType: "application/json", body: writer.string)
+        }
         let registry = connections
         router.addHTTP("/metrics", methods: ["GET"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
@@ -124,6 +134,10 @@ public final class Gateway {
         loop.startLagProbe()
         simulator?.start(now: MonotonicClock.now())
         if simulator != nil { logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.simulatorRate)"]) }
+        let served = marketData.servedSymbols
+        logger.notice(served.isEmpty ? "serving no symbols yet: they come from /feed publishers" : "serving symbols (GET /symbols lists them)",
+                      metadata: ["count": "\(served.count)",
+                                 "first": "\(served.prefix(5).joined(separator: ","))\(served.count > 5 ? ",..." : "")"])
         if configuration.requireFeed { watchFeed() }
         var listening: Logger.Metadata = ["address": "\(boundAddress.map { "\($0)" } ?? "?")", "pid": "\(getpid())",
                                           "scheme": "\(context.certificate == nil ? "ws/http" : "wss/https")"]

@@ -23,6 +23,11 @@ func errorCode(_ text: String, _ version: ProtocolVersion) -> String? {
         #expect(decode(#"{"type":"unsubscribe","symbols":["AAPL"],"extra":{"ignored":[1,2]}}"#, .v2) == .success(.unsubscribe(symbols: ["AAPL"])))
     }
 
+    @Test func listSymbolsIsV2Only() {
+        #expect(decode(#"{"type":"list_symbols"}"#, .v2) == .success(.listSymbols))
+        #expect(errorCode(#"{"type":"list_symbols"}"#, .v1) == "unknown_type")
+    }
+
     @Test func errors() {
         #expect(errorCode("{not json", .v1) == "invalid_json")
         #expect(errorCode(#"{"type":"subscribe","symbol":"AAPL"} trailing"#, .v1) == "invalid_json")

@@ -365,6 +365,7 @@ V2_EDGE_CASES = [
     {"type": "unsubscribe", "symbols": ["AAPL"], "depth": 3},
     {"type": "resubscribe", "symbols": ["AAPL"]},
     {"symbols": ["AAPL"]},
+    {"type": "list_symbols"},
 ]
 
 
@@ -373,7 +374,7 @@ def test_the_v2_client_schema_and_the_server_agree(market):
         async with websockets.connect(market.url + "/ws", subprotocols=["v2"]) as ws:
             await ws.send(json.dumps(command))
             reply = json.loads(await ws.recv())
-            return reply["type"] in ("subscribed", "unsubscribed")
+            return reply["type"] in ("subscribed", "unsubscribed", "symbols")
 
     async def go():
         for command in V2_EDGE_CASES:
@@ -384,3 +385,37 @@ def test_the_v2_client_schema_and_the_server_agree(market):
                 schema_accepts = False
             assert await server_accepts(command) == schema_accepts, command
     asyncio.run(go())
+
+
+def test_symbol_discovery_over_http_and_v2(gateway_factory):
+    gw = gateway_factory("--sim-symbols", "AAPL,MSFT,NVDA", "--sim-rate", "1", "--publisher-token", "pt")
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:
+        s.sendall(b"GET /symbols HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert json.loads(data.partition(b"\r\n\r\n")[2]) == {"count": 3, "symbols": ["AAPL", "MSFT", "NVDA"]}
+
+    async def go():
+        async with websockets.connect(gw.url + "/feed", subprotocols=["feed.v1"],
+                                      additional_headers={"Authorization": "Bearer pt"}) as feed:
+            await feed.send(json.dumps({"symbol": "ABC", "last": 1, "bid": 1, "ask": 1}))
+            await asyncio.sleep(0.2)
+        async with websockets.connect(gw.url + "/ws", subprotocols=["v2"]) as ws:
+            # Subscribing to a symbol nobody serves does not make it served.
+            await ws.send(json.dumps({"type": "subscribe", "symbols": ["ZZZ"]}))
+            await ws.recv()
+            await ws.send(json.dumps({"type": "list_symbols"}))
+            reply = json.loads(await ws.recv())
+            validate("v2-server", reply)
+            assert reply == {"type": "symbols", "symbols": ["AAPL", "ABC", "MSFT", "NVDA"]}
+        async with websockets.connect(gw.url + "/ws", subprotocols=["v1"]) as ws:
+            await ws.send(json.dumps({"type": "list_symbols"}))
+            assert json.loads(await ws.recv())["code"] == "unknown_type"
+    asyncio.run(go())
+    assert "serving symbols (GET /symbols lists them)" in gw_output_after_stop(gw)
+
+
+def gw_output_after_stop(gw):
+    gw.stop()
+    return gw.output()

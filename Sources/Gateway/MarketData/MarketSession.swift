@@ -119,6 +119,9 @@ final class MarketSession: Subscriber, DrainableSession {
                 }
             }
             if version == .v2 { replyAck(subscribed: false, names, depth: nil) }
+        case .success(.listSymbols):
+            let served = service.servedSymbols
+            context.replies.send(on: connection) { ServerMessages.symbolList(served, to: &$0) }
         }
     }
 

@@ -75,15 +75,28 @@ public enum ServerMessages {
         writer.write("\"}")
     }
 
-    /// `{"type":"subscribed","symbols":[...],"depth":N}` or `{"type":"unsubscribed","symbols":[...]}`.
-    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, to writer: inout ByteWriter) {
-        writer.write(subscribed ? "{\"type\":\"subscribed\",\"symbols\":[" : "{\"type\":\"unsubscribed\",\"symbols\":[")
+    /// `{"type":"symbols","symbols":[...]}`: the answer to v2's `list_symbols`.
+    public static func symbolList(_ symbols: [String], to writer: inout ByteWriter) {
+        writer.write("{\"type\":\"symbols\",\"symbols\":")
+        symbolArray(symbols, to: &writer)
+        writer.write("}")
+    }
+
+    /// `["AAPL","MSFT"]`: symbols need no escaping (their syntax allows none).
+    public static func symbolArray(_ symbols: [String], to writer: inout ByteWriter) {
+        writer.write(byte: UInt8(ascii: "["))
         for (i, symbol) in symbols.enumerated() {
             writer.write(i == 0 ? "\"" : ",\"")
             writer.write(raw: symbol)
             writer.write(byte: UInt8(ascii: "\""))
         }
         writer.write(byte: UInt8(ascii: "]"))
+    }
+
+    /// `{"type":"subscribed","symbols":[...],"depth":N}` or `{"type":"unsubscribed","symbols":[...]}`.
+    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, to writer: inout ByteWriter) {
+        writer.write(subscribed ? "{\"type\":\"subscribed\",\"symbols\":" : "{\"type\":\"unsubscribed\",\"symbols\":")
+        symbolArray(symbols, to: &writer)
         if let depth {
             writer.write(",\"depth\":")
             writer.write(depth)

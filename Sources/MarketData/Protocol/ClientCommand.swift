@@ -3,6 +3,8 @@ public enum ClientCommand: Equatable, Sendable {
     /// Symbols are syntax-checked and deduplicated, in the order sent.
     case subscribe(symbols: [String], depth: Int)
     case unsubscribe(symbols: [String])
+    /// v2 only: which symbols the gateway serves.
+    case listSymbols
 }
 
 /// Why a client message was refused; sent back as `{"type":"error","code":..,"message":..}`.
@@ -87,6 +89,7 @@ public enum CommandDecoder {
             return .failure(.invalidJSON("\(error)"))
         }
         guard let type else { return .failure(.invalidMessage("missing \"type\"")) }
+        if type == "list_symbols" && version == .v2 { return .success(.listSymbols) }
         guard type == "subscribe" || type == "unsubscribe" else { return .failure(.unknownType(type)) }
         let requested: [String]
         switch version {

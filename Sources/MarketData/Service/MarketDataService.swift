@@ -16,6 +16,8 @@ public final class MarketDataService {
     public private(set) var updatesFromFeed: UInt64 = 0
     /// Monotonic time of the last update from a publisher, for readiness.
     public private(set) var lastFeedUpdate: UInt64?
+    /// Symbols the simulator serves, known before its first step.
+    private var simulated = Set<SymbolID>()
 
     public init(maxSubscriptions: Int, maxSymbols: Int) {
         fanOut = FanOut(registry: registry)
@@ -31,12 +33,23 @@ public final class MarketDataService {
 
     public func name(of symbol: SymbolID) -> String { symbols.name(of: symbol) }
 
+    /// Symbols with data to send, sorted: the simulator's, and every symbol a publisher has
+    /// updated. (A symbol only subscribed to, with no data, is not served.) Cold path: for
+    /// `GET /symbols` and v2's `list_symbols`.
+    public var servedSymbols: [String] {
+        (0..<symbols.count).compactMap { index -> String? in
+            let id = SymbolID(index)
+            return simulated.contains(id) || store.state(of: id) != nil ? symbols.name(of: id) : nil
+        }.sorted()
+    }
+
     /// A simulated market over `names` (registered here), each starting at its usual price.
     /// The caller makes sure they fit within `maxSymbols`.
     public func simulatedMarket(symbols names: [String]) -> SimulatedMarket {
         let instruments = names.enumerated().map { index, name in
             (id: symbolID(for: name)!, name: name, price: SimulatedMarket.startingPrice(for: name, index: index))
         }
+        simulated.formUnion(instruments.map(\.id))
         return SimulatedMarket(symbols: instruments)
     }
 
