@@ -119,7 +119,7 @@ final class FeedPublisher: WebSocketClientDelegate {
     func clientDidClose(_ client: WebSocketClient, closeCode: CloseCode?, error: String?) {
         timer?.cancel()
         if !stopping && failure == nil {
-            failure = "feed connection closed" + (closeCode.map { " with \($0)" } ?? "") + (error.map { ": \($0)" } ?? "")
+            failure = "feed connection closed: " + client.closeDescription(code: closeCode, error: error)
         }
     }
 }

@@ -188,7 +188,7 @@ final class MarketLoad: WebSocketClientDelegate {
             counters.open -= 1
             if !finishing {
                 counters.unexpectedCloses += 1
-                if !options.quiet { print("connection \(i) closed: \(closeCode.map { "\($0)" } ?? "-") \(error ?? "")") }
+                if !options.quiet { print("connection \(i) closed: \(client.closeDescription(code: closeCode, error: error))") }
             }
         } else {
             dialFailed(i, reason: error ?? "closed during handshake")

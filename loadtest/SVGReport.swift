@@ -50,18 +50,21 @@ enum SVGReport {
     }
 
     private static func ratePanel(_ s: Series, x: Double, y: Double, w: Double, h: Double) -> String {
-        var out = axes(x: x, y: y, w: w, h: h, title: "delivered messages/s", xLabel: "seconds")
+        var out = axes(x: x, y: y, w: w, h: h, title: "delivered messages/s", xLabel: "seconds since the start of the run")
         let points = s.perSecond
         guard let last = points.last else { return out }
-        let maxRate = max(1, points.map(\.rate).max() ?? 1) * 1.1
-        let t0 = points.first!.t
-        let span = max(1, last.t - t0)
+        // The whole run, from its start (warm-up included), on round ticks.
+        let time = niceScale(max(1, last.t))
+        let rate = niceScale(max(1, points.map(\.rate).max() ?? 1))
         let path = points.map { p in
-            "\(fmt(x + (p.t - t0) / span * w)),\(fmt(y + h - p.rate / maxRate * h))"
+            "\(fmt(x + p.t / time.top * w)),\(fmt(y + h - p.rate / rate.top * h))"
         }.joined(separator: " ")
         out += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"\(path)\"/>\n"
-        out += ticks(x: x, y: y, w: w, h: h, maxY: maxRate, yFormat: { value in value >= 1e6 ? String(format: "%.1fM", value / 1e6) : String(format: "%.0fk", value / 1e3) },
-                     maxX: span, xFormat: { String(format: "%.0f", $0) })
+        out += ticks(x: x, y: y, w: w, h: h, yScale: rate, yFormat: { formatRate($0, scale: rate) }, xScale: time,
+                     xFormat: { formatDecimal($0, step: time.step) })
+        let rates = points.map(\.rate).sorted()
+        let median = rates[rates.count / 2]
+        out += "<text x=\"\(fmt(x + 10))\" y=\"\(fmt(y + 16))\">median \(formatCount(median))/s · peak \(formatCount(rates.last!))/s over \(points.count) s</text>\n"
         return out
     }
 
@@ -71,9 +74,9 @@ enum SVGReport {
         // x = log10(1 / (1 - p)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
         let percentiles = stride(from: 0.0, through: 4.0, by: 0.05).map { 100 * (1 - pow(10, -$0)) }
         let values = percentiles.map { Double(s.latency.valueAtPercentile($0)) / 1000 }
-        let maxValue = max(0.01, values.max() ?? 1) * 1.1
+        let scale = niceScale(max(0.001, values.max() ?? 1))
         let path = zip(percentiles, values).map { p, v in
-            "\(fmt(x + log10(1 / (1 - p / 100 + 1e-12)) / 4 * w)),\(fmt(y + h - v / maxValue * h))"
+            "\(fmt(x + log10(1 / (1 - p / 100 + 1e-12)) / 4 * w)),\(fmt(y + h - v / scale.top * h))"
         }.joined(separator: " ")
         out += "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"\(path)\"/>\n"
         for (label, position) in [("50%", log10(2.0)), ("90%", 1.0), ("99%", 2.0), ("99.9%", 3.0), ("99.99%", 4.0)] {
@@ -81,7 +84,7 @@ enum SVGReport {
             out += "<line x1=\"\(fmt(px))\" y1=\"\(fmt(y + h))\" x2=\"\(fmt(px))\" y2=\"\(fmt(y + h + 5))\" stroke=\"black\"/>\n"
             out += "<text x=\"\(fmt(px))\" y=\"\(fmt(y + h + 18))\" text-anchor=\"middle\">\(label)</text>\n"
         }
-        out += ticks(x: x, y: y, w: w, h: h, maxY: maxValue, yFormat: { String(format: "%.2f", $0) }, maxX: nil, xFormat: { _ in "" })
+        out += ticks(x: x, y: y, w: w, h: h, yScale: scale, yFormat: { formatDecimal($0, step: scale.step) }, xScale: nil, xFormat: { _ in "" })
         let p = { (q: Double) in Double(s.latency.valueAtPercentile(q)) / 1000 }
         out += "<text x=\"\(fmt(x + 10))\" y=\"\(fmt(y + 16))\">p50 \(String(format: "%.3f", p(50))) · p99 \(String(format: "%.3f", p(99))) · p99.9 \(String(format: "%.3f", p(99.9))) · max \(String(format: "%.3f", Double(s.latency.max) / 1000)) ms</text>\n"
         return out
@@ -97,20 +100,61 @@ enum SVGReport {
         """
     }
 
-    private static func ticks(x: Double, y: Double, w: Double, h: Double, maxY: Double, yFormat: (Double) -> String,
-                              maxX: Double?, xFormat: (Double) -> String) -> String {
+    private static func ticks(x: Double, y: Double, w: Double, h: Double, yScale: NiceScale, yFormat: (Double) -> String,
+                              xScale: NiceScale?, xFormat: (Double) -> String) -> String {
         var out = ""
-        for i in 0...4 {
-            let value = maxY * Double(i) / 4
-            let py = y + h - Double(i) / 4 * h
+        for value in yScale.ticks {
+            let py = y + h - value / yScale.top * h
             out += "<line x1=\"\(fmt(x - 5))\" y1=\"\(fmt(py))\" x2=\"\(fmt(x + w))\" y2=\"\(fmt(py))\" stroke=\"#ddd\"/>\n"
             out += "<text x=\"\(fmt(x - 8))\" y=\"\(fmt(py + 4))\" text-anchor=\"end\">\(yFormat(value))</text>\n"
-            if let maxX {
-                let px = x + Double(i) / 4 * w
-                out += "<text x=\"\(fmt(px))\" y=\"\(fmt(y + h + 18))\" text-anchor=\"middle\">\(xFormat(maxX * Double(i) / 4))</text>\n"
+        }
+        if let xScale {
+            for value in xScale.ticks {
+                let px = x + value / xScale.top * w
+                out += "<line x1=\"\(fmt(px))\" y1=\"\(fmt(y + h))\" x2=\"\(fmt(px))\" y2=\"\(fmt(y + h + 5))\" stroke=\"black\"/>\n"
+                out += "<text x=\"\(fmt(px))\" y=\"\(fmt(y + h + 18))\" text-anchor=\"middle\">\(xFormat(value))</text>\n"
             }
         }
         return out
+    }
+
+    /// An axis from 0 to a round top, in round steps of 1, 2, 2.5 or 5 × 10^k (at most 6 ticks).
+    struct NiceScale: Equatable {
+        var top: Double
+        var step: Double
+        var ticks: [Double] { stride(from: 0, through: top + step / 2, by: step).map { $0 } }
+    }
+
+    static func niceScale(_ maximum: Double) -> NiceScale {
+        let raw = maximum / 5
+        let magnitude = pow(10, floor(log10(raw)))
+        let residual = raw / magnitude
+        let step = (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 2.5 ? 2.5 : residual <= 5 ? 5 : 10) * magnitude
+        return NiceScale(top: (maximum / step).rounded(.up) * step, step: step)
+    }
+
+    /// Tick labels of a rate axis: in k or M when the top is that large, as precise as the step.
+    static func formatRate(_ value: Double, scale: NiceScale) -> String {
+        let (divisor, suffix) = scale.top >= 1e6 ? (1e6, "M") : scale.top >= 1e3 ? (1e3, "k") : (1, "")
+        return formatDecimal(value / divisor, step: scale.step / divisor) + suffix
+    }
+
+    /// As many decimals as the step needs to be written exactly (0.25: two), no more.
+    static func formatDecimal(_ value: Double, step: Double) -> String {
+        var decimals = 0
+        while decimals < 4, abs(step * pow(10, Double(decimals)) - (step * pow(10, Double(decimals))).rounded()) > 1e-9 { decimals += 1 }
+        return String(format: "%.\(decimals)f", value)
+    }
+
+    /// 412345 -> "412,345".
+    private static func formatCount(_ value: Double) -> String {
+        let digits = String(Int(value.rounded()))
+        var out = ""
+        for (i, c) in digits.reversed().enumerated() {
+            if i > 0 && i % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return String(out.reversed())
     }
 
     private static func fmt(_ value: Double) -> String { String(format: "%.1f", value) }

@@ -86,6 +86,15 @@ final class WebSocketClient: WebSocketSession {
         }
     }
 
+    /// How the connection ended, for a person: the server's Close code and the reason it gave,
+    /// or what went wrong (`1008 "slow consumer: queue over 1048576 bytes for 5 s"`).
+    func closeDescription(code: CloseCode?, error: String?) -> String {
+        var text = code.map { "\($0.rawValue)" } ?? "no Close"
+        if let reason = connection?.peerCloseReason { text += " \"\(reason)\"" }
+        if let error { text += " (\(error))" }
+        return text
+    }
+
     /// Queues a frame built once (already masked) and shared by many sends.
     func send(_ frame: SharedBytes) { connection?.send(frame) }
 

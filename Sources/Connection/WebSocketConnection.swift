@@ -47,6 +47,9 @@ public final class WebSocketConnection: StreamSocketDelegate {
     public private(set) var subprotocol: String?
     /// The peer's Close code, once its Close arrived (nil for an empty Close).
     public private(set) var peerCloseCode: CloseCode?
+    /// Client role: the reason text of the server's Close, once it arrived and if it had one.
+    /// (The server role keeps only the code: every field costs memory on each connection.)
+    public var peerCloseReason: String? { client?.closeReason }
     /// permessage-deflate, when the handshake agreed it.
     public private(set) var compression: ConnectionCompression?
     private var closeReceived = false
@@ -74,6 +77,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
         let workspace: CompressionWorkspace?
         /// Why the connection ended without a clean close handshake, for the client's report.
         var failureReason: String?
+        /// The reason text of the server's Close frame.
+        var closeReason: String?
 
         init(handshake: ClientHandshake, maxHeaderBytes: Int, workspace: CompressionWorkspace?) {
             self.handshake = handshake
@@ -248,7 +253,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
                 if !closeSent { receiveCompressed(opcode, payload) }
             case .ping(let payload):
                 if !closeSent { writeFrame(opcode: .pong, payload: payload) }
-            case .close(let code, _):
+            case .close(let code, let reason):
+                if let client, !reason.isEmpty { client.closeReason = String(decoding: reason, as: UTF8.self) }
                 receivedClose(code)
             case .failure(let failure):
                 fail(failure)

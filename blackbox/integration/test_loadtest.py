@@ -16,8 +16,9 @@ LOADTEST = os.path.join(os.path.dirname(BINARY), "loadtest")
 TOKEN = "pub-token"
 
 
-def run_loadtest(*flags, timeout=60):
-    return subprocess.run([LOADTEST, "market", "--quiet", *flags], capture_output=True, text=True, timeout=timeout)
+def run_loadtest(*flags, timeout=60, quiet=True):
+    return subprocess.run([LOADTEST, "market", *(["--quiet"] if quiet else []), *flags], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_simulator_run_measures_rate_latency_and_cpu(gateway_factory, tmp_path):
@@ -200,11 +201,13 @@ def test_wrong_subprotocol_and_unexpected_close_fail_the_run():
         for seq in range(1, 50):
             await websocket.send(v2_update(0, seq))
             await asyncio.sleep(0.01)
-        await websocket.close(1011)
+        await websocket.close(1011, "maintenance window")
 
     # Offered v2 but answered v1: a protocol mismatch; then the server closes mid-run.
     server = FakeServer(close_after_half_a_second, choose=lambda offered: "v1")
     result = run_loadtest("--url", f"ws://127.0.0.1:{server.port}/ws", "--conns", "2", "--subs", "1",
-                          "--symbols", "50", "--v2-fraction", "1", "--warmup", "0.2", "--duration", "1.5")
+                          "--symbols", "50", "--v2-fraction", "1", "--warmup", "0.2", "--duration", "1.5", quiet=False)
     assert result.returncode == 1
     assert "2 protocol mismatches" in result.stdout and "2 unexpected closes" in result.stdout
+    # Each close line says what the server said.
+    assert result.stdout.count('closed: 1011 "maintenance window"') == 2, result.stdout
