@@ -16,7 +16,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import BINARY, Gateway, free_port
+from conftest import BINARY, ROOT, Gateway, free_port
 from rawws import RawClient, frame, http, upgrade_request
 
 
@@ -239,3 +239,49 @@ def test_reuse_port_drain_hands_new_connections_to_the_other_instance(gateway_fa
     finally:
         new.terminate()
         new.wait(timeout=10)
+
+
+DEPLOY_SCRIPT = os.path.join(ROOT, "deploy", "vm", "takeover-deploy.sh")
+
+
+def test_takeover_deploy_script_keeps_every_setting_and_creates_its_folders(tmp_path):
+    control = str(tmp_path / "run" / "control.sock")
+    os.makedirs(os.path.dirname(control))
+    old = Gateway("--sim-symbols", "7", "--sim-rate", "100", "--admin-token", "adm", "--log-format", "json",
+                  "--control-socket", control, "--drain-duration", "0.2", env={"GATEWAY_MAX_SUBSCRIPTIONS": "3"})
+    log = tmp_path / "logs" / "deep" / "gateway.log"  # the folder does not exist yet
+    new_pid = None
+    try:
+        result = subprocess.run([DEPLOY_SCRIPT, BINARY], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "OLD_PID": str(old.process.pid), "LOG": str(log)})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "no setting changed" in result.stdout
+        new_pid = json.loads(get(old.port, "/health/live")[2])["pid"]
+        assert new_pid != old.process.pid
+        # Same symbols, same admin token, same environment-given limit, same log format.
+        assert json.loads(get(old.port, "/symbols")[2])["count"] == 7
+        assert get(old.port, "/admin/drain", "POST", {"Authorization": "Bearer wrong"})[0] == 401  # token configured
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        assert lines[0]["msg"] == "starting" and lines[0]["max_subscriptions"] == 3 and lines[0]["sim_symbols"] == 7
+        assert old.process.wait(timeout=15) == 0
+    finally:
+        old.stop()
+        if new_pid:
+            os.kill(new_pid, signal.SIGTERM)
+
+
+def test_a_failed_takeover_deploy_leaves_the_old_instance_serving(tmp_path):
+    control = str(tmp_path / "control.sock")
+    old = Gateway("--sim-rate", "0", "--control-socket", control)
+    try:
+        # A change made on purpose that cannot start: the new instance exits 2 at once.
+        result = subprocess.run([DEPLOY_SCRIPT, BINARY, "--max-symbols", "0"], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "OLD_PID": str(old.process.pid), "LOG": str(tmp_path / "gateway.log")})
+        assert result.returncode == 1
+        assert "changed on purpose: --max-symbols 0" in result.stdout
+        assert f"the old instance {old.process.pid} keeps serving" in result.stderr
+        assert "--max-symbols must be" in result.stderr  # the new instance's own words, from its log
+        assert json.loads(get(old.port, "/health/live")[2])["pid"] == old.process.pid
+        assert old.process.poll() is None
+    finally:
+        old.stop()

@@ -2,26 +2,126 @@
 # Zero-gap deploy on one host without a load balancer: the new binary takes the listening
 # socket over from the running one, which then drains its clients with Close 1001.
 #
-#   deploy/vm/takeover-deploy.sh /usr/local/bin/gateway.new
+#   deploy/vm/takeover-deploy.sh NEW_BINARY [FLAG...]
 #
-# The running gateway must have been started with --control-socket "$CONTROL".
+# The new instance runs with exactly the running one's settings: its command line and its
+# GATEWAY_* environment are read from /proc and given to the new binary, so a deploy never
+# changes the configuration by accident. FLAGs given here are added after them and win (a
+# change made on purpose); every setting that differs is printed before the switch.
+#
+# The running gateway must have been started with --control-socket (its path is read from
+# its command line; CONTROL=PATH overrides). OLD_PID=N names the running instance when more
+# than one gateway runs on the host. LOG=FILE (default /var/log/tickstream/gateway.log) gets
+# the new instance's output; its folder and the control socket's are created when missing.
+# If the new instance does not take over within TIMEOUT seconds (default 15), it is stopped,
+# the old one keeps serving untouched, and the script exits 1 with the new one's last lines.
 set -euo pipefail
-NEW_BINARY=${1:?usage: $0 NEW_BINARY}
-CONTROL=${CONTROL:-/run/tickstream/control.sock}
+NEW_BINARY=${1:?usage: $0 NEW_BINARY [FLAG...]}
+shift
+EXTRA=("$@")
 LOG=${LOG:-/var/log/tickstream/gateway.log}
+TIMEOUT=${TIMEOUT:-15}
 
-old_pid=$(curl -fsS http://127.0.0.1:8080/health/live | sed -E 's/.*"pid":([0-9]+).*/\1/')
-# The new instance receives the listener over $CONTROL, starts accepting, tells the old one,
-# and creates the control socket anew for the next deploy. The port never stops accepting.
-nohup "$NEW_BINARY" --takeover "$CONTROL" --control-socket "$CONTROL" --log-format json >>"$LOG" 2>&1 &
+fail() { echo "takeover-deploy: $*" >&2; exit 1; }
+[[ -x $NEW_BINARY ]] || fail "$NEW_BINARY is not an executable"
+
+# The running instance: the one given, else the only process whose command line has
+# --control-socket and whose executable is a gateway.
+if [[ -z ${OLD_PID:-} ]]; then
+    candidates=()
+    for dir in /proc/[0-9]*; do
+        [[ -r $dir/cmdline ]] || continue
+        if tr '\0' '\n' <"$dir/cmdline" 2>/dev/null | grep -qx -- '--control-socket'; then
+            candidates+=("${dir#/proc/}")
+        fi
+    done
+    ((${#candidates[@]} == 1)) || fail "found ${#candidates[@]} gateways started with --control-socket (${candidates[*]:-none}); set OLD_PID"
+    OLD_PID=${candidates[0]}
+fi
+kill -0 "$OLD_PID" 2>/dev/null || fail "no running process $OLD_PID"
+
+# Its settings: the arguments after the program name, and its GATEWAY_* variables.
+mapfile -d "" -t old_args <"/proc/$OLD_PID/cmdline"
+old_args=("${old_args[@]:1}")
+mapfile -d '' -t old_env < <(grep -z '^GATEWAY_' "/proc/$OLD_PID/environ" || true)
+
+# The value of FLAG in an argument list (as --flag VALUE or --flag=VALUE), else empty.
+flag_value() {
+    local flag=$1; shift
+    local previous=""
+    local value=""
+    for argument in "$@"; do
+        if [[ $previous == "$flag" ]]; then value=$argument; fi
+        if [[ $argument == "$flag="* ]]; then value=${argument#"$flag="}; fi
+        previous=$argument
+    done
+    echo "$value"
+}
+env_value() {
+    local name=$1
+    for entry in "${old_env[@]}"; do [[ $entry == "$name="* ]] && echo "${entry#"$name="}"; done
+    return 0
+}
+
+CONTROL=${CONTROL:-$(flag_value --control-socket "${old_args[@]}")}
+CONTROL=${CONTROL:-$(env_value GATEWAY_CONTROL_SOCKET)}
+[[ -n $CONTROL ]] || fail "process $OLD_PID was not started with --control-socket: it cannot hand over its listener"
+
+# Where to ask who serves: the old instance's port and scheme, seen from this host.
+port=$(flag_value --port "${old_args[@]}" "${EXTRA[@]}")
+port=${port:-$(env_value GATEWAY_PORT)}
+port=${port:-8080}
+scheme=http
+[[ -n $(flag_value --tls-cert "${old_args[@]}")$(env_value GATEWAY_TLS_CERT) ]] && scheme=https
+serving_pid() {
+    curl -fsSk --max-time 1 "$scheme://127.0.0.1:$port/health/live" 2>/dev/null | sed -E 's/.*"pid":([0-9]+).*/\1/' || true
+}
+[[ $(serving_pid) == "$OLD_PID" ]] || fail "process $OLD_PID does not answer on $scheme://127.0.0.1:$port/health/live"
+
+# The new command line: the old one without its --takeover (a takeover of its own, long done),
+# then this deploy's takeover, then the changes made on purpose.
+new_args=()
+skip=0
+for argument in "${old_args[@]}"; do
+    if ((skip)); then skip=0; continue; fi
+    case $argument in
+        --takeover) skip=1; continue ;;
+        --takeover=*) continue ;;
+    esac
+    new_args+=("$argument")
+done
+new_args+=(--takeover "$CONTROL")
+[[ -n $(flag_value --control-socket "${new_args[@]}") ]] || new_args+=(--control-socket "$CONTROL")
+new_args+=("${EXTRA[@]}")
+
+echo "takeover-deploy: old instance $OLD_PID: ${old_args[*]} ${old_env[*]}"
+echo "takeover-deploy: new instance gets:  ${new_args[*]} ${old_env[*]}"
+if ((${#EXTRA[@]})); then echo "takeover-deploy: changed on purpose: ${EXTRA[*]}"; else echo "takeover-deploy: no setting changed"; fi
+
+mkdir -p "$(dirname "$CONTROL")" "$(dirname "$LOG")"
+# Only the old instance's GATEWAY_* variables, none of this shell's: the settings are its.
+env_args=()
+for entry in "${old_env[@]}"; do env_args+=("$entry"); done
+while IFS= read -r name; do env_args=("-u" "$name" "${env_args[@]}"); done < <(env | grep -o '^GATEWAY_[A-Z_]*' || true)
+nohup env "${env_args[@]}" "$NEW_BINARY" "${new_args[@]}" >>"$LOG" 2>&1 &
 new_pid=$!
-for _ in $(seq 100); do
-    pid=$(curl -fsS http://127.0.0.1:8080/health/live 2>/dev/null | sed -E 's/.*"pid":([0-9]+).*/\1/' || true)
-    [[ $pid == "$new_pid" ]] && break
+
+deadline=$((SECONDS + TIMEOUT))
+while ((SECONDS < deadline)); do
+    [[ $(serving_pid) == "$new_pid" ]] && break
+    if ! kill -0 "$new_pid" 2>/dev/null; then break; fi
     sleep 0.1
 done
-[[ $pid == "$new_pid" ]] || { echo "new instance $new_pid is not serving; old $old_pid keeps the port" >&2; exit 1; }
-echo "new instance $new_pid serving; old instance $old_pid draining"
-# The old instance exits 0 once its last client has gone (at most --drain-timeout).
-while kill -0 "$old_pid" 2>/dev/null; do sleep 0.5; done
-echo "old instance $old_pid has exited"
+if [[ $(serving_pid) != "$new_pid" ]]; then
+    kill "$new_pid" 2>/dev/null || true
+    echo "takeover-deploy: FAILED: the new instance $new_pid did not take over within ${TIMEOUT}s;" \
+         "the old instance $OLD_PID keeps serving, unchanged. Last lines of $LOG:" >&2
+    tail -n 5 "$LOG" >&2
+    exit 1
+fi
+echo "takeover-deploy: new instance $new_pid serving; old instance $OLD_PID draining"
+# The old instance exits 0 once its last client has gone (at most --drain-timeout). Exited
+# means gone or a zombie its parent has not reaped yet.
+running() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+while running "$OLD_PID"; do sleep 0.2; done
+echo "takeover-deploy: old instance $OLD_PID has exited"
