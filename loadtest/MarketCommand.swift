@@ -56,6 +56,12 @@ struct MarketCommand: ParsableCommand {
     var ramp = false
     @Option(help: "Seconds per ramp step.")
     var stepSeconds = 5.0
+    @Flag(help: "Follow the drain protocol: on the v2 reconnect notice or Close 1001, reconnect after retry_after_ms (100-1000 ms without one) with jitter and resubscribe; report reconnect times, clients that never came back, and seq continuity against the snapshots.")
+    var reconnect = false
+    @Option(help: ArgumentHelp("Run this shell command (a deploy) during the measured window; the run fails if it exits non-zero.", valueName: "command"))
+    var during: String?
+    @Option(help: "Seconds into the measured window at which --during starts (default: a third of --duration).")
+    var duringAfter: Double?
     @Option(help: "Write a report here: PATH.svg (rate over time, latency percentile curve) or PATH.html (the same chart and the summary).")
     var report: String?
 
@@ -72,6 +78,8 @@ struct MarketCommand: ParsableCommand {
             guard publisherToken != nil else { throw ValidationError("--publish-rate, --target-rate and --ramp need --publisher-token") }
         }
         if ramp { guard effectivePublishRate > 0 else { throw ValidationError("--ramp starts from --publish-rate or --target-rate") } }
+        if let duringAfter, duringAfter < 0 || duringAfter > duration { throw ValidationError("--during-after must be 0...--duration") }
+        if duringAfter != nil && during == nil { throw ValidationError("--during-after needs --during") }
         if let report {
             guard SVGReport.supports(report) else { throw ValidationError("--report must end in .svg or .html") }
             // Found out now, not after a ten-minute run.
@@ -99,14 +107,14 @@ struct MarketCommand: ParsableCommand {
             symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
             dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
             publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet, tls: try tls.make(for: WebSocketURL(url)!),
-            compression: deflate ? CompressionWorkspace() : nil)
+            compression: deflate ? CompressionWorkspace() : nil, reconnect: reconnect)
         let load = MarketLoad(loop: loop, options: options)
         load.start()
         if ramp {
             try runRamp(load)
             return
         }
-        let report = load.measure(seconds: duration)
+        let report = load.measure(seconds: duration, during: during, after: duringAfter ?? duration / 3)
         load.finish()
         printSummary(report)
         if let json { try writeJSON(report, to: json) }
@@ -123,6 +131,12 @@ struct MarketCommand: ParsableCommand {
         if report.protocolMismatches > 0 { failed.append("\(report.protocolMismatches) protocol mismatches") }
         if report.unexpectedCloses > 0 { failed.append("\(report.unexpectedCloses) unexpected closes") }
         failed += Self.dataFailures(messages: report.messages, silent: load.silentSymbols, symbols: symbols)
+        if let status = report.duringStatus, status != 0 { failed.append("--during exited \(status)") }
+        if let back = report.reconnection {
+            if back.away > 0 { failed.append("\(back.away) clients never came back") }
+            if back.abruptCloses > 0 { failed.append("\(back.abruptCloses) connections ended without notice or Close 1001") }
+            if back.sequenceRestarts > 0 { failed.append("\(back.sequenceRestarts) snapshots went back in seq: another sequence space") }
+        }
         if let publisher = report.publisher {
             if let failure = publisher.failure { failed.append("publisher: \(failure)") }
             if publisher.errors > 0 { failed.append("publisher: \(publisher.errors) error replies") }
@@ -223,6 +237,14 @@ struct MarketCommand: ParsableCommand {
             lines.append("  publisher       \(publisher.published) updates published, \(publisher.errors) error replies"
                          + (publisher.failure.map { ", FAILED: \($0)" } ?? ""))
         }
+        if let back = r.reconnection {
+            let t = back.times
+            let p = { (q: Double) in t.totalCount > 0 ? t.valueAtPercentile(q) : 0 }
+            lines.append("  reconnects      \(back.reconnects), time p50 \(p(50)) ms, p99 \(p(99)) ms, max \(t.totalCount > 0 ? t.max : 0) ms; "
+                         + "\(back.away) never came back, \(back.abruptCloses) abrupt closes")
+            lines.append("  continuity      \(back.coveredBySnapshot) updates covered by snapshots, \(back.sequenceRestarts) seq restarts")
+        }
+        if let status = r.duringStatus { lines.append("  during          exited \(status)") }
         if r.loadtestCPU > 0.9 { lines.append("  note            the load generator used over 90% of its core: it may be the limit") }
         return lines
     }

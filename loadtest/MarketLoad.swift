@@ -29,6 +29,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var tls: ClientTLS?
         /// Offer permessage-deflate and inflate what arrives compressed.
         var compression: CompressionWorkspace?
+        /// Follow the drain protocol: reconnect when told to go (`ReconnectTracker`).
+        var reconnect = false
     }
 
     /// Per connection: what it asked for and the last seq seen per subscribed symbol.
@@ -47,6 +49,8 @@ final class MarketLoad: WebSocketClientDelegate {
     private var publisher: FeedPublisher?
     /// Per symbol number: whether any update (a snapshot included) arrived for it.
     private var symbolSeen: [Bool]
+    /// With --reconnect: clients that were told to go, and how their return went.
+    private(set) var reconnection: ReconnectTracker
 
     // Counters over the whole run; the report subtracts the warm-up.
     private(set) var counters = Counters()
@@ -73,6 +77,7 @@ final class MarketLoad: WebSocketClientDelegate {
         self.options = options
         clients = Array(repeating: nil, count: options.connections)
         symbolSeen = Array(repeating: false, count: options.symbols)
+        reconnection = ReconnectTracker(clients: options.connections, subscriptions: options.subsPerConnection)
         let v2Count = Int((Double(options.connections) * options.v2Fraction).rounded())
         state = (0..<options.connections).map { i in
             ClientState(wantsV2: i < v2Count, lastSeq: Array(repeating: 0, count: options.subsPerConnection))
@@ -135,6 +140,7 @@ final class MarketLoad: WebSocketClientDelegate {
         let i = client.index
         dialsInFlight -= 1
         counters.open += 1
+        reconnection.connectionOpened(client: i, now: MonotonicClock.now())
         let expected = state[i].wantsV2 ? "v2" : "v1"
         if subprotocol != expected { counters.protocolMismatches += 1 }
         var text: String
@@ -154,6 +160,7 @@ final class MarketLoad: WebSocketClientDelegate {
     func client(_ client: WebSocketClient, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         let i = client.index
         guard let number = UpdateScanner.symbolNumber(payload) else {
+            if options.reconnect && reconnection.noticeIfReconnect(payload, client: i) { return }
             // An ack or an error: errors are counted, acks ignored.
             if payload.count > 15, payload[9] == UInt8(ascii: "e") { counters.errors += 1 }
             return
@@ -170,7 +177,9 @@ final class MarketLoad: WebSocketClientDelegate {
         let k = ((number - i * options.subsPerConnection) % options.symbols + options.symbols) % options.symbols
         if k < options.subsPerConnection {
             let last = state[i].lastSeq[k]
-            if last != 0 && seq != last + 1 && seq > last {
+            if options.reconnect && reconnection.awaitingSnapshot[i][k] {
+                reconnection.snapshot(client: i, subscription: k, seq: seq, last: last)
+            } else if last != 0 && seq != last + 1 && seq > last {
                 counters.gaps &+= 1
                 counters.missed &+= seq - last - 1
             }
@@ -186,7 +195,13 @@ final class MarketLoad: WebSocketClientDelegate {
         let i = client.index
         if client.didOpen {
             counters.open -= 1
-            if !finishing {
+            if !finishing && options.reconnect {
+                // A deploy: come back after the wait the server asked for, as a client must.
+                let wait = reconnection.connectionEnded(client: i, closeCode: closeCode, now: MonotonicClock.now())
+                clients[i] = nil
+                state[i].attempts = 0
+                loop.schedule(after: wait) { self.dial(i) }  // strong: a weak capture slows every retain
+            } else if !finishing {
                 counters.unexpectedCloses += 1
                 if !options.quiet { print("connection \(i) closed: \(client.closeDescription(code: closeCode, error: error))") }
             }
@@ -219,6 +234,10 @@ final class MarketLoad: WebSocketClientDelegate {
         /// With --publish-rate: updates published so far, error replies, and why the feed
         /// connection ended if it did.
         var publisher: (published: UInt64, errors: Int, failure: String?)?
+        /// With --reconnect: how the clients came back through the deploy.
+        var reconnection: ReconnectTracker?
+        /// With --during: the command's exit status.
+        var duringStatus: Int32?
 
         var rate: Double { Double(messages) / seconds }
     }
@@ -244,11 +263,42 @@ final class MarketLoad: WebSocketClientDelegate {
     private var lastCounters = Counters()
     private var perSecond: [(t: Double, rate: Double, p99: UInt64)] = []
 
+    /// --during: a shell command started in the middle of the measured window (a deploy), its
+    /// start time, and once it ended, its exit status.
+    private var during: (command: String, at: UInt64)?
+    private var duringPID: pid_t = 0
+    private(set) var duringStatus: Int32?
+
+    private func superviseDuring(_ now: UInt64) {
+        guard let during else { return }
+        if duringPID == 0 && now >= during.at {
+            // posix_spawn and waitpid(WNOHANG): polled from the loop, no thread, no signal handler.
+            var arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(during.command), nil]
+            defer { for argument in arguments { free(argument) } }
+            var pid: pid_t = 0
+            let result = posix_spawn(&pid, "/bin/sh", nil, nil, &arguments, environ)
+            guard result == 0 else {
+                print("during: could not start: \(String(cString: strerror(result)))")
+                duringStatus = -1
+                return
+            }
+            duringPID = pid
+            print("during: started: \(during.command)")
+        } else if duringPID > 0 && duringStatus == nil {
+            var status: Int32 = 0
+            guard waitpid(duringPID, &status, WNOHANG) == duringPID else { return }
+            // WIFEXITED/WEXITSTATUS by hand (macros do not import): a signal shows as 128 + its number.
+            duringStatus = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            print("during: exited \(duringStatus!)")
+        }
+    }
+
     /// Runs the loop until `deadline`, printing a line per second.
     private func runUntil(_ deadline: UInt64) {
         while true {
             loop.runOnce(maxWait: 5)
             let now = MonotonicClock.now()
+            superviseDuring(now)
             if now >= nextTick {
                 nextTick += 1_000_000_000
                 let elapsed = Double(now - startedAt) / 1e9
@@ -267,13 +317,18 @@ final class MarketLoad: WebSocketClientDelegate {
         }
     }
 
-    /// Measures a window of `seconds`.
-    func measure(seconds duration: Double) -> Report {
+    /// Measures a window of `seconds`. With `during`, runs that command `after` seconds into
+    /// the window and, if it outlives the window, keeps the clients running until it ends.
+    func measure(seconds duration: Double, during command: String? = nil, after: Double = 0) -> Report {
+        if let command { during = (command, MonotonicClock.now() + UInt64(after * 1e9)) }
         measuring = true
         latency.reset()
         let begin = (counters: counters, client: CPUSample.ownProcess(), gateway: options.gatewayPID.flatMap(CPUSample.process),
                      time: MonotonicClock.now(), perSecondCount: perSecond.count)
         runUntil(begin.time + UInt64(duration * 1e9))
+        while during != nil && duringStatus == nil {  // a deploy outlasting the window: let it finish
+            runUntil(MonotonicClock.now() + 100_000_000)
+        }
         let clientEnd = CPUSample.ownProcess()
         let gatewayEnd = options.gatewayPID.flatMap(CPUSample.process)
         let seconds = Double(MonotonicClock.now() - begin.time) / 1e9
@@ -288,7 +343,8 @@ final class MarketLoad: WebSocketClientDelegate {
                       protocolMismatches: counters.protocolMismatches, errors: counters.errors,
                       latency: latency, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
                       gatewayCPU: gatewayCPU, perSecond: Array(perSecond[begin.perSecondCount...]),
-                      publisher: publisher.map { ($0.published, $0.errors, $0.failure) })
+                      publisher: publisher.map { ($0.published, $0.errors, $0.failure) },
+                      reconnection: options.reconnect ? reconnection : nil, duringStatus: duringStatus)
     }
 
     /// Every per-second line of the measured windows so far.

@@ -10,7 +10,7 @@ import time
 
 import websockets
 
-from conftest import BINARY, free_port
+from conftest import BINARY, ROOT, Gateway, free_port
 
 LOADTEST = os.path.join(os.path.dirname(BINARY), "loadtest")
 TOKEN = "pub-token"
@@ -211,3 +211,31 @@ def test_wrong_subprotocol_and_unexpected_close_fail_the_run():
     assert "2 protocol mismatches" in result.stdout and "2 unexpected closes" in result.stdout
     # Each close line says what the server said.
     assert result.stdout.count('closed: 1011 "maintenance window"') == 2, result.stdout
+
+
+def test_reconnect_through_a_takeover_deploy(tmp_path):
+    control = str(tmp_path / "control.sock")
+    old = Gateway("--sim-symbols", "50", "--sim-rate", "500", "--control-socket", control, "--drain-duration", "1")
+    deploy = (f"OLD_PID={old.process.pid} LOG={tmp_path}/new.log "
+              f"{os.path.join(ROOT, 'deploy', 'vm', 'takeover-deploy.sh')} {BINARY}")
+    try:
+        result = run_loadtest("--url", old.url + "/ws", "--conns", "40", "--subs", "5", "--symbols", "50",
+                              "--warmup", "1", "--duration", "4", "--reconnect", "--during", deploy, "--during-after", "1")
+        out = result.stdout
+        assert "during          exited 0" in out, out
+        assert "reconnects      40," in out and "0 never came back, 0 abrupt closes" in out, out
+        assert "0 failed dials, 0 unexpected closes" in out, out
+        # The new instance numbers seq from 1 again (its own book store): reported, and it fails
+        # the run until the sequence space is shared (NATS, or handing the book store over).
+        assert "100 seq restarts" in out and result.returncode == 1, out
+    finally:
+        old.stop()
+        subprocess.run(["pkill", "-TERM", "-f", f"--takeover {control}"])
+
+
+def test_a_failing_during_command_fails_the_run(gateway_factory):
+    gw = gateway_factory("--sim-symbols", "20", "--sim-rate", "500")
+    result = run_loadtest("--url", gw.url + "/ws", "--conns", "4", "--subs", "2", "--symbols", "20",
+                          "--warmup", "0.5", "--duration", "1", "--during", "exit 3", "--during-after", "0.2")
+    assert result.returncode == 1
+    assert "--during exited 3" in result.stdout

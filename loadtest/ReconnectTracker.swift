@@ -1,0 +1,75 @@
+import Histogram
+import WebSocket
+
+/// `--reconnect`: what a client that follows the drain protocol sees through a deploy. A client
+/// told to go (v2's `{"type":"reconnect","retry_after_ms":N}`, or Close 1001) waits N ms (or
+/// 100-1000 ms without a notice) plus up to half as much again of jitter, dials again and
+/// resubscribes; its first update per symbol is then the snapshot, checked against the last
+/// `seq` it saw.
+struct ReconnectTracker {
+    /// Per client: when its connection ended, while it has not come back.
+    private var closedAt: [UInt64?]
+    /// Per client: the wait the server's notice asked for.
+    private var retryAfter: [Int?]
+    /// Per client and subscription: the next update is the snapshot after a reconnect.
+    private(set) var awaitingSnapshot: [[Bool]]
+
+    /// Time from a connection's end to its replacement's open, milliseconds.
+    private(set) var times = Histogram<UInt64>(highestTrackableValue: 600_000, numberOfSignificantValueDigits: .three)
+    private(set) var reconnects = 0
+    /// Connections that ended with neither a notice nor Close 1001 (reset, timeout, other code).
+    private(set) var abruptCloses = 0
+    /// Snapshots whose seq was lower than the last one seen: another instance's sequence space.
+    private(set) var sequenceRestarts = 0
+    /// Updates between the last one seen and the snapshot, which carries their result.
+    private(set) var coveredBySnapshot: UInt64 = 0
+
+    init(clients: Int, subscriptions: Int) {
+        closedAt = Array(repeating: nil, count: clients)
+        retryAfter = Array(repeating: nil, count: clients)
+        awaitingSnapshot = Array(repeating: Array(repeating: false, count: subscriptions), count: clients)
+    }
+
+    /// Clients whose connection ended and did not come back (yet).
+    var away: Int { closedAt.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+
+    /// A v2 control message: is it the reconnect notice? Remembers its wait.
+    mutating func noticeIfReconnect(_ payload: UnsafeRawBufferPointer, client: Int) -> Bool {
+        let text = String(decoding: payload, as: UTF8.self)
+        guard text.contains("\"type\":\"reconnect\"") else { return false }
+        if let range = text.range(of: "\"retry_after_ms\":") {
+            retryAfter[client] = Int(text[range.upperBound...].prefix(while: { $0.isNumber }))
+        }
+        return true
+    }
+
+    /// The connection ended while the run goes on. Returns nanoseconds to wait before dialing
+    /// again, jitter included.
+    mutating func connectionEnded(client: Int, closeCode: CloseCode?, now: UInt64) -> UInt64 {
+        let told = retryAfter[client]
+        if told == nil && closeCode != .goingAway { abruptCloses += 1 }
+        closedAt[client] = closedAt[client] ?? now
+        retryAfter[client] = nil
+        for k in awaitingSnapshot[client].indices { awaitingSnapshot[client][k] = true }
+        let wait = told ?? Int.random(in: 100...1000)
+        return UInt64(wait + Int.random(in: 0...max(0, wait / 2))) * 1_000_000
+    }
+
+    /// A connection opened: if it replaces one that ended, that is a reconnect.
+    mutating func connectionOpened(client: Int, now: UInt64) {
+        guard let since = closedAt[client] else { return }
+        times.record((now - since) / 1_000_000)
+        reconnects += 1
+        closedAt[client] = nil
+    }
+
+    /// The first update of subscription `k` after a reconnect; returns the seq to remember.
+    mutating func snapshot(client: Int, subscription k: Int, seq: UInt64, last: UInt64) {
+        awaitingSnapshot[client][k] = false
+        if seq < last {
+            sequenceRestarts += 1
+        } else if last != 0 && seq > last + 1 {
+            coveredBySnapshot += seq - last - 1
+        }
+    }
+}
