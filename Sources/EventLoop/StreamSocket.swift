@@ -119,9 +119,6 @@ public final class StreamSocket: EventHandler {
     /// out yet, and a timeout should simply close.
     public var isAwaitingSecureHandshake: Bool { secure.map { !$0.security.isEstablished } ?? false }
 
-    /// Whether the socket has TLS.
-    public var isSecure: Bool { secure != nil }
-
     /// Whether reading is paused because too much output is queued.
     public var isReadPaused: Bool { readPaused }
 
