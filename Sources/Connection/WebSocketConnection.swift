@@ -274,11 +274,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
         case .failure(.corrupt):
             fail(ProtocolFailure(.invalidPayloadData, "invalid deflate data"))
         case .success(let message):
-            if opcode == .text {
-                var validator = UTF8Validator()
-                guard validator.validate(message), validator.isComplete else {
-                    return fail(ProtocolFailure(.invalidPayloadData, "text message is not valid UTF-8"))
-                }
+            if opcode == .text && !UTF8Validator.isValid(message) {
+                return fail(ProtocolFailure(.invalidPayloadData, "text message is not valid UTF-8"))
             }
             session?.connection(self, didReceive: opcode, payload: message)
         }

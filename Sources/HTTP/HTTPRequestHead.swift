@@ -24,11 +24,16 @@ public struct HTTPRequestHead: Sendable, Equatable {
         return headers.first(where: { $0.name == lowered })?.value
     }
 
+    /// Every value of a field, one per time it appears, by case-insensitive name.
+    public func values(_ name: String) -> [String] {
+        let lowered = name.lowercased()
+        return headers.filter { $0.name == lowered }.map(\.value)
+    }
+
     /// All values of a field, split at commas into trimmed tokens, across repeated fields.
     public func tokens(_ name: String) -> [String] {
-        let lowered = name.lowercased()
-        return headers.filter { $0.name == lowered }.flatMap { field in
-            field.value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+        values(name).flatMap { value in
+            value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         }
     }
 

@@ -9,11 +9,16 @@ public struct HTTPResponseHead: Sendable {
         return headers.first(where: { $0.name == lowered })?.value
     }
 
+    /// Every value of a field, one per time it appears, by case-insensitive name.
+    public func values(_ name: String) -> [String] {
+        let lowered = name.lowercased()
+        return headers.filter { $0.name == lowered }.map(\.value)
+    }
+
     /// Whether a comma-separated field holds a token, compared case-insensitively.
     public func hasToken(_ name: String, _ token: String) -> Bool {
-        let lowered = name.lowercased()
-        return headers.filter { $0.name == lowered }.contains { field in
-            field.value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token.lowercased() }
+        values(name).contains { value in
+            value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token.lowercased() }
         }
     }
 }

@@ -61,7 +61,7 @@ public struct ClientHandshake: Sendable {
         }
         let chosen = response.header("sec-websocket-protocol")
         if let chosen, !offeredSubprotocols.contains(chosen) { return .failure(.unofferedSubprotocol(chosen)) }
-        let extensions = response.headers.filter { $0.name.lowercased() == "sec-websocket-extensions" }.map(\.value)
+        let extensions = response.values("sec-websocket-extensions")
         if !offersCompression && !extensions.isEmpty { return .failure(.badExtensions("extensions accepted but none offered")) }
         switch DeflateNegotiation.clientAccept(response: extensions) {
         case .failure(let error): return .failure(.badExtensions(error.description))

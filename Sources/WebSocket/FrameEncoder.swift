@@ -82,11 +82,7 @@ public enum FrameEncoder {
         var bytes: [UInt8] = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
         var utf8 = Array(reason.utf8.prefix(123))
         // A cut can leave a partial character at the end: drop bytes until the rest is whole.
-        while !utf8.isEmpty {
-            var check = UTF8Validator()
-            if utf8.withUnsafeBytes({ check.validate($0) }) && check.isComplete { break }
-            utf8.removeLast()
-        }
+        while !utf8.isEmpty && !utf8.withUnsafeBytes(UTF8Validator.isValid) { utf8.removeLast() }
         bytes.append(contentsOf: utf8)
         return bytes
     }

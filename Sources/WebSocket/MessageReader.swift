@@ -157,8 +157,7 @@ public final class MessageReader {
         let code = CloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
         if !code.isValidOnWire { return .failure(ProtocolFailure(.protocolError, "invalid close code")) }
         let reason = UnsafeRawBufferPointer(rebasing: payload[2...])
-        var validator = UTF8Validator()
-        if !validator.validate(reason) || !validator.isComplete {
+        if !UTF8Validator.isValid(reason) {
             return .failure(ProtocolFailure(.invalidPayloadData, "close reason is not valid UTF-8"))
         }
         return .close(code, reason: reason)

@@ -33,11 +33,11 @@ public enum ServerHandshake {
             return .failure(HTTPResponseError(.upgradeRequired, "only WebSocket version 13 is supported",
                                               headers: [("Sec-WebSocket-Version", "13")]))
         }
-        let keys = head.headers.filter { $0.name == "sec-websocket-key" }
-        guard keys.count == 1, let decoded = Base64.decode(keys[0].value), decoded.count == 16 else {
+        let keys = head.values("sec-websocket-key")
+        guard keys.count == 1, let decoded = Base64.decode(keys[0]), decoded.count == 16 else {
             return .failure(HTTPResponseError(.badRequest, "Sec-WebSocket-Key must be 16 bytes in base64"))
         }
-        return .success(keys[0].value)
+        return .success(keys[0])
     }
 
     /// The Sec-WebSocket-Accept value for a client key.

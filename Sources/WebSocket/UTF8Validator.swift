@@ -16,6 +16,12 @@ public struct UTF8Validator: Sendable {
 
     public mutating func reset() { self = UTF8Validator() }
 
+    /// Whether `bytes` are, whole, valid UTF-8 (a complete message or Close reason).
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var validator = UTF8Validator()
+        return validator.validate(bytes) && validator.isComplete
+    }
+
     /// Feeds more bytes; false as soon as they cannot be part of valid UTF-8.
     @inlinable
     public mutating func validate(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -30,7 +30,7 @@ final class RecordingServer: ServerConnectionDelegate {
             var agreed: ConnectionCompression?
             var headers: [(name: String, value: String)] = []
             if let compression, case .accept(let parameters) = DeflateNegotiation.negotiate(
-                offers: head.headers.filter { $0.name == "sec-websocket-extensions" }.map(\.value)) {
+                offers: head.values("sec-websocket-extensions")) {
                 agreed = ConnectionCompression(parameters: parameters, role: .server, workspace: compression)
                 headers.append(("Sec-WebSocket-Extensions", parameters.responseHeader))
             }

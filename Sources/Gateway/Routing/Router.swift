@@ -54,8 +54,7 @@ final class Router {
                 }
                 var compression: DeflateParameters?
                 if acceptsCompression {
-                    let offers = head.headers.filter { $0.name == "sec-websocket-extensions" }.map(\.value)
-                    switch DeflateNegotiation.negotiate(offers: offers) {
+                    switch DeflateNegotiation.negotiate(offers: head.values("sec-websocket-extensions")) {
                     case .malformed(let reason):
                         return .respond(HTTPResponseError(.badRequest, reason).response)
                     case .none:
