@@ -49,11 +49,13 @@ let package = Package(
         .target(name: "MarketData", dependencies: ["ByteBuffers", "WebSocket"], swiftSettings: hotPath),
         // TLS through the system OpenSSL, driven by our loop: a `TransportSecurity` for StreamSocket.
         .target(name: "TLS", dependencies: ["COpenSSL", "EventLoop"], swiftSettings: hotPath),
+        // Who may read what: JSON Web Tokens checked with OpenSSL at the upgrade.
+        .target(name: "Auth", dependencies: ["COpenSSL", "MarketData", "WebSocket"]),
         .target(name: "Connection", dependencies: ["ByteBuffers", "EventLoop", "HTTP", "WebSocket"], swiftSettings: hotPath),
         .target(
             name: "Gateway",
             dependencies: [
-                "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "TLS",
+                "Auth", "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [
-                "EventLoop", "Gateway", "MarketData", "TLS",
+                "Auth", "EventLoop", "Gateway", "MarketData", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
         .testTarget(name: "LoadTestTests", dependencies: ["loadtest", "MarketData"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
         .testTarget(

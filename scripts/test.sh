@@ -69,7 +69,7 @@ summarise_autobahn() {
 
 echo "== Autobahn TestSuite 1.* - 10.*, server side: kosoku against /echo"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-$GATEWAY --host 127.0.0.1 --port "$PORT" --echo --max-message-bytes 16777216 --log-level warning &
+$GATEWAY --host 127.0.0.1 --port "$PORT" --echo --echo-max-message-bytes 16777216 --log-level warning &
 GATEWAY_PID=$!
 trap 'kill $GATEWAY_PID 2>/dev/null || true; rm -rf "$LOGS"' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
@@ -88,7 +88,7 @@ CERTS="$LOGS/certs"
 scripts/make-test-certificates.sh "$CERTS"
 TLS_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RELAY_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-$GATEWAY --host 127.0.0.1 --port "$TLS_PORT" --echo --max-message-bytes 16777216 --log-level warning \
+$GATEWAY --host 127.0.0.1 --port "$TLS_PORT" --echo --echo-max-message-bytes 16777216 --log-level warning \
     --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" &
 GATEWAY_PID=$!
 socat "TCP-LISTEN:$RELAY_PORT,bind=127.0.0.1,fork,reuseaddr" "OPENSSL:127.0.0.1:$TLS_PORT,cafile=$CERTS/ca.pem,commonname=localhost" &

@@ -1,6 +1,6 @@
 #ifndef TICKSTREAM_COPENSSL_SHIM_H
 #define TICKSTREAM_COPENSSL_SHIM_H
-// libcrypto for SHA-1 (the WebSocket accept key) and libssl for TLS. Swift does not import
+// libcrypto for SHA-1 (the WebSocket accept key) and token signatures, libssl for TLS. Swift does not import
 // OpenSSL's function-like macros, so the few we need are wrapped here as inline functions.
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
@@ -9,6 +9,10 @@
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/ecdsa.h>
+#include <openssl/crypto.h>
 #include <time.h>
 
 static inline int ts_ssl_ctx_set_min_tls12(SSL_CTX *ctx) { return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION); }

@@ -58,7 +58,10 @@ int ts_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
 int ts_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
-int ts_accept(int listen_fd) { return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+int ts_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_length) {
+    if (peer_length) *peer_length = sizeof *peer;
+    return accept4(listen_fd, (struct sockaddr *)peer, peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
 
 int ts_send_fd(int sock, int fd) {
     char byte = 'L';

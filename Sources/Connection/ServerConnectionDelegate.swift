@@ -6,10 +6,10 @@ public enum RequestOutcome {
     /// Answer and keep reading requests (`keepAlive`) or close after the answer. `headOnly`
     /// sends the head without the body (HEAD requests).
     case respond(HTTPResponse, keepAlive: Bool, headOnly: Bool)
-    /// Send `response` (101) and switch to WebSocket with `maxMessageBytes` as this route's
-    /// message limit and `compression` if permessage-deflate was agreed; `openSession` makes
-    /// the session, given the upgraded connection.
-    case upgrade(HTTPResponse, subprotocol: String?, maxMessageBytes: Int, compression: ConnectionCompression?,
+    /// Send `response` (101) and switch to WebSocket within this route's `limits`, with
+    /// `compression` if permessage-deflate was agreed; `openSession` makes the session, given
+    /// the upgraded connection.
+    case upgrade(HTTPResponse, subprotocol: String?, limits: RouteLimits, compression: ConnectionCompression?,
                  openSession: (WebSocketConnection) -> WebSocketSession)
 }
 

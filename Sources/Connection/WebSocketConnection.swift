@@ -65,6 +65,11 @@ public final class WebSocketConnection: StreamSocketDelegate {
     private let client: ClientState?
     private var requestParser: HTTPRequestParser?
     private var reader: MessageReader?
+    /// The route's message rate (server role), when it has one.
+    private var rateLimiter: MessageRateLimiter?
+    /// Loop time of the last input once open, and of our last ping: the liveness check's clock.
+    private var lastInputAt: UInt64 = 0
+    private var lastPingAt: UInt64 = 0
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
     private var timer: Timer?
@@ -233,7 +238,9 @@ public final class WebSocketConnection: StreamSocketDelegate {
 
     public func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
         switch phase {
-        case .open: return readFrames(bytes)
+        case .open:
+            lastInputAt = socket.loop.now
+            return readFrames(bytes)
         case .awaitingRequest: return readRequests(bytes)
         case .awaitingResponse: return readHandshakeResponse(bytes)
         case .closing, .closed: return bytes.count
@@ -248,11 +255,11 @@ public final class WebSocketConnection: StreamSocketDelegate {
                 break
             case .message(let opcode, let payload):
                 // After our Close, data is read (to reach the peer's Close) but not acted on.
-                if !closeSent { session?.connection(self, didReceive: opcode, payload: payload) }
+                if !closeSent && admitted() { session?.connection(self, didReceive: opcode, payload: payload) }
             case .compressedMessage(let opcode, let payload):
-                if !closeSent { receiveCompressed(opcode, payload) }
+                if !closeSent && admitted() { receiveCompressed(opcode, payload) }
             case .ping(let payload):
-                if !closeSent { writeFrame(opcode: .pong, payload: payload) }
+                if !closeSent && admitted() { writeFrame(opcode: .pong, payload: payload) }
             case .close(let code, let reason):
                 if let client, !reason.isEmpty { client.closeReason = String(decoding: reason, as: UTF8.self) }
                 receivedClose(code)
@@ -262,6 +269,24 @@ public final class WebSocketConnection: StreamSocketDelegate {
             return phase == .open
         }
         return phase == .open ? consumed : bytes.count
+    }
+
+    /// Whether a message or ping from the peer is within the route's rate. The session hears
+    /// about the first one refused in a row (to tell the client); a client that goes on for a
+    /// whole burst after that is closed with 1008.
+    private func admitted() -> Bool {
+        guard let verdict = rateLimiter?.admit(now: socket.loop.now) else { return true }
+        switch verdict {
+        case .accept:
+            return true
+        case .refuse(let first):
+            session?.connectionRefusedMessageOverRate(self, first: first)
+            return false
+        case .persistentlyOver:
+            session?.connectionRefusedMessageOverRate(self, first: false)
+            close(code: .policyViolation, reason: "message rate limit exceeded")
+            return false
+        }
     }
 
     /// Inflates a compressed message within the route's limit (a bomb stops at the limit),
@@ -279,6 +304,25 @@ public final class WebSocketConnection: StreamSocketDelegate {
             }
             session?.connection(self, didReceive: opcode, payload: message)
         }
+    }
+
+    // MARK: Liveness
+
+    /// Pings the peer if it has been silent for `policy.pingInterval` (and no ping of ours
+    /// went out in that time); starts the close handshake with 1001 "idle" if it has been
+    /// silent for `policy.idleTimeout`. Any input counts, a pong or an unsolicited pong too.
+    /// The server calls this for each open connection every `policy.checkInterval`.
+    public func checkLiveness(now: UInt64, policy: LivenessPolicy) -> LivenessOutcome {
+        guard acceptsData else { return .alive }
+        let silent = now &- lastInputAt
+        if silent >= policy.idleTimeout {
+            close(code: .goingAway, reason: "idle")
+            return .closedIdle
+        }
+        guard silent >= policy.pingInterval, now &- lastPingAt >= policy.pingInterval else { return .alive }
+        lastPingAt = now
+        writeFrame(opcode: .ping, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        return .pinged
     }
 
     // MARK: Server: HTTP until the upgrade
@@ -315,16 +359,19 @@ public final class WebSocketConnection: StreamSocketDelegate {
         switch server.connection(self, route: head, body: body) {
         case .respond(let response, let keepAlive, let headOnly):
             respond(response, keepAlive: keepAlive, headOnly: headOnly)
-        case .upgrade(let response, let subprotocol, let maxMessageBytes, let compression, let openSession):
+        case .upgrade(let response, let subprotocol, let limits, let compression, let openSession):
             response.serialized(keepAlive: true).withUnsafeBytes { socket.enqueueCopy($0) }
             timer?.cancel()
             timer = nil
             requestParser = nil
             self.subprotocol = subprotocol
-            reader = MessageReader(role: .server, maxMessageLength: maxMessageBytes)
+            reader = MessageReader(role: .server, maxMessageLength: limits.maxMessageBytes)
             reader?.acceptsCompressed = compression != nil
             self.compression = compression
-            socket.maxBufferedInput = ConnectionLimits.bufferedFrameBytes(maxMessageBytes: maxMessageBytes)
+            let now = socket.loop.now
+            rateLimiter = limits.messageRate.map { MessageRateLimiter($0, now: now) }
+            lastInputAt = now
+            socket.maxBufferedInput = ConnectionLimits.bufferedFrameBytes(maxMessageBytes: limits.maxMessageBytes)
             phase = .open
             didOpen = true
             server.connectionDidUpgrade(self)

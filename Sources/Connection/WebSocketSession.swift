@@ -11,6 +11,9 @@ public protocol WebSocketSession: AnyObject {
     func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer)
     /// Some queued output was written (only while `socket.notifiesWrites` is set).
     func connectionDidWrite(_ connection: WebSocketConnection)
+    /// A message (or ping) from the peer was dropped for going over the route's rate limit;
+    /// `first` marks the first one refused in a row, the one worth telling the client about.
+    func connectionRefusedMessageOverRate(_ connection: WebSocketConnection, first: Bool)
     /// The connection is gone. `closeCode` is the peer's Close code if one arrived; `error`
     /// says what went wrong when it did not end with a close handshake.
     func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?)
@@ -19,5 +22,6 @@ public protocol WebSocketSession: AnyObject {
 extension WebSocketSession {
     public func connectionDidOpen(_ connection: WebSocketConnection, subprotocol: String?) {}
     public func connectionDidWrite(_ connection: WebSocketConnection) {}
+    public func connectionRefusedMessageOverRate(_ connection: WebSocketConnection, first: Bool) {}
     public func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {}
 }

@@ -1,3 +1,5 @@
+import Auth
+import Connection
 import EventLoop
 import Glibc
 import HTTP
@@ -17,9 +19,18 @@ public final class Gateway {
     let router = Router()
     let marketData: MarketDataService
     let connections: ConnectionRegistry
+    /// With `--admin-port`: health, metrics and admin, on their own listener and connections.
+    let adminRouter: Router?
+    let adminConnections: ConnectionRegistry?
+    /// Connections served at once (`--max-connections`, or what the descriptor limit allows).
+    public let maxConnections: Int
+    /// Token algorithms `/ws` accepts; empty when it is open.
+    public let tokenAlgorithms: [String]
     private(set) var drain: DrainController!
     private(set) var simulator: SimulatorDriver?
     private var listener: Listener?
+    private var adminListener: Listener?
+    private var livenessCheck: Timer?
     private var signals: SignalSource?
     private var control: ControlSocket?
     /// Set once the listener was handed to a new instance.
@@ -27,6 +38,12 @@ public final class Gateway {
 
     /// The address the listener is bound to, once started (the real port when port 0 was asked).
     public private(set) var boundAddress: SocketAddress?
+    /// The admin listener's address, once started, with `--admin-port`.
+    public private(set) var adminAddress: SocketAddress?
+
+    /// Connections on the admin listener (monitoring and operators, not clients): beyond them,
+    /// refused.
+    static let maxAdminConnections = 64
 
     private var logger: Logger { context.logger }
 
@@ -41,25 +58,51 @@ public final class Gateway {
         self.context = context
         let service = MarketDataService(maxSubscriptions: configuration.maxSubscriptions, maxSymbols: configuration.maxSymbols)
         marketData = service
-        connections = ConnectionRegistry(context: context, router: router)
+        var verifier: TokenVerifier?
+        if configuration.jwtSecret != nil || configuration.jwtPublicKeyPath != nil {
+            verifier = try TokenVerifier(secret: configuration.jwtSecret.map { Array($0.utf8) },
+                                         publicKeyPath: configuration.jwtPublicKeyPath)
+        }
+        tokenAlgorithms = verifier?.algorithms ?? []
+        let descriptorLimit = ProcessStatistics.raiseDescriptorLimit()
+        maxConnections = configuration.maxConnections
+            ?? max(1, descriptorLimit - GatewayConfiguration.reservedDescriptors)
+        context.maxConnections = maxConnections
+        connections = ConnectionRegistry(context: context, router: router,
+                                         admission: AdmissionControl(maxConnections: maxConnections,
+                                                                     maxPerAddress: configuration.maxConnectionsPerAddress))
+        if configuration.adminPort != nil {
+            let adminRouter = Router()
+            self.adminRouter = adminRouter
+            adminConnections = ConnectionRegistry(context: context, router: adminRouter,
+                                                  admission: AdmissionControl(maxConnections: Self.maxAdminConnections,
+                                                                              maxPerAddress: nil, answerSlots: 0))
+        } else {
+            adminRouter = nil
+            adminConnections = nil
+        }
         drain = DrainController(context: context, connections: connections,
                                 releaseSharedListener: { [unowned self] in self.releaseSharedListener() },
                                 finished: { [unowned self] in self.stopAfterDrain() })
         connections.onConnectionEnded = { [unowned self] in self.drain.connectionClosed() }
 
         router.acceptsCompression = configuration.deflate
+        router.allowedOrigins = try configuration.allowedOrigins.map { try OriginPolicy($0) }
         if configuration.deflate {
             service.fanOut.deflater = TieredCompressor()
             service.fanOut.deflateMinBytes = configuration.deflateMinBytes
         }
-        router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service))
+        router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service, verifier: verifier))
         if let token = configuration.publisherToken {
             router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service))
         }
         if configuration.echo {
-            router.addWebSocket("/echo", endpoint: EchoEndpoint(maxMessageBytes: configuration.maxMessageBytes))
+            router.addWebSocket("/echo", endpoint: EchoEndpoint(maxMessageBytes: configuration.echoMaxMessageBytes))
         }
-        HealthEndpoints.register(on: router, context: context, service: service,
+        // Health, metrics and admin go where operators reach them: the admin listener if there
+        // is one, else the public port.
+        let operations = adminRouter ?? router
+        HealthEndpoints.register(on: operations, context: context, service: service,
                                  isListening: { [unowned self] in self.isListening },
                                  simulatorRunning: { [unowned self] in self.simulator?.isRunning })
         router.addHTTP("/symbols", methods: ["GET", "HEAD"]) { _, _ in
@@ -73,12 +116,12 @@ public final class Gateway {
             return HTTPResponse(status: .ok, contentType: "application/json", body: writer.string)
         }
         let registry = connections
-        router.addHTTP("/metrics", methods: ["GET"]) { _, _ in
+        operations.addHTTP("/metrics", methods: ["GET"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
                          body: MetricsEndpoint.render(context: context, service: service, connections: registry))
         }
         if let token = configuration.adminToken {
-            AdminEndpoints.register(on: router, token: token, drain: drain,
+            AdminEndpoints.register(on: operations, token: token, drain: drain,
                                     reloadCertificate: { [unowned self] in self.reloadCertificate(trigger: "POST /admin/reload-tls") })
         }
         if configuration.simulatorRate > 0 {
@@ -126,6 +169,19 @@ public final class Gateway {
             listener = try makeListener(fd)
         }
         boundAddress = Socket.localAddress(fd)
+        setKeepalive(fd)
+        if let port = configuration.adminPort, let adminConnections {
+            guard let address = SocketAddress(host: configuration.adminHost, port: port) else {
+                throw SystemError("invalid admin address \(configuration.adminHost):\(port)", errno: EINVAL)
+            }
+            // SO_REUSEPORT: a successor taking the listener over binds its own admin listener
+            // beside ours; we close ours when it has taken over.
+            let adminFD = try Socket.listen(on: address, reusePort: true, backlog: 64)
+            adminListener = try Listener(fd: adminFD, loop: loop, onAccept: { adminConnections.accept($0, from: $1) },
+                                         onRefuse: { adminConnections.refuse($0, because: nil) })
+            adminAddress = Socket.localAddress(adminFD)
+        }
+        startLivenessChecks()
         if let path = configuration.controlSocket {
             control = try ControlSocket(path: path, loop: loop, logger: logger,
                                         listenerToHandOver: { [unowned self] in self.listener?.fd },
@@ -140,7 +196,10 @@ public final class Gateway {
                                  "first": "\(served.prefix(5).joined(separator: ","))\(served.count > 5 ? ",..." : "")"])
         if configuration.requireFeed { watchFeed() }
         var listening: Logger.Metadata = ["address": "\(boundAddress.map { "\($0)" } ?? "?")", "pid": "\(getpid())",
-                                          "scheme": "\(context.certificate == nil ? "ws/http" : "wss/https")"]
+                                          "scheme": "\(context.certificate == nil ? "ws/http" : "wss/https")",
+                                          "max_connections": "\(maxConnections)"]
+        if let adminAddress { listening["admin_address"] = "\(adminAddress)" }
+        listening["ws_auth"] = "\(tokenAlgorithms.isEmpty ? "open" : "jwt " + tokenAlgorithms.joined(separator: ","))"
         if let certificate = context.certificate?.current {
             listening["certificate"] = "\(certificate.subject)"
             listening["not_after"] = "\(TLSServerContext.formatDate(certificate.notAfter))"
@@ -190,8 +249,33 @@ public final class Gateway {
 
     private var feedWasFresh = false
 
+    /// Keepalive probes on the listener: accepted sockets inherit them (Linux copies socket
+    /// options from the listener), so no syscall is added per connection.
+    private func setKeepalive(_ fd: Int32) {
+        guard configuration.tcpKeepalive > 0 else { return }
+        let idle = Int32(max(1, configuration.tcpKeepalive.rounded()))
+        for (level, name, value) in [(SOL_SOCKET, SO_KEEPALIVE, 1), (Int32(IPPROTO_TCP), TCP_KEEPIDLE, idle),
+                                     (Int32(IPPROTO_TCP), TCP_KEEPINTVL, 10), (Int32(IPPROTO_TCP), TCP_KEEPCNT, 3)] {
+            do { try Socket.setOption(fd, level, name, value) } catch {
+                logger.warning("could not set TCP keepalive on the listener", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The periodic sweep that pings silent WebSockets and closes idle ones.
+    private func startLivenessChecks() {
+        let ping = configuration.pingInterval > 0 ? ConnectionLimits.nanoseconds(configuration.pingInterval) : .max
+        let idle = configuration.idleTimeout > 0 ? ConnectionLimits.nanoseconds(configuration.idleTimeout) : .max
+        guard ping != .max || idle != .max else { return }
+        let policy = LivenessPolicy(pingInterval: ping, idleTimeout: idle)
+        livenessCheck = loop.scheduleRepeating(every: policy.checkInterval) { [connections] in
+            connections.checkLiveness(policy: policy)
+        }
+    }
+
     private func makeListener(_ fd: Int32) throws -> Listener {
-        try Listener(fd: fd, loop: loop, onAccept: { [connections] in connections.accept($0) },
+        try Listener(fd: fd, loop: loop, onAccept: { [connections] in connections.accept($0, from: $1) },
+                     onRefuse: { [connections] in connections.refuse($0, because: nil) },
                      onError: { [unowned self] error in
                          self.context.metrics.acceptErrors += 1
                          self.logger.warning("accept failed", metadata: ["error": "\(error)"])
@@ -212,6 +296,8 @@ public final class Gateway {
         listenerHandedOver = true
         listener.close()  // our copy only: the new instance holds its own descriptor
         self.listener = nil
+        adminListener?.close()  // the new instance has its own beside it (SO_REUSEPORT)
+        adminListener = nil
         drain.begin(trigger: "takeover", skipGrace: true)
     }
 
@@ -230,8 +316,11 @@ public final class Gateway {
     /// The end of a drain: close what is left of ours and leave the loop.
     private func stopAfterDrain() {
         simulator?.stop()
+        livenessCheck?.cancel()
         listener?.close()
         listener = nil
+        adminListener?.close()
+        adminListener = nil
         control?.close(unlink: !listenerHandedOver)
         control = nil
         loop.stop()

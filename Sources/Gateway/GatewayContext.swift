@@ -16,6 +16,8 @@ final class GatewayContext {
     let compression = CompressionWorkspace()
     /// The listener's certificate when it speaks TLS.
     let certificate: ListenerCertificate?
+    /// Connections served at once, resolved at start (`--max-connections` or the descriptor limit).
+    var maxConnections = 0
     /// Moved forward by `DrainController` only; routing, readiness and metrics read it.
     var drainPhase = DrainPhase.serving
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Auth
 import EventLoop
 import Gateway
 import Glibc
@@ -22,7 +23,9 @@ struct GatewayCommand: ParsableCommand {
 
     @OptionGroup(title: "Listener") var listener: ListenerOptions
     @OptionGroup(title: "TLS") var tls: TLSOptions
-    @OptionGroup(title: "WebSocket limits") var limits: LimitOptions
+    @OptionGroup(title: "Authentication (/ws)") var auth: AuthOptions
+    @OptionGroup(title: "Limits") var limits: LimitOptions
+    @OptionGroup(title: "Liveness") var liveness: LivenessOptions
     @OptionGroup(title: "Compression") var compression: CompressionOptions
     @OptionGroup(title: "Market data") var market: MarketOptions
     @OptionGroup(title: "Health and draining") var operations: OperationsOptions
@@ -39,8 +42,35 @@ struct GatewayCommand: ParsableCommand {
             throw ValidationError("--tls-key-password-file needs --tls-key")
         }
         guard (0...65535).contains(listener.port) else { throw ValidationError("--port must be 0...65535, got \(listener.port)") }
-        guard limits.maxMessageBytes >= 125, limits.maxMessageBytes <= 1 << 30 else {
-            throw ValidationError("--max-message-bytes must be 125...1073741824, got \(limits.maxMessageBytes)")
+        for (flag, value) in [("--max-message-bytes", limits.maxMessageBytes), ("--feed-max-message-bytes", limits.feedMaxMessageBytes),
+                              ("--echo-max-message-bytes", limits.echoMaxMessageBytes)] where !(125...(1 << 30)).contains(value) {
+            throw ValidationError("\(flag) must be 125...1073741824, got \(value)")
+        }
+        guard (0...1_000_000).contains(limits.messageRate), (1...1_000_000).contains(limits.messageBurst) else {
+            throw ValidationError("--message-rate must be 0...1000000 (0: no limit) and --message-burst 1...1000000")
+        }
+        if let max = limits.maxConnections, !(1...10_000_000).contains(max) {
+            throw ValidationError("--max-connections must be 1...10000000, got \(max)")
+        }
+        guard (0...10_000_000).contains(limits.maxConnectionsPerAddress) else {
+            throw ValidationError("--max-connections-per-address must be 0...10000000 (0: no limit), got \(limits.maxConnectionsPerAddress)")
+        }
+        if let origins = limits.allowedOriginList {
+            do { _ = try OriginPolicy(origins) } catch { throw ValidationError("--allowed-origins: \(error)") }
+        }
+        for (flag, value) in [("--ping-interval", liveness.pingInterval), ("--idle-timeout", liveness.idleTimeout),
+                              ("--tcp-keepalive", liveness.tcpKeepalive)] where !(0...86_400).contains(value) {
+            throw ValidationError("\(flag) must be 0...86400 seconds (0: off), got \(value)")
+        }
+        if liveness.idleTimeout > 0 && liveness.pingInterval > 0 && liveness.idleTimeout <= liveness.pingInterval {
+            throw ValidationError("--idle-timeout (\(liveness.idleTimeout)) must be longer than --ping-interval (\(liveness.pingInterval)), or a client is closed before it could answer a ping")
+        }
+        if let port = listener.adminPort {
+            guard (0...65535).contains(port) else { throw ValidationError("--admin-port must be 0...65535, got \(port)") }
+            guard SocketAddress(host: listener.adminHost, port: 0) != nil else {
+                throw ValidationError("--admin-host must be an IPv4 or IPv6 literal, got \(listener.adminHost)")
+            }
+            if port != 0 && port == listener.port { throw ValidationError("--admin-port must differ from --port") }
         }
         guard limits.maxHeaderBytes >= 256, limits.maxHeaderBytes <= 1 << 20 else {
             throw ValidationError("--max-header-bytes must be 256...1048576, got \(limits.maxHeaderBytes)")
@@ -65,6 +95,9 @@ struct GatewayCommand: ParsableCommand {
             throw ValidationError("the simulator needs \(simulated) symbols, more than --max-symbols \(market.maxSymbols)")
         }
         guard (0...10_000_000).contains(market.simRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(market.simRate)") }
+        if let secret = auth.jwtSecret, secret.utf8.count < 32 {
+            throw ValidationError("--jwt-secret must be at least 32 bytes for HS256 (RFC 7518 §3.2), got \(secret.utf8.count)")
+        }
         for (flag, token) in [("--publisher-token", market.publisherToken), ("--admin-token", operations.adminToken)] {
             if let token, token.isEmpty || token.contains(where: { $0 == " " || $0.isNewline }) {
                 throw ValidationError("\(flag) must be non-empty, without spaces or newlines")
@@ -108,7 +141,21 @@ struct GatewayCommand: ParsableCommand {
         settings.tlsCertificatePath = tls.certificate
         settings.tlsKeyPath = tls.key
         settings.tlsKeyPasswordPath = tls.keyPasswordFile
+        settings.jwtSecret = auth.jwtSecret
+        settings.jwtPublicKeyPath = auth.jwtPublicKey
+        settings.adminPort = listener.adminPort
+        settings.adminHost = listener.adminHost
         settings.maxMessageBytes = limits.maxMessageBytes
+        settings.feedMaxMessageBytes = limits.feedMaxMessageBytes
+        settings.echoMaxMessageBytes = limits.echoMaxMessageBytes
+        settings.messageRate = limits.messageRate == 0 ? nil : limits.messageRate
+        settings.messageBurst = limits.messageBurst
+        settings.maxConnections = limits.maxConnections
+        settings.maxConnectionsPerAddress = limits.maxConnectionsPerAddress == 0 ? nil : limits.maxConnectionsPerAddress
+        settings.allowedOrigins = limits.allowedOriginList
+        settings.pingInterval = liveness.pingInterval
+        settings.idleTimeout = liveness.idleTimeout
+        settings.tcpKeepalive = liveness.tcpKeepalive
         settings.maxHeaderBytes = limits.maxHeaderBytes
         settings.maxQueueBytes = limits.maxQueueBytes
         settings.deflate = compression.deflate == .on
@@ -133,7 +180,9 @@ struct GatewayCommand: ParsableCommand {
         let logger = Logger(label: "tickstream.gateway")
         // Built before the first log line: a certificate that cannot serve stops us here.
         let gateway = try Gateway(configuration: settings, logger: logger)
-        logger.info("starting", metadata: effectiveConfiguration())
+        var effective = effectiveConfiguration()
+        effective["max_connections"] = "\(gateway.maxConnections)"
+        logger.info("starting", metadata: effective)
         try gateway.run()
     }
 
@@ -142,17 +191,24 @@ struct GatewayCommand: ParsableCommand {
         var values: Logger.Metadata = [
             "version": "\(BuildInfo.version)",
             "host": "\(listener.host)", "port": "\(listener.port)", "reuse_port": "\(listener.reusePort)", "echo": "\(listener.echo)",
-            "max_message_bytes": "\(limits.maxMessageBytes)", "max_header_bytes": "\(limits.maxHeaderBytes)",
+            "max_message_bytes": "\(limits.maxMessageBytes)", "feed_max_message_bytes": "\(limits.feedMaxMessageBytes)",
+            "echo_max_message_bytes": "\(limits.echoMaxMessageBytes)", "message_rate": "\(limits.messageRate)",
+            "message_burst": "\(limits.messageBurst)", "max_connections_per_address": "\(limits.maxConnectionsPerAddress)",
+            "allowed_origins": "\(limits.allowedOrigins ?? "any")", "ping_interval": "\(liveness.pingInterval)",
+            "idle_timeout": "\(liveness.idleTimeout)", "tcp_keepalive": "\(liveness.tcpKeepalive)",
+            "max_header_bytes": "\(limits.maxHeaderBytes)",
             "max_queue_bytes": "\(limits.maxQueueBytes)", "deflate": "\(compression.deflate.rawValue)",
             "deflate_min_bytes": "\(compression.deflateMinBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
             "close_timeout": "\(limits.closeTimeout)", "sim_symbols": "\(market.simSymbols ?? "default list")",
             "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)", "max_symbols": "\(market.maxSymbols)",
             "slow_consumer_timeout": "\(market.slowConsumerTimeout)", "publisher_token": "\(market.publisherToken == nil ? "unset" : "set")",
+            "jwt_secret": "\(auth.jwtSecret == nil ? "unset" : "set")", "jwt_public_key": "\(auth.jwtPublicKey ?? "unset")",
             "require_feed": "\(operations.requireFeed)", "feed_stale_after": "\(operations.feedStaleAfter)",
             "max_loop_lag": "\(operations.maxLoopLag)", "admin_token": "\(operations.adminToken == nil ? "unset" : "set")",
             "drain_grace": "\(operations.drainGrace)", "drain_duration": "\(operations.drainDuration)",
             "drain_timeout": "\(operations.drainTimeout)", "log_format": "\(logging.logFormat.rawValue)", "log_level": "\(logging.logLevel)",
         ]
+        if let port = listener.adminPort { values["admin_address"] = "\(listener.adminHost):\(port)" }
         if let path = tls.certificate { values["tls_cert"] = "\(path)" }
         if let path = tls.key { values["tls_key"] = "\(path)" }
         if let path = operations.controlSocket { values["control_socket"] = "\(path)" }
@@ -186,6 +242,11 @@ struct GatewayCommand: ParsableCommand {
         }
         do {
             try command.run()
+        } catch let unusable as TokenKeyError {
+            // Like a bad flag: the key cannot serve, so nothing starts.
+            let fromEnvironment = !commandLine.contains(where: { $0.hasPrefix("--jwt-public-key") }) && environment["GATEWAY_JWT_PUBLIC_KEY"] != nil
+            writeToStandardError("Error: \(fromEnvironment ? "in the environment, GATEWAY_JWT_PUBLIC_KEY: " : "")\(unusable)\n")
+            Glibc.exit(2)
         } catch let unusable as TLSConfigurationError {
             // A certificate or key that cannot serve is a start-up misconfiguration like a bad flag;
             // name the variable when the path came from the environment.
@@ -217,6 +278,12 @@ struct ListenerOptions: ParsableArguments {
 
     @Flag(help: "Serve /echo, which echoes every message (conformance testing).")
     var echo = false
+
+    @Option(help: "Serve /health/*, /metrics and /admin/* on this port (of --admin-host) only, not on --port. 0 picks a free port (logged).")
+    var adminPort: Int?
+
+    @Option(help: "Address of the --admin-port listener (IPv4 or IPv6 literal): loopback, or the pod IP for probes.")
+    var adminHost = "127.0.0.1"
 }
 
 struct TLSOptions: ParsableArguments {
@@ -230,9 +297,43 @@ struct TLSOptions: ParsableArguments {
     var keyPasswordFile: String?
 }
 
+struct AuthOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("HS256 secret (32+ bytes) for /ws tokens: with it, every /ws connection needs a valid JWT (Authorization: Bearer or ?token=). Prefer GATEWAY_JWT_SECRET over the flag: the command line is visible to every user.", valueName: "secret"))
+    var jwtSecret: String?
+
+    @Option(help: ArgumentHelp("PEM public key (RSA 2048+ for RS256, P-256 for ES256) or certificate for /ws tokens.", valueName: "pem"))
+    var jwtPublicKey: String?
+}
+
 struct LimitOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Largest WebSocket message accepted, over all its fragments; larger closes with 1009.")
+    @Option(parsing: .unconditional, help: "Largest message a /ws client may send, over all its fragments; larger closes with 1009.")
     var maxMessageBytes = 65536
+
+    @Option(parsing: .unconditional, help: "Largest message a /feed publisher may send.")
+    var feedMaxMessageBytes = 1 << 20
+
+    @Option(parsing: .unconditional, help: "Largest message /echo takes (the conformance run needs 16 MiB).")
+    var echoMaxMessageBytes = 16 << 20
+
+    @Option(parsing: .unconditional, help: "Messages (commands and pings) per second a /ws client may send; past it an error reply, then close 1008 if it keeps going. 0: no limit.")
+    var messageRate = 100
+
+    @Option(parsing: .unconditional, help: "Messages a /ws client may send at once after a quiet spell.")
+    var messageBurst = 500
+
+    @Option(parsing: .unconditional, help: "Connections served at once; past it 503 (Retry-After), then refusal. Default: the open-file limit (raised to its hard limit) less 64.")
+    var maxConnections: Int?
+
+    @Option(parsing: .unconditional, help: "Connections from one IP address at once; past it 429. 0: no limit (clients behind a NAT or proxy share an address).")
+    var maxConnectionsPerAddress = 0
+
+    @Option(help: ArgumentHelp("Comma-separated origins whose pages may open WebSockets (https://desk.example.com, https://*.example.com); others get 403. A handshake without Origin (not a browser) is allowed. Default: any origin.", valueName: "origins"))
+    var allowedOrigins: String?
+
+    /// `--allowed-origins` split at commas, or nil when not given.
+    var allowedOriginList: [String]? {
+        allowedOrigins.map { $0.split(separator: ",").map { String($0).trimmingCharacters() }.filter { !$0.isEmpty } }
+    }
 
     @Option(parsing: .unconditional, help: "Largest HTTP request head; larger is answered 431.")
     var maxHeaderBytes = 8192
@@ -245,6 +346,17 @@ struct LimitOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
     var closeTimeout = 5.0
+}
+
+struct LivenessOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Seconds a WebSocket peer may be silent before it is pinged (and between pings). 0: no pings.")
+    var pingInterval = 20.0
+
+    @Option(parsing: .unconditional, help: "Seconds a WebSocket peer may be silent (no message, no pong) before close 1001 \"idle\". 0: never.")
+    var idleTimeout = 60.0
+
+    @Option(parsing: .unconditional, help: "Seconds of TCP idleness before keepalive probes (every 10 s, 3 unanswered end the connection). 0: off.")
+    var tcpKeepalive = 60.0
 }
 
 enum Switch: String, ExpressibleByArgument, CaseIterable {

@@ -1,4 +1,5 @@
-/// Base64 (RFC 4648) for the handshake keys: small and strict, not a general-purpose codec.
+/// Base64 (RFC 4648) for the handshake keys and, in its URL-safe form, the segments of a JSON
+/// Web Token: small and strict, not a general-purpose codec.
 public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -44,6 +45,23 @@ public enum Base64 {
             index += 4
         }
         return out
+    }
+
+    /// Decodes base64url without padding (RFC 4648 §5, as JWTs use it); nil for anything else.
+    public static func decodeURLSafe(_ text: some StringProtocol) -> [UInt8]? {
+        var chars: [UInt8] = []
+        chars.reserveCapacity(text.utf8.count + 3)
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "-"): chars.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): chars.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return nil
+            default: chars.append(c)
+            }
+        }
+        guard chars.count % 4 != 1 else { return nil }
+        while chars.count % 4 != 0 { chars.append(UInt8(ascii: "=")) }
+        return decode(String(decoding: chars, as: UTF8.self))
     }
 
     private static func value(of c: UInt8) -> UInt8? {

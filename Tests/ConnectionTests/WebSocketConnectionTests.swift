@@ -10,6 +10,10 @@ import WebSocket
 /// connection reports, as the gateway's registry would.
 final class RecordingServer: ServerConnectionDelegate {
     var echoLimit = 1 << 16
+    /// The route's message rate, if it has one.
+    var messageRate: MessageRateLimit?
+    /// What the sessions heard about refused messages: `first` of each refusal, in order.
+    var refusals: [Bool] = []
     /// When set, upgrades negotiate permessage-deflate as the gateway does.
     var compression: CompressionWorkspace?
     var rejected: [Int] = []
@@ -35,7 +39,9 @@ final class RecordingServer: ServerConnectionDelegate {
                 headers.append(("Sec-WebSocket-Extensions", parameters.responseHeader))
             }
             return .upgrade(ServerHandshake.response(key: key, subprotocol: subprotocol, extraHeaders: headers), subprotocol: subprotocol,
-                            maxMessageBytes: echoLimit, compression: agreed) { _ in EchoSession() }
+                            limits: RouteLimits(maxMessageBytes: echoLimit, messageRate: messageRate), compression: agreed) { _ in
+                EchoSession { self.refusals.append($0) }
+            }
         }
     }
 
@@ -48,9 +54,15 @@ final class RecordingServer: ServerConnectionDelegate {
 }
 
 final class EchoSession: WebSocketSession {
+    private let refused: (Bool) -> Void
+
+    init(refused: @escaping (Bool) -> Void = { _ in }) { self.refused = refused }
+
     func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         connection.send(opcode: opcode, payload: payload)
     }
+
+    func connectionRefusedMessageOverRate(_ connection: WebSocketConnection, first: Bool) { refused(first) }
 }
 
 /// Records a client connection's events.

@@ -24,7 +24,9 @@ final class GatewayHarness {
         context = GatewayContext(loop: loop, configuration: configuration,
                                  logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         service = MarketDataService(maxSubscriptions: configuration.maxSubscriptions, maxSymbols: configuration.maxSymbols)
-        registry = ConnectionRegistry(context: context, router: router)
+        registry = ConnectionRegistry(context: context, router: router,
+                                      admission: AdmissionControl(maxConnections: configuration.maxConnections ?? 1000,
+                                                                  maxPerAddress: configuration.maxConnectionsPerAddress))
         router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service))
     }
 
@@ -34,7 +36,7 @@ final class GatewayHarness {
     func subscriber(protocols: [String], smallSendBuffer: Bool = false) -> (peer: RawPeer, connection: WebSocketConnection) {
         let (ours, theirs) = socketPair()
         if smallSendBuffer { shrinkSendBuffer(ours) }
-        registry.accept(ours)
+        registry.accept(ours, from: SocketAddress(host: "127.0.0.1", port: 40000)!)
         let peer = RawPeer(fd: theirs)
         peer.requestUpgrade(path: "/ws", protocols: protocols)
         var response: String?

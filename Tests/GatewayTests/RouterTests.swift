@@ -1,3 +1,4 @@
+import Connection
 @testable import Gateway
 import HTTP
 import Testing
@@ -46,16 +47,17 @@ private func upgrade(_ path: String, _ extra: String = "") -> HTTPRequestHead {
     }
 
     @Test func upgradesNegotiateTheFirstSupportedSubprotocol() {
-        guard case .upgrade(let endpoint, let subprotocol, _, let response) = harness.router.route(
+        guard case .upgrade(let endpoint, let subprotocol, _, _, let response) = harness.router.route(
             upgrade("/ws", "\r\nSec-WebSocket-Protocol: v3, v2, v1"), body: .init(start: nil, count: 0), draining: false) else {
             Issue.record("expected an upgrade")
             return
         }
         #expect(subprotocol == "v2")
         #expect(endpoint is MarketDataEndpoint)
-        #expect(endpoint.maxMessageBytes == harness.context.configuration.maxMessageBytes)
+        #expect(endpoint.limits == RouteLimits(maxMessageBytes: harness.context.configuration.maxMessageBytes,
+                                               messageRate: MessageRateLimit(perSecond: 100, burst: 500)))
         #expect(response.status.code == 101)
-        guard case .upgrade(_, let none, _, _) = harness.router.route(upgrade("/ws", "\r\nSec-WebSocket-Protocol: v9"), body: .init(start: nil, count: 0), draining: false) else {
+        guard case .upgrade(_, let none, _, _, _) = harness.router.route(upgrade("/ws", "\r\nSec-WebSocket-Protocol: v9"), body: .init(start: nil, count: 0), draining: false) else {
             Issue.record("expected an upgrade")
             return
         }

@@ -17,11 +17,11 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, *flags: str, env: dict | None = None):
+    def __init__(self, *flags: str, env: dict | None = None, wrapper: list[str] | None = None):
         self.port = free_port()
         # A quick drain by default so teardown (SIGTERM) is fast; a test's own flags come later
         # and win.
-        args = [BINARY, "--host", "127.0.0.1", "--port", str(self.port),
+        args = [*(wrapper or []), BINARY, "--host", "127.0.0.1", "--port", str(self.port),
                 "--drain-grace", "0", "--drain-duration", "0.2", *flags]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
@@ -58,8 +58,8 @@ class Gateway:
 def gateway_factory():
     started = []
 
-    def start(*flags, env=None):
-        gw = Gateway(*flags, env=env)
+    def start(*flags, env=None, wrapper=None):
+        gw = Gateway(*flags, env=env, wrapper=wrapper)
         started.append(gw)
         return gw
 
@@ -70,4 +70,4 @@ def gateway_factory():
 
 @pytest.fixture
 def echo_gateway(gateway_factory):
-    return gateway_factory("--echo", "--handshake-timeout", "1", "--close-timeout", "2")
+    return gateway_factory("--echo", "--echo-max-message-bytes", "65536", "--handshake-timeout", "1", "--close-timeout", "2")

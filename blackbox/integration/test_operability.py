@@ -122,16 +122,21 @@ def test_metrics_parse_and_move(gateway_factory):
 def test_help_lists_every_group():
     result = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=10)
     assert result.returncode == 0
-    for section in ["LISTENER:", "WEBSOCKET LIMITS:", "MARKET DATA:", "HEALTH AND DRAINING:", "LOGGING:"]:
+    for section in ["LISTENER:", "LIMITS:", "LIVENESS:", "AUTHENTICATION (/WS):", "MARKET DATA:", "HEALTH AND DRAINING:", "LOGGING:"]:
         assert section in result.stdout
-    for flag in ["--port", "--sim-rate", "--drain-grace", "--admin-token", "--takeover", "--log-format", "--require-feed"]:
+    for flag in ["--port", "--sim-rate", "--drain-grace", "--admin-token", "--takeover", "--log-format", "--require-feed",
+                 "--admin-port", "--max-connections", "--max-connections-per-address", "--message-rate", "--allowed-origins",
+                 "--ping-interval", "--idle-timeout", "--tcp-keepalive", "--jwt-secret", "--jwt-public-key",
+                 "--feed-max-message-bytes", "--echo-max-message-bytes"]:
         assert flag in result.stdout
 
 
 def test_invalid_values_fail_fast_with_exit_code_2():
     for args in (["--port", "70000"], ["--sim-rate", "-1"], ["--log-format", "xml"], ["--sim-symbols", "AAPL,bad"],
                  ["--drain-grace", "20", "--drain-timeout", "10"], ["--require-feed"], ["--no-such-flag"],
-                 ["--max-symbols", "5"]):
+                 ["--max-symbols", "5"], ["--jwt-secret", "too-short"], ["--jwt-public-key", "/nonexistent.pem"],
+                 ["--ping-interval", "30", "--idle-timeout", "20"], ["--allowed-origins", "desk.example.com"],
+                 ["--message-rate", "-1"], ["--max-connections", "0"], ["--admin-port", "70000"]):
         result = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=10)
         assert result.returncode == 2, args
         assert "Error" in result.stderr, args

@@ -2,6 +2,7 @@
 #define TICKSTREAM_CSHIMS_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 /// One epoll readiness report, unpacked. glibc declares `struct epoll_event` packed on
@@ -26,8 +27,8 @@ enum { TS_EPOLL_CTL_ADD = 1, TS_EPOLL_CTL_DEL = 2, TS_EPOLL_CTL_MOD = 3 };
 /// A non-blocking, close-on-exec eventfd for waking a loop from another thread.
 int ts_eventfd(void);
 
-/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC, ignoring the peer address.
-int ts_accept(int listen_fd);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC; the peer's address goes to `peer` unless it is NULL.
+int ts_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_length);
 
 /// Sends `fd` over the Unix socket `sock` (SCM_RIGHTS) with a one-byte message. 0 or -1.
 int ts_send_fd(int sock, int fd);

@@ -7,6 +7,11 @@ public struct GatewayConfiguration: Sendable {
     public var port = 8080
     /// Set SO_REUSEPORT so another instance can share the port during a deploy.
     public var reusePort = false
+    /// When set, health, metrics and admin endpoints are served on this port only (of
+    /// `adminHost`), not on the public one. 0 picks a free port.
+    public var adminPort: Int?
+    /// Address of the admin listener.
+    public var adminHost = "127.0.0.1"
     /// PEM certificate chain (leaf first) and private key: when both are set the listener
     /// speaks TLS only (`wss://`, `https://`).
     public var tlsCertificatePath: String?
@@ -20,8 +25,18 @@ public struct GatewayConfiguration: Sendable {
     public var deflateMinBytes = 128
     /// Serve `/echo`, the conformance-test endpoint.
     public var echo = false
-    /// Largest WebSocket message accepted, summed over fragments; larger is closed with 1009.
+    /// Largest message a `/ws` client may send, summed over fragments; larger is closed with 1009.
     public var maxMessageBytes = 65536
+    /// Largest message a `/feed` publisher may send (a batch of updates).
+    public var feedMaxMessageBytes = 1 << 20
+    /// Largest message `/echo` takes (the conformance run needs 16 MiB).
+    public var echoMaxMessageBytes = 16 << 20
+    /// Messages (commands and pings) a `/ws` client may send per second, sustained; nil for no
+    /// limit. Past it: an error reply, and close 1008 if the client keeps going.
+    public var messageRate: Int? = 100
+    /// Messages a `/ws` client may send at once after a quiet spell (its subscribe commands at
+    /// start, say).
+    public var messageBurst = 500
     /// Largest request head; larger is answered 431.
     public var maxHeaderBytes = 8192
     /// Largest request body accepted (POST endpoints); larger is answered 413.
@@ -35,6 +50,23 @@ public struct GatewayConfiguration: Sendable {
     public var maxQueueBytes = 1 << 20
     /// Seconds a subscriber may stay over `maxQueueBytes` before it is closed with 1008.
     public var slowConsumerTimeout = 5.0
+    /// Connections (TCP, whatever their state) served at once; nil: the open-file limit less
+    /// `reservedDescriptors`. Past it, a few more are answered 503 and the rest refused.
+    public var maxConnections: Int?
+    /// Connections from one IP address at once; nil for no limit (clients behind a NAT or a
+    /// proxy share an address). Past it: 429.
+    public var maxConnectionsPerAddress: Int?
+    /// Origins allowed to open WebSockets (browsers); nil allows any, and a handshake without
+    /// `Origin` (a non-browser client) is always allowed.
+    public var allowedOrigins: [String]?
+    /// Seconds of silence from a WebSocket peer before it is pinged; 0 sends no pings.
+    public var pingInterval = 20.0
+    /// Seconds of silence (no message, no pong) before a WebSocket is closed with 1001 "idle";
+    /// 0 never closes for silence.
+    public var idleTimeout = 60.0
+    /// Seconds of TCP idleness before the kernel's keepalive probes start on accepted
+    /// connections (then every 10 s, 3 unanswered probes end it); 0 turns keepalive off.
+    public var tcpKeepalive = 60.0
     /// Symbols one connection may subscribe to.
     public var maxSubscriptions = 500
     /// Distinct symbols the gateway will track (from subscriptions, the feed and the simulator);
@@ -45,6 +77,12 @@ public struct GatewayConfiguration: Sendable {
     public var simulatorSymbols: [String] = []
     /// Simulated updates per second over all symbols, round-robin; 0 turns the simulator off.
     public var simulatorRate = 1000
+
+    /// The HS256 secret of `/ws` tokens (at least 32 bytes). With it (or `jwtPublicKeyPath`)
+    /// every `/ws` connection needs a valid JWT; without either, `/ws` is open.
+    public var jwtSecret: String?
+    /// A PEM public key (RSA for RS256, P-256 for ES256) that `/ws` tokens are checked with.
+    public var jwtPublicKeyPath: String?
 
     /// Enables `/feed` for publishers presenting `Authorization: Bearer <token>`.
     public var publisherToken: String?
@@ -67,6 +105,10 @@ public struct GatewayConfiguration: Sendable {
     public var controlSocket: String?
     /// Unix socket path of a running instance to take the listener from, instead of binding.
     public var takeover: String?
+
+    /// Descriptors kept out of `maxConnections`'s default for listeners, the loop, logs, the
+    /// control socket and the reserve the listener answers with when the process runs out.
+    public static let reservedDescriptors = 64
 
     public init() {}
 }

@@ -4,39 +4,84 @@ import Glibc
 import HTTP
 import WebSocket
 
-/// The gateway's live connections, and the server side of each: it routes their requests,
-/// counts what happens to them, and knows when the last one is gone (a drain ends there).
+/// The live connections of one listener, and the server side of each: it admits them within
+/// the connection limits, routes their requests, counts what happens to them, checks that
+/// their peers are still there, and knows when the last one is gone (a drain ends there).
 final class ConnectionRegistry: ServerConnectionDelegate {
+    private struct Entry {
+        let connection: WebSocketConnection
+        /// Counted against this address in `admission`.
+        let source: PeerAddress?
+        /// Set when the connection is kept only to be told why it is not served.
+        let refusal: AdmissionControl.Refusal?
+    }
+
     private let context: GatewayContext
     private let router: Router
-    private var connections: [ObjectIdentifier: WebSocketConnection] = [:]
+    private var admission: AdmissionControl
+    private var connections: [ObjectIdentifier: Entry] = [:]
     /// Called after each connection ends.
     var onConnectionEnded: (() -> Void)?
 
-    init(context: GatewayContext, router: Router) {
+    init(context: GatewayContext, router: Router, admission: AdmissionControl) {
         self.context = context
         self.router = router
+        self.admission = admission
     }
 
     var count: Int { connections.count }
 
-    var all: [WebSocketConnection] { Array(connections.values) }
+    var all: [WebSocketConnection] { connections.values.map(\.connection) }
 
-    /// Takes an accepted descriptor into a new server connection.
-    func accept(_ fd: Int32) {
+    /// Source addresses with connections counted against `--max-connections-per-address`.
+    var trackedAddresses: Int { admission.trackedAddresses }
+
+    /// Takes an accepted descriptor from `peer` into a new server connection, or turns it away.
+    func accept(_ fd: Int32, from peer: SocketAddress) {
+        let decision = admission.decide(open: connections.count, peer: peer)
+        var refusal: AdmissionControl.Refusal?
+        switch decision.verdict {
+        case .admit:
+            break
+        case .answer(let reason):
+            refusal = reason
+        case .drop(let reason):
+            refuse(fd, because: reason)
+            return
+        }
         let configuration = context.configuration
         do {
             let socket = try StreamSocket(fd: fd, loop: context.loop,
                                           maxBufferedInput: configuration.maxHeaderBytes + configuration.maxBodyBytes,
-                                          outboundHighWater: max(configuration.maxQueueBytes, 2 * configuration.maxMessageBytes + 64),
+                                          outboundHighWater: configuration.maxQueueBytes,
                                           security: context.certificate?.makeChannel())
             let connection = WebSocketConnection(accepted: socket, limits: context.connectionLimits, delegate: self)
-            connections[ObjectIdentifier(connection)] = connection
+            connections[ObjectIdentifier(connection)] = Entry(connection: connection, source: decision.source, refusal: refusal)
             context.metrics.connectionsAccepted += 1
             context.metrics.connectionsOpen += 1
         } catch {
             Glibc.close(fd)
+            admission.release(decision.source)
             context.logger.warning("could not register connection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Closes a connection turned away before anything was read from it.
+    func refuse(_ fd: Int32, because reason: AdmissionControl.Refusal?) {
+        Glibc.close(fd)
+        context.metrics.refusedConnections[reason?.metricLabel ?? "descriptors", default: 0] += 1
+    }
+
+    /// Pings the open WebSockets that have been silent for the ping interval and closes those
+    /// silent for the idle timeout.
+    func checkLiveness(policy: LivenessPolicy) {
+        let now = context.loop.now
+        for entry in connections.values {
+            switch entry.connection.checkLiveness(now: now, policy: policy) {
+            case .alive: break
+            case .pinged: context.metrics.pingsSent &+= 1
+            case .closedIdle: context.metrics.idleCloses &+= 1
+            }
         }
     }
 
@@ -44,21 +89,29 @@ final class ConnectionRegistry: ServerConnectionDelegate {
 
     func connection(_ connection: WebSocketConnection, route head: HTTPRequestHead, body: UnsafeRawBufferPointer) -> RequestOutcome {
         let upgradeAttempt = router.isUpgradeAttempt(head)
+        if let refusal = connections[ObjectIdentifier(connection)]?.refusal {
+            let response = Self.response(refusing: refusal, maxPerAddress: admission.maxPerAddress)
+            context.metrics.refusedConnections[refusal.metricLabel, default: 0] += 1
+            context.metrics.recordResponse(response.status, upgradeAttempt: upgradeAttempt)
+            return .respond(response, keepAlive: false, headOnly: head.method == "HEAD")
+        }
         switch router.route(head, body: body, draining: context.isDraining) {
         case .respond(let response):
             context.metrics.recordResponse(response.status, upgradeAttempt: upgradeAttempt)
             // While draining, idle keep-alive connections are not kept: the instance is leaving.
             let keepAlive = head.keepAlive && response.status.code < 400 && !context.isDraining
             return .respond(response, keepAlive: keepAlive, headOnly: head.method == "HEAD")
-        case .upgrade(let endpoint, let subprotocol, let parameters, let response):
+        case .upgrade(let endpoint, let subprotocol, let parameters, let claims, let response):
             context.metrics.recordResponse(.switchingProtocols, upgradeAttempt: true)
             let compression = parameters.map {
                 ConnectionCompression(parameters: $0, role: .server, workspace: context.compression,
                                       minimumBytes: endpoint.minimumCompressedBytes)
             }
-            return .upgrade(response, subprotocol: subprotocol, maxMessageBytes: endpoint.maxMessageBytes,
-                            compression: compression) { connection in
-                endpoint.openSession(for: connection, subprotocol: subprotocol)
+            let limits = endpoint.limits
+            return .upgrade(response, subprotocol: subprotocol, limits: limits, compression: compression) { [context] connection in
+                // An echo of the largest message must fit before reading pauses for backpressure.
+                connection.socket.outboundHighWater = max(context.configuration.maxQueueBytes, 2 * limits.maxMessageBytes + 64)
+                return endpoint.openSession(for: connection, subprotocol: subprotocol, claims: claims)
             }
         }
     }
@@ -84,8 +137,22 @@ final class ConnectionRegistry: ServerConnectionDelegate {
         context.metrics.closeTimeouts += 1
     }
 
+    private static func response(refusing refusal: AdmissionControl.Refusal, maxPerAddress: Int?) -> HTTPResponse {
+        switch refusal {
+        case .atCapacity:
+            return HTTPResponse(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8",
+                                body: "at capacity: too many connections; try again or connect to another instance\n",
+                                headers: [("Retry-After", "1")])
+        case .tooManyFromAddress:
+            return HTTPResponse(status: .tooManyRequests, contentType: "text/plain; charset=utf-8",
+                                body: "too many connections from your address (at most \(maxPerAddress ?? 0))\n",
+                                headers: [("Retry-After", "1")])
+        }
+    }
+
     func connectionDidEnd(_ connection: WebSocketConnection, wasWebSocket: Bool) {
-        connections[ObjectIdentifier(connection)] = nil
+        let entry = connections.removeValue(forKey: ObjectIdentifier(connection))
+        admission.release(entry?.source)
         context.metrics.connectionsOpen -= 1
         if wasWebSocket { context.metrics.webSocketsOpen -= 1 }
         if connection.compression != nil { context.metrics.compressedConnections -= 1 }

@@ -1,19 +1,21 @@
+import Auth
 import Connection
 import WebSocket
 
 /// `/echo`: sends every message back with the same opcode. This is what the Autobahn
-/// conformance run drives, so its message limit is the one it is given (the run uses 16 MiB).
+/// conformance run drives, so its message limit is its own (`--echo-max-message-bytes`, 16 MiB by default)
+/// and it has no rate limit.
 /// Stateless: one object serves every connection.
 final class EchoEndpoint: WebSocketEndpoint, WebSocketSession {
     let subprotocols: [String] = []
-    let maxMessageBytes: Int
+    let limits: RouteLimits
     /// Every reply is compressed once deflate is agreed: the conformance runner's text path
     /// only copes with compressed replies on such a connection (RFC 7692 would allow plain).
     let minimumCompressedBytes = 0
 
-    init(maxMessageBytes: Int) { self.maxMessageBytes = maxMessageBytes }
+    init(maxMessageBytes: Int) { limits = RouteLimits(maxMessageBytes: maxMessageBytes) }
 
-    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession { self }
+    func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession { self }
 
     func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         connection.send(opcode: opcode, payload: payload)

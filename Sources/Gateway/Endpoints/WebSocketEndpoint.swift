@@ -1,3 +1,4 @@
+import Auth
 import Connection
 import HTTP
 import WebSocket
@@ -8,20 +9,21 @@ import WebSocket
 protocol WebSocketEndpoint: AnyObject {
     /// Subprotocols accepted; the client's first offer in this list is chosen.
     var subprotocols: [String] { get }
-    /// This route's largest message (summed over fragments); larger closes with 1009. With
-    /// permessage-deflate the limit applies to the inflated message.
-    var maxMessageBytes: Int { get }
+    /// This route's own bounds: its largest message (summed over fragments and, with
+    /// permessage-deflate, inflated; larger closes with 1009) and the client's message rate.
+    var limits: RouteLimits { get }
     /// With permessage-deflate, messages its sessions send themselves are compressed from this
     /// size up (shared market-data frames follow `--deflate-min-bytes` in the fan-out).
     var minimumCompressedBytes: Int { get }
-    /// A refusal to send instead of upgrading (401, 400...), or nil to accept.
-    func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError?
-    /// The session for a connection that just upgraded.
-    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession
+    /// Whether this request may open a WebSocket here: what its token grants (nil when the
+    /// route reads no token), or the refusal to send instead (401, 400...).
+    func authorize(_ head: HTTPRequestHead, subprotocol: String?) -> Result<AccessClaims?, HTTPResponseError>
+    /// The session for a connection that just upgraded, with what `authorize` granted.
+    func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession
 }
 
 extension WebSocketEndpoint {
-    func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError? { nil }
+    func authorize(_ head: HTTPRequestHead, subprotocol: String?) -> Result<AccessClaims?, HTTPResponseError> { .success(nil) }
 }
 
 /// A session with something to say before a drain closes its connection with 1001.

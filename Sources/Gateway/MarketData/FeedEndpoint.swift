@@ -1,3 +1,4 @@
+import Auth
 import Connection
 import EventLoop
 import HTTP
@@ -9,7 +10,7 @@ import WebSocket
 final class FeedEndpoint: WebSocketEndpoint {
     static let subprotocol = "feed.v1"
     let subprotocols = [FeedEndpoint.subprotocol]
-    let maxMessageBytes: Int
+    let limits: RouteLimits
     var minimumCompressedBytes: Int { context.configuration.deflateMinBytes }
     private let token: String
     private let context: GatewayContext
@@ -19,21 +20,22 @@ final class FeedEndpoint: WebSocketEndpoint {
         self.token = token
         self.context = context
         self.service = service
-        maxMessageBytes = context.configuration.maxMessageBytes
+        // Publishers send at the feed's rate: a size bound, no rate limit.
+        limits = RouteLimits(maxMessageBytes: context.configuration.feedMaxMessageBytes)
     }
 
-    func refusal(for head: HTTPRequestHead, subprotocol: String?) -> HTTPResponseError? {
+    func authorize(_ head: HTTPRequestHead, subprotocol: String?) -> Result<AccessClaims?, HTTPResponseError> {
         guard BearerToken(token: token).isPresented(in: head) else {
-            return HTTPResponseError(.unauthorized, "publishing needs Authorization: Bearer <publisher token>",
-                                     headers: [("WWW-Authenticate", "Bearer")])
+            return .failure(HTTPResponseError(.unauthorized, "publishing needs Authorization: Bearer <publisher token>",
+                                              headers: [("WWW-Authenticate", "Bearer")]))
         }
         guard subprotocol != nil else {
-            return HTTPResponseError(.badRequest, "offer Sec-WebSocket-Protocol: \(Self.subprotocol)")
+            return .failure(HTTPResponseError(.badRequest, "offer Sec-WebSocket-Protocol: \(Self.subprotocol)"))
         }
-        return nil
+        return .success(nil)
     }
 
-    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession {
+    func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession {
         context.logger.info("publisher connected")
         return FeedSession(context: context, service: service)
     }

@@ -1,23 +1,36 @@
+import Auth
 import Connection
+import HTTP
 import MarketData
+import WebSocket
 
 /// `/ws`: market data for trading clients. The subprotocol decides v1 or v2 for the
-/// connection's lifetime; nothing offered, or nothing we support, means v1.
+/// connection's lifetime; nothing offered, or nothing we support, means v1. With a token
+/// verifier, a valid token is needed to connect and its claims bound the session.
 final class MarketDataEndpoint: WebSocketEndpoint {
     let subprotocols = ProtocolVersion.supportedTokens
-    let maxMessageBytes: Int
+    let limits: RouteLimits
     var minimumCompressedBytes: Int { context.configuration.deflateMinBytes }
     private let context: GatewayContext
     private let service: MarketDataService
+    private let tokens: TokenAuthorization?
 
-    init(context: GatewayContext, service: MarketDataService) {
+    init(context: GatewayContext, service: MarketDataService, verifier: TokenVerifier? = nil) {
         self.context = context
         self.service = service
-        maxMessageBytes = context.configuration.maxMessageBytes
+        tokens = verifier.map { TokenAuthorization(verifier: $0, metrics: context.metrics) }
+        let configuration = context.configuration
+        limits = RouteLimits(maxMessageBytes: configuration.maxMessageBytes,
+                             messageRate: configuration.messageRate.map { MessageRateLimit(perSecond: $0, burst: configuration.messageBurst) })
     }
 
-    func openSession(for connection: WebSocketConnection, subprotocol: String?) -> WebSocketSession {
+    func authorize(_ head: HTTPRequestHead, subprotocol: String?) -> Result<AccessClaims?, HTTPResponseError> {
+        guard let tokens else { return .success(nil) }
+        return tokens.authorize(head).map { $0 }
+    }
+
+    func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession {
         let version = subprotocol.flatMap(ProtocolVersion.init(rawValue:)) ?? .v1
-        return MarketSession(connection: connection, version: version, service: service, context: context)
+        return MarketSession(connection: connection, version: version, service: service, context: context, claims: claims)
     }
 }

@@ -1,3 +1,4 @@
+import Auth
 import ByteBuffers
 import Connection
 import EventLoop
@@ -12,6 +13,10 @@ import WebSocket
 /// memory is bounded by the number of subscribed symbols. When the queue drains to half the
 /// bound, the newest update of each conflated symbol is queued (v2 clients see the seq jump).
 /// A connection still over the bound after `--slow-consumer-timeout` is closed with 1008.
+///
+/// With a token, its claims bound the session: only symbols it allows may be subscribed to
+/// (others are an error reply, `forbidden_symbol`), and at its `exp` the client is told
+/// (`token_expired`) and closed with 1008.
 final class MarketSession: Subscriber, DrainableSession {
     let version: ProtocolVersion
     // What `deliver` touches is held in strong `let`s: while a method runs, `self` keeps them
@@ -27,9 +32,14 @@ final class MarketSession: Subscriber, DrainableSession {
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
     private var slowConsumerTimer: Timer?
+    /// What the connection's token allows; nil without token authentication.
+    private let claims: AccessClaims?
+    private var expiryTimer: Timer?
 
-    init(connection: WebSocketConnection, version: ProtocolVersion, service: MarketDataService, context: GatewayContext) {
+    init(connection: WebSocketConnection, version: ProtocolVersion, service: MarketDataService, context: GatewayContext,
+         claims: AccessClaims? = nil) {
         self.connection = connection
+        self.claims = claims
         self.version = version
         self.service = service
         self.context = context
@@ -38,6 +48,19 @@ final class MarketSession: Subscriber, DrainableSession {
         maxQueueBytes = context.configuration.maxQueueBytes
         super.init()
         metrics.connectionOpened(version: version)
+        if let expiresAt = claims?.expiresAt {
+            let remaining = Double(expiresAt) - Double(WallClock.microsecondsSinceEpoch()) / 1e6
+            // Strong capture, cancelled at close (see slowConsumerTimer).
+            expiryTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(remaining)) { self.tokenExpired() }
+        }
+    }
+
+    private func tokenExpired() {
+        expiryTimer = nil
+        guard connection.acceptsData else { return }
+        metrics.tokenExpiryCloses &+= 1
+        reply(.tokenExpired)
+        connection.close(code: .policyViolation, reason: "token expired")
     }
 
     /// Whether updates are being conflated because the client is behind.
@@ -120,12 +143,21 @@ final class MarketSession: Subscriber, DrainableSession {
             }
             if version == .v2 { replyAck(subscribed: false, names, depth: nil) }
         case .success(.listSymbols):
-            let served = service.servedSymbols
+            var served = service.servedSymbols
+            if let claims, claims.symbols != nil { served = served.filter(claims.allows) }
             context.replies.send(on: connection) { ServerMessages.symbolList(served, to: &$0) }
         }
     }
 
     private func subscribe(_ names: [String], depth: Int) {
+        if let claims {
+            let forbidden = names.filter { !claims.allows($0) }
+            guard forbidden.isEmpty else {
+                metrics.forbiddenSubscriptions &+= 1
+                reply(.forbiddenSymbols(forbidden))
+                return
+            }
+        }
         let newOnes = names.filter { name in service.symbols.id(of: name).map { subscriptionSlots[$0] == nil } ?? true }
         guard subscriptionSlots.count + newOnes.count <= service.limits.maxSubscriptions else {
             reply(.tooManySubscriptions(service.limits.maxSubscriptions))
@@ -149,6 +181,13 @@ final class MarketSession: Subscriber, DrainableSession {
         }
     }
 
+    /// Refused for the message rate: the client is told once per run of refusals (each reply
+    /// would be more output for a client that is already flooding us).
+    func connectionRefusedMessageOverRate(_ connection: WebSocketConnection, first: Bool) {
+        metrics.rateLimitedMessages &+= 1
+        if first { reply(.rateLimited(context.configuration.messageRate ?? 0)) }
+    }
+
     private func reply(_ error: CommandError) {
         context.replies.send(on: connection) { ServerMessages.error(error, to: &$0) }
         metrics.commandErrors &+= 1
@@ -170,6 +209,8 @@ final class MarketSession: Subscriber, DrainableSession {
 
     func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
         slowConsumerTimer?.cancel()
+        expiryTimer?.cancel()
+        expiryTimer = nil
         conflated = nil
         service.registry.unsubscribeAll(self)
         metrics.connectionClosed(version: version)

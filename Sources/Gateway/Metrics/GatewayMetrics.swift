@@ -10,8 +10,9 @@ final class GatewayMetrics {
     var webSocketsOpen = 0
     /// Open WebSocket connections that negotiated permessage-deflate.
     var compressedConnections = 0
-    /// Upgrade attempts by result: ok, bad_request, unsupported_version, not_found, draining,
-    /// unauthorized, method_not_allowed.
+    /// Upgrade attempts by result: ok, bad_request, unsupported_version, not_found,
+    /// unavailable (draining or at capacity), unauthorized, forbidden_origin,
+    /// too_many_from_address, method_not_allowed.
     var handshakes: [String: UInt64] = [:]
     var httpResponses: [Int: UInt64] = [:]
     var drainEvictions: UInt64 = 0
@@ -20,6 +21,22 @@ final class GatewayMetrics {
     var closeCodesReceived: [UInt16: UInt64] = [:]
     var closeTimeouts: UInt64 = 0
     var acceptErrors: UInt64 = 0
+
+    // Liveness and limits.
+    var pingsSent: UInt64 = 0
+    var idleCloses: UInt64 = 0
+    /// Messages (and pings) dropped for going over `--message-rate`.
+    var rateLimitedMessages: UInt64 = 0
+    /// Connections turned away before any request was read, by limit: max_connections,
+    /// per_address, descriptors (the process ran out; answered from the reserve descriptor).
+    var refusedConnections: [String: UInt64] = [:]
+    /// Tokens checked at /ws upgrades (with --jwt-*): accepted, and refused by reason.
+    var tokensAccepted: UInt64 = 0
+    var tokenRejections: [String: UInt64] = [:]
+    /// Connections closed with 1008 when their token expired.
+    var tokenExpiryCloses: UInt64 = 0
+    /// Subscribe commands refused for naming a symbol outside the token's `symbols` claim.
+    var forbiddenSubscriptions: UInt64 = 0
 
     // Market data, per protocol version. Plain stored counters, not arrays: an array inside a
     // class costs a uniqueness check and an exclusivity check on every increment.
@@ -64,7 +81,9 @@ final class GatewayMetrics {
         case 404: result = "not_found"
         case 405: result = "method_not_allowed"
         case 426: result = "unsupported_version"
-        case 503: result = "draining"
+        case 403: result = "forbidden_origin"
+        case 429: result = "too_many_from_address"
+        case 503: result = "unavailable"
         default: result = "bad_request"
         }
         handshakes[result, default: 0] += 1

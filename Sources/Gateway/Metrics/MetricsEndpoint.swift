@@ -19,6 +19,31 @@ enum MetricsEndpoint {
         out.metric("tickstream_accept_errors_total", "counter", "Failed accepts (EMFILE and the like: the listener pauses 100 ms).",
                    m.acceptErrors)
 
+        out.header("tickstream_refused_connections_total", "counter",
+                   "Connections not served, by limit: max_connections (answered 503, or closed past the answer slots), per_address (429), descriptors (the process ran out: closed through the reserve descriptor).")
+        for limit in ["descriptors", "max_connections", "per_address"] {
+            out.sample("tickstream_refused_connections_total", [("limit", limit)], m.refusedConnections[limit, default: 0])
+        }
+        out.metric("tickstream_max_connections", "gauge", "Connections served at once (--max-connections or the descriptor limit less 64).",
+                   context.maxConnections)
+        out.metric("tickstream_pings_sent_total", "counter", "Pings sent to WebSocket peers silent for --ping-interval.", m.pingsSent)
+        out.metric("tickstream_idle_closes_total", "counter", "WebSockets closed with 1001 after --idle-timeout of silence.", m.idleCloses)
+        out.metric("tickstream_rate_limited_messages_total", "counter", "Client messages and pings dropped for going over --message-rate.",
+                   m.rateLimitedMessages)
+
+        if context.configuration.jwtSecret != nil || context.configuration.jwtPublicKeyPath != nil {
+            out.metric("tickstream_auth_tokens_accepted_total", "counter", "Valid tokens presented at /ws upgrades.", m.tokensAccepted)
+            out.header("tickstream_auth_failures_total", "counter",
+                       "/ws upgrades refused with 401, by reason: missing, malformed, algorithm (none, unknown or without a key here), signature, expired, not_yet_valid, claims.")
+            for reason in ["algorithm", "claims", "expired", "malformed", "missing", "not_yet_valid", "signature"] {
+                out.sample("tickstream_auth_failures_total", [("reason", reason)], m.tokenRejections[reason, default: 0])
+            }
+            out.metric("tickstream_auth_expiry_closes_total", "counter", "Connections closed with 1008 when their token expired.",
+                       m.tokenExpiryCloses)
+            out.metric("tickstream_auth_forbidden_subscriptions_total", "counter",
+                       "Subscribe commands refused (forbidden_symbol) for symbols outside the token's claim.", m.forbiddenSubscriptions)
+        }
+
         out.header("tickstream_handshakes_total", "counter", "WebSocket upgrade attempts by result.")
         for (result, count) in m.handshakes.sorted(by: { $0.key < $1.key }) {
             out.sample("tickstream_handshakes_total", [("result", result)], count)

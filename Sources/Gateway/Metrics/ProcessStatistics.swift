@@ -38,6 +38,19 @@ enum ProcessStatistics {
         return count - 1
     }
 
+    /// Raises the soft limit on open descriptors to the hard limit (servers need one per
+    /// connection; the soft default is often 1,024) and returns the limit now in force.
+    static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
     /// Soft limit on open descriptors.
     static func descriptorLimit() -> Int {
         var limit = rlimit()

@@ -7,13 +7,18 @@ struct BearerToken {
 
     /// Whether the request presents this token.
     func isPresented(in head: HTTPRequestHead) -> Bool {
-        guard let value = head.header("authorization") else { return false }
+        guard let credentials = Self.credentials(in: head) else { return false }
+        return Self.constantTimeEquals(credentials, Array(token.utf8))
+    }
+
+    /// The token of an `Authorization: Bearer` field, if the request has one.
+    static func credentials(in head: HTTPRequestHead) -> [UInt8]? {
+        guard let value = head.header("authorization") else { return nil }
         let bytes = Array(value.utf8)
         let scheme = Array("bearer".utf8)
         guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
-              zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return false }
-        let credentials = bytes.dropFirst(scheme.count).drop(while: { $0 == UInt8(ascii: " ") })
-        return Self.constantTimeEquals(Array(credentials), Array(token.utf8))
+              zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        return Array(bytes.dropFirst(scheme.count).drop(while: { $0 == UInt8(ascii: " ") }))
     }
 
     /// Equal bytes, in a time that depends on the lengths only.

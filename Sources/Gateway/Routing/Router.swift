@@ -1,3 +1,4 @@
+import Auth
 import HTTP
 import WebSocket
 
@@ -6,12 +7,13 @@ enum RouteResult {
     /// Answer with this response.
     case respond(HTTPResponse)
     /// Switch the connection to WebSocket, served by `endpoint`, after sending `response`,
-    /// with permessage-deflate when `compression` is set.
-    case upgrade(WebSocketEndpoint, subprotocol: String?, compression: DeflateParameters?, response: HTTPResponse)
+    /// with permessage-deflate when `compression` is set and what the request's token granted.
+    case upgrade(WebSocketEndpoint, subprotocol: String?, compression: DeflateParameters?, claims: AccessClaims?,
+                 response: HTTPResponse)
 }
 
-/// Maps requests to endpoints. WebSocket paths go through the handshake checks (400, 426);
-/// plain paths check the method (405 with Allow); anything else is 404.
+/// Maps requests to endpoints. WebSocket paths go through the origin and handshake checks
+/// (403; 400, 426); plain paths check the method (405 with Allow); anything else is 404.
 final class Router {
     struct HTTPRoute {
         let methods: [String]
@@ -22,6 +24,8 @@ final class Router {
     private var httpRoutes: [String: HTTPRoute] = [:]
     /// Whether upgrades may negotiate permessage-deflate (`--deflate`).
     var acceptsCompression = false
+    /// Web origins that may open WebSockets (`--allowed-origins`); nil allows any.
+    var allowedOrigins: OriginPolicy?
 
     func addWebSocket(_ path: String, endpoint: WebSocketEndpoint) {
         webSocketRoutes[path] = endpoint
@@ -44,13 +48,19 @@ final class Router {
                                              body: "draining for a deploy: connect to another instance\n",
                                              headers: [("Retry-After", "1")]))
             }
+            if let allowedOrigins, let origin = head.header("origin"), !allowedOrigins.allows(origin) {
+                return .respond(HTTPResponse(status: .forbidden, contentType: "text/plain; charset=utf-8",
+                                             body: "this origin may not open WebSockets here (--allowed-origins)\n"))
+            }
             switch ServerHandshake.validate(head) {
             case .failure(let error):
                 return .respond(error.response)
             case .success(let key):
                 let subprotocol = ServerHandshake.selectSubprotocol(head, supported: endpoint.subprotocols)
-                if let refusal = endpoint.refusal(for: head, subprotocol: subprotocol) {
-                    return .respond(refusal.response)
+                let claims: AccessClaims?
+                switch endpoint.authorize(head, subprotocol: subprotocol) {
+                case .failure(let refusal): return .respond(refusal.response)
+                case .success(let granted): claims = granted
                 }
                 var compression: DeflateParameters?
                 if acceptsCompression {
@@ -64,7 +74,7 @@ final class Router {
                     }
                 }
                 let extensions = compression.map { [(name: "Sec-WebSocket-Extensions", value: $0.responseHeader)] } ?? []
-                return .upgrade(endpoint, subprotocol: subprotocol, compression: compression,
+                return .upgrade(endpoint, subprotocol: subprotocol, compression: compression, claims: claims,
                                 response: ServerHandshake.response(key: key, subprotocol: subprotocol, extraHeaders: extensions))
             }
         }

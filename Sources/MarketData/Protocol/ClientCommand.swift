@@ -28,6 +28,13 @@ public struct CommandError: Error, Equatable, Sendable {
     public static func tooManySubscriptions(_ limit: Int) -> CommandError {
         CommandError("too_many_subscriptions", "at most \(limit) symbols per connection")
     }
+    public static func rateLimited(_ perSecond: Int) -> CommandError {
+        CommandError("rate_limited", "more than \(perSecond) messages per second: this one was dropped; keep going and the connection closes with 1008")
+    }
+    public static func forbiddenSymbols(_ names: [String]) -> CommandError {
+        CommandError("forbidden_symbol", "your token does not allow \(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", ..." : "")")
+    }
+    public static let tokenExpired = CommandError("token_expired", "your token expired: connect again with a new one")
     public static let binaryNotSupported = CommandError("binary_not_supported", "send commands as text messages")
 }
 

@@ -1,0 +1,56 @@
+/// How many messages a client may send on a route: a steady rate with room for a burst (a
+/// token bucket). Pings count as messages, so a ping flood meets the same bound.
+public struct MessageRateLimit: Sendable, Equatable {
+    /// Messages per second, sustained.
+    public var perSecond: Int
+    /// Messages that may arrive at once after a quiet spell; also how many refused messages in
+    /// a row end the connection (a client that keeps going after being told).
+    public var burst: Int
+
+    public init(perSecond: Int, burst: Int) {
+        precondition(perSecond > 0 && burst > 0, "a rate limit needs a positive rate and burst")
+        self.perSecond = perSecond
+        self.burst = burst
+    }
+}
+
+/// One connection's bucket for a `MessageRateLimit`, in integer nanoseconds so it never drifts.
+struct MessageRateLimiter {
+    enum Verdict: Equatable {
+        /// Within the limit: act on the message.
+        case accept
+        /// Over the limit: drop the message. `first` is set for the first refusal since the
+        /// last accepted message, the one the client is told about.
+        case refuse(first: Bool)
+        /// Refused `burst` times in a row: the client does not slow down; close it.
+        case persistentlyOver
+    }
+
+    private let nanosecondsPerMessage: UInt64
+    private let capacity: UInt64
+    /// The bucket as the time at which it would be full again: a message costs
+    /// `nanosecondsPerMessage`, and the bucket may be at most `capacity` behind `now`.
+    private var fullAt: UInt64
+    private var refusedInARow: Int32 = 0
+    private let burst: Int32
+
+    init(_ limit: MessageRateLimit, now: UInt64) {
+        nanosecondsPerMessage = max(1, 1_000_000_000 / UInt64(limit.perSecond))
+        capacity = nanosecondsPerMessage * UInt64(limit.burst)
+        burst = Int32(clamping: limit.burst)
+        fullAt = now
+    }
+
+    mutating func admit(now: UInt64) -> Verdict {
+        // A bucket that filled up while the client was quiet holds `burst` messages, no more.
+        let start = max(fullAt, now)
+        if start &+ nanosecondsPerMessage <= now &+ capacity {
+            fullAt = start &+ nanosecondsPerMessage
+            refusedInARow = 0
+            return .accept
+        }
+        refusedInARow += 1
+        if refusedInARow > burst { return .persistentlyOver }
+        return .refuse(first: refusedInARow == 1)
+    }
+}
