@@ -78,6 +78,15 @@ let package = Package(
             path: "loadtest",
             swiftSettings: hotPath
         ),
+        // Fuzzing: one function per parser (fuzz/Targets), an executable per function for libFuzzer
+        // (scripts/fuzz.sh builds them with -sanitize=fuzzer), and a test that replays the corpus.
+        .target(name: "FuzzTargets", dependencies: ["Auth", "HTTP", "MarketData", "WebSocket"], path: "fuzz/Targets"),
+        .target(name: "CFuzzing", path: "fuzz/CFuzzing"),
+        .executableTarget(name: "FuzzFrameStream", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/FrameStream"),
+        .executableTarget(name: "FuzzHTTPRequest", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/HTTPRequest"),
+        .executableTarget(name: "FuzzCommand", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Command"),
+        .executableTarget(name: "FuzzFeed", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Feed"),
+        .executableTarget(name: "FuzzToken", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Token"),
         // Socketpairs, a hand-driven WebSocket peer and loop helpers, shared by the test targets.
         .target(name: "TestSupport", dependencies: ["EventLoop", "WebSocket"], path: "Tests/TestSupport"),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),
@@ -85,6 +94,7 @@ let package = Package(
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
         .testTarget(name: "LoadTestTests", dependencies: ["loadtest", "MarketData"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Swift unit tests, black-box tests of the release binary with independent
-# Python clients, and the Autobahn conformance cases for both roles (the gateway's /echo as a
-# server; the shared connection as a client, through `loadtest autobahn`).
+# Python clients, the Autobahn conformance cases for both roles (the gateway's /echo as a
+# server; the shared connection as a client, through `loadtest autobahn`), and the fuzzers.
 # Works on a fresh clone: it creates .venv with the pinned Python packages when missing.
 # Every suite runs even when one fails; the last line counts over all of them.
 set -uo pipefail
@@ -57,7 +57,8 @@ bb_failed=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$last" | awk '{s += $1} END {
 if [[ $blackbox_status != 0 && $bb_failed == 0 ]]; then bb_failed=1; fi
 count "black-box" "$bb_passed" "$bb_failed"
 
-# summarise_autobahn LOG STATUS NAME: reads the run's own "N passed, M failed" line.
+# summarise_autobahn LOG STATUS NAME: reads a run's own "N passed, M failed" line (the
+# conformance runs and the fuzzers both end with one).
 summarise_autobahn() {
     local line ok bad
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
@@ -104,6 +105,10 @@ echo "== Autobahn TestSuite 1.* - 13.*, client side: kosoku's fuzzing server aga
 "$VENV/bin/python" blackbox/conformance/run_autobahn_client.py "$LOADTEST" \
     --outdir reports/autobahn-client 2>&1 | tee "$LOGS/autobahn-client"
 summarise_autobahn "$LOGS/autobahn-client" "${PIPESTATUS[0]}" "Autobahn client side"
+
+echo "== fuzzing: libFuzzer + AddressSanitizer on every parser of client input, 12 s each"
+scripts/fuzz.sh 12 2>&1 | tee "$LOGS/fuzz"
+summarise_autobahn "$LOGS/fuzz" "${PIPESTATUS[0]}" "fuzzers"
 
 echo "== all suites"
 echo "$passed passed, $failed failed"

@@ -10,7 +10,10 @@ import WebSocket
 /// public key can never be used as an HMAC secret (the classic algorithm confusion), and
 /// `alg: none` is never accepted. Signatures go through OpenSSL, which the gateway links for
 /// TLS already; BENCHMARKS.md records why this is not vapor/jwt-kit.
-public final class TokenVerifier {
+///
+/// Immutable after init (OpenSSL 3 allows concurrent verifications with one EVP_PKEY), hence
+/// `@unchecked Sendable`.
+public final class TokenVerifier: @unchecked Sendable {
     private let secret: [UInt8]?
     /// EVP_PKEY of the public key, and the one algorithm it serves.
     private let publicKey: OpaquePointer?

@@ -285,3 +285,30 @@ def test_a_failed_takeover_deploy_leaves_the_old_instance_serving(tmp_path):
         assert old.process.poll() is None
     finally:
         old.stop()
+
+
+def test_takeover_deploy_with_an_admin_port_moves_health_and_metrics_too(tmp_path):
+    """With --admin-port the script asks the admin listener who serves; the successor binds
+    its own admin listener beside the old one, which closes its copy at the takeover."""
+    from conftest import free_port
+    control = str(tmp_path / "control.sock")
+    admin = free_port()
+    old = Gateway("--sim-rate", "100", "--control-socket", control, "--admin-port", str(admin),
+                  "--drain-duration", "0.2")
+    new_pid = None
+    try:
+        assert get(old.port, "/health/live")[0] == 404
+        assert json.loads(get(admin, "/health/live")[2])["pid"] == old.process.pid
+        result = subprocess.run([DEPLOY_SCRIPT, BINARY], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "OLD_PID": str(old.process.pid), "LOG": str(tmp_path / "gateway.log")})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert old.process.wait(timeout=15) == 0
+        pids = {json.loads(get(admin, "/health/live")[2])["pid"] for _ in range(20)}
+        assert len(pids) == 1 and old.process.pid not in pids
+        new_pid = pids.pop()
+        assert get(admin, "/metrics")[0] == 200
+        assert get(old.port, "/metrics")[0] == 404
+    finally:
+        old.stop()
+        if new_pid:
+            os.kill(new_pid, signal.SIGTERM)

@@ -67,16 +67,30 @@ CONTROL=${CONTROL:-$(flag_value --control-socket "${old_args[@]}")}
 CONTROL=${CONTROL:-$(env_value GATEWAY_CONTROL_SOCKET)}
 [[ -n $CONTROL ]] || fail "process $OLD_PID was not started with --control-socket: it cannot hand over its listener"
 
-# Where to ask who serves: the old instance's port and scheme, seen from this host.
+# Where to ask who serves: the old instance's port and scheme, seen from this host; with
+# --admin-port, health lives on the admin listener (the successor binds its own beside the old
+# one, which closes its copy once the takeover completes).
 port=$(flag_value --port "${old_args[@]}" "${EXTRA[@]}")
 port=${port:-$(env_value GATEWAY_PORT)}
 port=${port:-8080}
 scheme=http
 [[ -n $(flag_value --tls-cert "${old_args[@]}")$(env_value GATEWAY_TLS_CERT) ]] && scheme=https
+health_host=127.0.0.1
+admin_port=$(flag_value --admin-port "${old_args[@]}" "${EXTRA[@]}")
+admin_port=${admin_port:-$(env_value GATEWAY_ADMIN_PORT)}
+if [[ -n $admin_port ]]; then
+    [[ $admin_port != 0 ]] || fail "process $OLD_PID has --admin-port 0 (a random port): give it a fixed one to deploy by takeover"
+    port=$admin_port
+    scheme=http
+    health_host=$(flag_value --admin-host "${old_args[@]}" "${EXTRA[@]}")
+    health_host=${health_host:-$(env_value GATEWAY_ADMIN_HOST)}
+    health_host=${health_host:-127.0.0.1}
+    [[ $health_host == *:* ]] && health_host="[$health_host]"
+fi
 serving_pid() {
-    curl -fsSk --max-time 1 "$scheme://127.0.0.1:$port/health/live" 2>/dev/null | sed -E 's/.*"pid":([0-9]+).*/\1/' || true
+    curl -fsSk --max-time 1 "$scheme://$health_host:$port/health/live" 2>/dev/null | sed -E 's/.*"pid":([0-9]+).*/\1/' || true
 }
-[[ $(serving_pid) == "$OLD_PID" ]] || fail "process $OLD_PID does not answer on $scheme://127.0.0.1:$port/health/live"
+[[ $(serving_pid) == "$OLD_PID" ]] || fail "process $OLD_PID does not answer on $scheme://$health_host:$port/health/live"
 
 # The new command line: the old one without its --takeover (a takeover of its own, long done),
 # then this deploy's takeover, then the changes made on purpose.
