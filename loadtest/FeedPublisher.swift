@@ -71,11 +71,12 @@ final class FeedPublisher: WebSocketClientDelegate {
         guard rate > 0 else { return }
         let now = MonotonicClock.now()
         let elapsed = now - startedAt
-        let due = pacing.due(at: elapsed)
+        // Whole ticks' worth, as the gateway's simulator sends: the same updates share a batch.
+        let phase = pacing.phase(ofFiringScheduledAt: (timer?.deadline ?? now) &- startedAt)
+        let due = pacing.dueByLastTick(at: elapsed, phase: phase)
         sent = pacing.resumePoint(sent: sent, due: due)
         guard due > sent else { return }
         let wallNow = WallClock.microsecondsSinceEpoch()
-        let phase = pacing.phase(ofFiringScheduledAt: (timer?.deadline ?? now) &- startedAt)
         var batch = "["
         while sent < due {
             if batch.utf8.count > 1 { batch += "," }

@@ -20,8 +20,14 @@ struct MarketCommand: ParsableCommand {
     var conns = 100
     @Option(help: "Share of connections offering v2 (the rest offer v1).")
     var v2Fraction = 0.5
-    @Option(help: "Symbols per connection; connection i takes (i*subs+k) mod symbols.")
+    @Option(help: "Symbols per connection; connection i takes (i*subs+k) mod symbols (see --subs-pattern).")
     var subs = 10
+
+    @Option(help: ArgumentHelp("contiguous: a connection's symbols are neighbours in the round-robin and tick together (W1); random: the same slots through a fixed permutation, scattered (W2).", valueName: "contiguous|random"))
+    var subsPattern: SubscriptionLayout.Pattern = .contiguous
+
+    @Option(help: "Seed of the --subs-pattern random permutation (the same seed, the same layout).")
+    var seed: UInt64 = 1
     @Option(help: "Symbol universe SYM0000...SYM<n-1> (run the gateway with --sim-symbols n).")
     var symbols = 500
     @Option(help: "v2 book depth requested.")
@@ -107,7 +113,8 @@ struct MarketCommand: ParsableCommand {
             symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
             dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
             publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet, tls: try tls.make(for: WebSocketURL(url)!),
-            compression: deflate ? CompressionWorkspace() : nil, reconnect: reconnect)
+            compression: deflate ? CompressionWorkspace() : nil, reconnect: reconnect,
+            layout: SubscriptionLayout(connections: conns, perConnection: subs, symbols: symbols, pattern: subsPattern, seed: seed))
         let load = MarketLoad(loop: loop, options: options)
         load.start()
         if ramp {
@@ -224,6 +231,7 @@ struct MarketCommand: ParsableCommand {
             String(format: "  measured        %.1f s", r.seconds),
             String(format: "  delivered       %.0f msgs/s  (v1 %.0f, v2 %.0f)", r.rate, Double(r.messagesV1) / r.seconds, Double(r.messagesV2) / r.seconds),
             String(format: "  bytes           %.1f MB/s", Double(r.bytes) / r.seconds / 1e6),
+            String(format: "  batching        %.2f messages per client read (%.0f reads/s)", r.messagesPerRead, Double(r.reads) / r.seconds),
             String(format: "  latency (v2)    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu samples)",
                    percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
                    Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount),
@@ -255,6 +263,7 @@ struct MarketCommand: ParsableCommand {
             "publish_rate": effectivePublishRate, "seconds": r.seconds, "rate": r.rate,
             "rate_v1": Double(r.messagesV1) / r.seconds, "rate_v2": Double(r.messagesV2) / r.seconds,
             "bytes_per_second": Double(r.bytes) / r.seconds, "gaps": r.gaps, "missed": r.missed,
+            "messages_per_read": r.messagesPerRead, "subs_pattern": subsPattern.rawValue, "seed": seed,
             "open": r.open, "failed_dials": r.failedDials, "unexpected_closes": r.unexpectedCloses,
             "protocol_mismatches": r.protocolMismatches, "error_replies": r.errors,
             "latency_ms": ["p50": percentile(r.latency, 50), "p90": percentile(r.latency, 90), "p99": percentile(r.latency, 99),
@@ -278,3 +287,5 @@ struct MarketCommand: ParsableCommand {
         try data.write(to: URL(fileURLWithPath: path))
     }
 }
+
+extension SubscriptionLayout.Pattern: ExpressibleByArgument {}

@@ -31,6 +31,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var compression: CompressionWorkspace?
         /// Follow the drain protocol: reconnect when told to go (`ReconnectTracker`).
         var reconnect = false
+        /// Which symbols each connection takes (W1 contiguous, W2 random).
+        var layout: SubscriptionLayout
     }
 
     /// Per connection: what it asked for and the last seq seen per subscribed symbol.
@@ -84,8 +86,8 @@ final class MarketLoad: WebSocketClientDelegate {
         }
     }
 
-    /// Symbol number for subscription k of connection i: (i*S + k) mod N, spreading load evenly.
-    func symbol(connection i: Int, slot k: Int) -> Int { (i * options.subsPerConnection + k) % options.symbols }
+    /// Symbol number for subscription k of connection i (see `SubscriptionLayout`).
+    func symbol(connection i: Int, slot k: Int) -> Int { options.layout.symbol(connection: i, slot: k) }
 
     /// Subscribed symbols for which nothing at all arrived, not even the snapshot: symbols the
     /// gateway does not serve (a simulator with other names, no publisher for them).
@@ -173,9 +175,8 @@ final class MarketLoad: WebSocketClientDelegate {
         }
         counters.messagesV2 &+= 1
         guard let (seq, ts) = UpdateScanner.seqAndTimestamp(payload) else { return }
-        // Which of this connection's subscriptions it is: k = (number - i*S) mod N.
-        let k = ((number - i * options.subsPerConnection) % options.symbols + options.symbols) % options.symbols
-        if k < options.subsPerConnection {
+        // Which of this connection's subscriptions it is.
+        if let k = options.layout.slot(of: number, connection: i) {
             let last = state[i].lastSeq[k]
             if options.reconnect && reconnection.awaitingSnapshot[i][k] {
                 reconnection.snapshot(client: i, subscription: k, seq: seq, last: last)
@@ -228,6 +229,9 @@ final class MarketLoad: WebSocketClientDelegate {
         var protocolMismatches: Int
         var errors: Int
         var latency: Histogram<UInt64>
+        /// Reads that returned bytes, over every client: messages / reads says how many
+        /// messages the gateway put in each write (1 per read means 1 write per delivery).
+        var reads: UInt64
         var loadtestCPU: Double
         var gatewayCPU: Double?
         var perSecond: [(t: Double, rate: Double, p99: UInt64)]
@@ -240,6 +244,7 @@ final class MarketLoad: WebSocketClientDelegate {
         var duringStatus: Int32?
 
         var rate: Double { Double(messages) / seconds }
+        var messagesPerRead: Double { reads > 0 ? Double(messages) / Double(reads) : 0 }
     }
 
     /// Connects everything and runs the warm-up.
@@ -324,7 +329,7 @@ final class MarketLoad: WebSocketClientDelegate {
         measuring = true
         latency.reset()
         let begin = (counters: counters, client: CPUSample.ownProcess(), gateway: options.gatewayPID.flatMap(CPUSample.process),
-                     time: MonotonicClock.now(), perSecondCount: perSecond.count)
+                     time: MonotonicClock.now(), perSecondCount: perSecond.count, reads: loop.statistics.reads)
         runUntil(begin.time + UInt64(duration * 1e9))
         while during != nil && duringStatus == nil {  // a deploy outlasting the window: let it finish
             runUntil(MonotonicClock.now() + 100_000_000)
@@ -341,7 +346,7 @@ final class MarketLoad: WebSocketClientDelegate {
                       missed: counters.missed - begin.counters.missed, open: counters.open,
                       failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
                       protocolMismatches: counters.protocolMismatches, errors: counters.errors,
-                      latency: latency, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
+                      latency: latency, reads: loop.statistics.reads - begin.reads, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),
                       gatewayCPU: gatewayCPU, perSecond: Array(perSecond[begin.perSecondCount...]),
                       publisher: publisher.map { ($0.published, $0.errors, $0.failure) },
                       reconnection: options.reconnect ? reconnection : nil, duringStatus: duringStatus)

@@ -23,15 +23,16 @@ for sanitizer in "${@:-address thread}"; do
         echo "== $kind: unit tests"
         log=$(mktemp)
         # halt_on_error: the first report fails the run instead of scrolling past.
-        ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 TSAN_OPTIONS=halt_on_error=1 \
-            swift test --sanitize="$kind" --scratch-path "$scratch" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳' > "$log"
+        ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/scripts/lsan-suppressions.txt \
+            TSAN_OPTIONS=halt_on_error=1 swift test --sanitize="$kind" --scratch-path "$scratch" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳' > "$log"
         if grep -qE "Test run with [0-9]+ tests .*passed" "$log" && ! grep -qE "ERROR: (Address|Thread|Leak)Sanitizer|WARNING: ThreadSanitizer" "$log"; then
             grep -E "Test run with" "$log"; passed=$((passed + 1))
         else
             grep -E -A30 "Sanitizer|✘" "$log" | head -60; failed=$((failed + 1))
         fi
         echo "== $kind: black-box tests against $scratch/debug/gateway"
-        if ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 TSAN_OPTIONS=halt_on_error=1 TICKSTREAM_GATEWAY=$scratch/debug/gateway \
+        if ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/scripts/lsan-suppressions.txt \
+            TSAN_OPTIONS=halt_on_error=1 TICKSTREAM_GATEWAY=$scratch/debug/gateway \
             TICKSTREAM_SANITIZED=1 "$VENV/bin/python" -m pytest -q blackbox/integration > "$log" 2>&1; then
             tail -1 "$log"; passed=$((passed + 1))
         else

@@ -9,6 +9,9 @@ import Synchronization
 /// queued output during the iteration, once each ("cork": many frames, one sendmsg). A socket
 /// also flushes right after handling its own read event, so replies never pile up in memory.
 ///
+/// With a `flushDelay`, output waits up to that long for more to join it before it is
+/// written (never longer): fewer, larger writes for a bounded addition to latency.
+///
 /// Everything except `execute(_:)` and `stop()` must be called on the loop's thread.
 public final class EventLoop: @unchecked Sendable {
     private let epollFD: Int32
@@ -21,6 +24,14 @@ public final class EventLoop: @unchecked Sendable {
     /// second pair when iterated).
     private var dirtySockets: [Unmanaged<StreamSocket>] = []
     private var flushingSockets: [Unmanaged<StreamSocket>] = []
+    /// With a flush delay: when each listed socket was marked (same order as `dirtySockets`,
+    /// which is then a queue in deadline order), and the first one not flushed yet.
+    private var dirtyMarkedAt: [UInt64] = []
+    private var dirtyHead = 0
+
+    /// Nanoseconds queued output may wait for more before it is written; 0 writes it at the
+    /// end of the iteration that queued it. Set before the loop runs.
+    public var flushDelay: UInt64 = 0
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     private let stopRequested = Atomic<Bool>(false)
     /// Lets an iteration skip the task lock when no other thread queued anything.
@@ -143,13 +154,14 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `body` every `interval` nanoseconds until the timer is cancelled. The same timer
     /// object is re-armed each time, so a steady ticker (the simulator's 1 ms pacing)
-    /// allocates nothing per tick. After a stall it fires once and resumes the cadence.
+    /// allocates nothing per tick. After a stall it fires once and resumes the cadence at its
+    /// old phase. `first` is the first deadline (default: one interval from now).
     @discardableResult
-    public func scheduleRepeating(every interval: UInt64, _ body: @escaping () -> Void) -> Timer {
+    public func scheduleRepeating(every interval: UInt64, firstAt first: UInt64? = nil, _ body: @escaping () -> Void) -> Timer {
         precondition(interval > 0, "a repeating timer needs an interval")
         assertOnLoopThread()
         timerSequence &+= 1
-        let timer = Timer(deadline: MonotonicClock.now() &+ interval, sequence: timerSequence, interval: interval, callback: body)
+        let timer = Timer(deadline: first ?? MonotonicClock.now() &+ interval, sequence: timerSequence, interval: interval, callback: body)
         timers.insert(timer)
         return timer
     }
@@ -180,9 +192,14 @@ public final class EventLoop: @unchecked Sendable {
         statistics.record(outputWait: MonotonicClock.now() &- queuedAt)
     }
 
+    /// Counts one read that returned bytes.
+    @inline(__always)
+    func countRead() { statistics.reads &+= 1 }
+
     /// Marks a socket to be flushed at the end of this iteration.
     func markDirty(_ socket: StreamSocket) {
         dirtySockets.append(Unmanaged.passRetained(socket))
+        if flushDelay > 0 { dirtyMarkedAt.append(now) }
     }
 
     // MARK: Running
@@ -201,7 +218,16 @@ public final class EventLoop: @unchecked Sendable {
         ownerThread = pthread_self()
         #endif
         var timeout: Int64 = maxWait < 0 ? -1 : Int64(maxWait) * 1_000_000
-        if dirtySockets.isEmpty == false { timeout = 0 }
+        if dirtyHead < dirtySockets.count {
+            if flushDelay == 0 {
+                timeout = 0
+            } else {
+                let due = dirtyMarkedAt[dirtyHead] &+ flushDelay
+                let current = MonotonicClock.now()
+                let untilDue = due > current ? Int64(due - current) : 0
+                timeout = timeout < 0 ? untilDue : min(timeout, untilDue)
+            }
+        }
         if let next = nextLiveTimer() {
             let current = MonotonicClock.now()
             let untilDue = next.deadline > current ? Int64(min(next.deadline - current, 60_000_000_000)) : 0
@@ -252,8 +278,12 @@ public final class EventLoop: @unchecked Sendable {
             _ = timers.removeEarliest()
             first.fire()
             if first.interval > 0 && first.isPending {
-                // Keep the cadence; after a stall, skip the missed firings.
-                first.deadline = max(first.deadline &+ first.interval, current &+ 1)
+                // Keep the cadence and its phase; after a stall, skip the missed firings (a
+                // ticker's batch boundaries stay where they were).
+                first.deadline &+= first.interval
+                if first.deadline <= current {
+                    first.deadline &+= (current - first.deadline) / first.interval * first.interval + first.interval
+                }
                 timerSequence &+= 1
                 first.sequence = timerSequence
                 timers.insert(first)
@@ -276,6 +306,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func flushDirtySockets() {
+        if flushDelay > 0 { return flushDueSockets() }
         // A flush can close a socket, whose delegate may queue output elsewhere: loop until quiet.
         while !dirtySockets.isEmpty {
             swap(&dirtySockets, &flushingSockets)
@@ -284,6 +315,27 @@ public final class EventLoop: @unchecked Sendable {
                 socket.release()
             }
             flushingSockets.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// With a flush delay: flushes, oldest first, the sockets marked at least `flushDelay` ago.
+    /// Sockets marked during these flushes (a close that queues output elsewhere) join the end.
+    private func flushDueSockets() {
+        let current = MonotonicClock.now()
+        while dirtyHead < dirtySockets.count && dirtyMarkedAt[dirtyHead] &+ flushDelay <= current {
+            let socket = dirtySockets[dirtyHead]
+            dirtyHead += 1
+            socket._withUnsafeGuaranteedRef { $0.flushIfDue(at: current, delay: flushDelay) }
+            socket.release()
+        }
+        if dirtyHead == dirtySockets.count {
+            dirtySockets.removeAll(keepingCapacity: true)
+            dirtyMarkedAt.removeAll(keepingCapacity: true)
+            dirtyHead = 0
+        } else if dirtyHead >= 1024 && dirtyHead * 2 >= dirtySockets.count {
+            dirtySockets.removeFirst(dirtyHead)
+            dirtyMarkedAt.removeFirst(dirtyHead)
+            dirtyHead = 0
         }
     }
 }

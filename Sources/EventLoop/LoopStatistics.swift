@@ -10,6 +10,12 @@ public struct LoopStatistics {
     public private(set) var outputWaits = DurationHistogram()
     /// The most recent measured lateness of the loop's lag probe, in nanoseconds.
     public internal(set) var lastLag: UInt64 = 0
+    /// Reads that returned bytes, over every socket of the loop.
+    public internal(set) var reads: UInt64 = 0
+    /// Flushes that wrote bytes, over every socket: each is one `sendmsg` (a second only past
+    /// 1,024 queued frames). Divided by deliveries, the figure that decides throughput on one
+    /// core (the kernel's cost per write).
+    public var writes: UInt64 { outputWaits.count }
 
     @inline(__always)
     mutating func record(iteration nanoseconds: UInt64) { iterations.record(nanoseconds) }

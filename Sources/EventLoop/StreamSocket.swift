@@ -177,6 +177,17 @@ public final class StreamSocket: EventHandler {
         }
     }
 
+    /// With a flush delay: flushes once the oldest queued output has waited `delay`. An earlier
+    /// listing of a socket that was flushed in between (right after its own read event) and
+    /// listed again finds its output too young and leaves it to the newer listing: otherwise
+    /// such stale listings would flush early, over and over, and halve the batching.
+    func flushIfDue(at current: UInt64, delay: UInt64) {
+        guard isDirty else { return }
+        if !queue.isEmpty && current &- pendingSince < delay { return }
+        isDirty = false
+        flushNow()
+    }
+
     func flushIfDirty() {
         guard isDirty else { return }
         isDirty = false
@@ -273,6 +284,7 @@ public final class StreamSocket: EventHandler {
             return Glibc.read(fd, destination, capacity)
         }
         guard n > 0 else { return n == Self.stopped ? false : handleReadEnd(n) }
+        loop.countRead()
         return n == requested
     }
 
@@ -315,6 +327,7 @@ public final class StreamSocket: EventHandler {
         let buffer = loop.transportReadBuffer
         let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
         guard n > 0 else { return handleReadEnd(n) }
+        loop.countRead()
         let security = secure.security
         security.receive(ciphertext: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         defer { security.receive(ciphertext: nil) }

@@ -50,6 +50,7 @@ public final class Gateway {
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.loop = try EventLoop()
+        loop.flushDelay = UInt64(configuration.flushInterval) * 1000
         var certificate: ListenerCertificate?
         if let cert = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
             certificate = try ListenerCertificate(certificatePath: cert, keyPath: key, keyPasswordPath: configuration.tlsKeyPasswordPath)

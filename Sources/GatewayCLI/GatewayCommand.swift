@@ -79,6 +79,9 @@ struct GatewayCommand: ParsableCommand {
             throw ValidationError("--deflate-min-bytes must be 0...1073741824, got \(compression.deflateMinBytes)")
         }
         guard limits.maxQueueBytes >= 4096 else { throw ValidationError("--max-queue-bytes must be at least 4096") }
+        guard (0...1_000_000).contains(limits.flushInterval) else {
+            throw ValidationError("--flush-interval must be 0...1000000 microseconds, got \(limits.flushInterval)")
+        }
         guard limits.handshakeTimeout > 0, limits.closeTimeout > 0 else {
             throw ValidationError("--handshake-timeout and --close-timeout must be positive")
         }
@@ -162,6 +165,7 @@ struct GatewayCommand: ParsableCommand {
         settings.deflateMinBytes = compression.deflateMinBytes
         settings.handshakeTimeout = limits.handshakeTimeout
         settings.closeTimeout = limits.closeTimeout
+        settings.flushInterval = limits.flushInterval
         settings.slowConsumerTimeout = market.slowConsumerTimeout
         settings.maxSubscriptions = market.maxSubscriptions
         settings.maxSymbols = market.maxSymbols
@@ -199,7 +203,7 @@ struct GatewayCommand: ParsableCommand {
             "max_header_bytes": "\(limits.maxHeaderBytes)",
             "max_queue_bytes": "\(limits.maxQueueBytes)", "deflate": "\(compression.deflate.rawValue)",
             "deflate_min_bytes": "\(compression.deflateMinBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
-            "close_timeout": "\(limits.closeTimeout)", "sim_symbols": "\(market.simSymbols ?? "default list")",
+            "close_timeout": "\(limits.closeTimeout)", "flush_interval": "\(limits.flushInterval)", "sim_symbols": "\(market.simSymbols ?? "default list")",
             "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)", "max_symbols": "\(market.maxSymbols)",
             "slow_consumer_timeout": "\(market.slowConsumerTimeout)", "publisher_token": "\(market.publisherToken == nil ? "unset" : "set")",
             "jwt_secret": "\(auth.jwtSecret == nil ? "unset" : "set")", "jwt_public_key": "\(auth.jwtPublicKey ?? "unset")",
@@ -346,6 +350,9 @@ struct LimitOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Seconds to wait for a peer's Close reply and TCP close before dropping it.")
     var closeTimeout = 5.0
+
+    @Option(parsing: .unconditional, help: "Microseconds a connection's output may wait for more to join it before it is written: fewer writes for at most this much added latency. 0: written at the end of each loop iteration.")
+    var flushInterval = 0
 }
 
 struct LivenessOptions: ParsableArguments {

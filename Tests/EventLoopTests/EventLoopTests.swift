@@ -179,4 +179,24 @@ struct Harness {
         #expect(fired == 5)
         #expect(timer?.isPending == false)
     }
+
+    /// A stall skips the missed firings but keeps the phase: the deadlines stay on
+    /// start + n × interval, so a ticker's batches keep their boundaries.
+    @Test func afterAStallTheCadenceKeepsItsPhase() throws {
+        let loop = try EventLoop()
+        let start = MonotonicClock.now()
+        var deadlines: [UInt64] = []
+        var timer: Timer?
+        timer = loop.scheduleRepeating(every: 10_000_000, firstAt: start + 10_000_000) {
+            deadlines.append(timer!.deadline)
+            if deadlines.count == 1 { usleep(35_000) }  // a stall across three firings
+            if deadlines.count == 3 { timer?.cancel() }
+        }
+        while timer?.isPending == true && MonotonicClock.now() - start < 500_000_000 { loop.runOnce(maxWait: 5) }
+        #expect(deadlines.count == 3)
+        for deadline in deadlines { #expect((deadline - start) % 10_000_000 == 0) }
+        // Fired at 10 ms and stalled to 45 ms: the 20 ms firing comes late, once (for 20, 30
+        // and 40), and the next is 50 ms, not 55.
+        #expect(deadlines.map { ($0 - start) / 1_000_000 } == [10, 20, 50])
+    }
 }

@@ -13,6 +13,25 @@ import Testing
         #expect(schedule.due(at: 2_500 * millisecond) == 25_000)
     }
 
+    /// However late the timer fires within a tick, the same updates go out together: the ones
+    /// due by the last tick, never some of the next tick's.
+    @Test func lateFiringsStillSendWholeTicks() {
+        let schedule = TickSchedule(rate: 10_000, tick: millisecond)
+        for late: UInt64 in [0, 1, 100_000, 999_999] {
+            #expect(schedule.dueByLastTick(at: millisecond + late, phase: 0) == 10)
+            #expect(schedule.dueByLastTick(at: 7 * millisecond + late, phase: 0) == 70)
+        }
+        #expect(schedule.dueByLastTick(at: 999_999, phase: 0) == 0)
+        // Ticks at 0.3 ms + n ms: at 1.25 ms the last tick was 0.3 ms (3 updates due by then).
+        #expect(schedule.dueByLastTick(at: 1_250_000, phase: 300_000) == 3)
+        #expect(schedule.dueByLastTick(at: 1_300_000, phase: 300_000) == 13)
+        #expect(schedule.dueByLastTick(at: 200_000, phase: 300_000) == 0)
+        // And they are exactly the updates whose scheduled tick has come.
+        let sent = schedule.dueByLastTick(at: 5_300_000, phase: 300_000)
+        #expect(schedule.scheduledTime(ofUpdate: sent - 1, phase: 300_000) <= 5_300_000)
+        #expect(schedule.scheduledTime(ofUpdate: sent, phase: 300_000) > 5_300_000)
+    }
+
     @Test func anUpdateBelongsToTheFirstTickAtOrAfterItFellDue() {
         let schedule = TickSchedule(rate: 10_000, tick: millisecond)  // one update per 100 µs
         // Ticks at 0, 1, 2 ms: updates 0...9 (due 0.1...1.0 ms) go out at 1 ms, update 10 at 2 ms.

@@ -48,6 +48,10 @@ public struct GatewayConfiguration: Sendable {
     /// Output queued for one connection. Past it, a subscriber's pending updates are conflated
     /// (newest per symbol) and reading from an echo client pauses until it drains.
     public var maxQueueBytes = 1 << 20
+    /// Microseconds a connection's output may wait for more to join it before it is written:
+    /// fewer writes (the kernel's cost per write decides throughput) for at most this much
+    /// added latency. 0 writes at the end of every loop iteration.
+    public var flushInterval = 0
     /// Seconds a subscriber may stay over `maxQueueBytes` before it is closed with 1008.
     public var slowConsumerTimeout = 5.0
     /// Connections (TCP, whatever their state) served at once; nil: the open-file limit less

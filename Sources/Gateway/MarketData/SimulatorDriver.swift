@@ -1,9 +1,10 @@
 import EventLoop
 import MarketData
 
-/// Paces the simulated market on the event loop: a 1 ms timer that emits however many
-/// updates are due at `rate` per second, so the average rate is exact even though timers
-/// fire late on a busy loop. After a stall it catches up by at most 50 ms of updates rather
+/// Paces the simulated market on the event loop: a 1 ms timer that emits the updates due by
+/// its last scheduled tick at `rate` per second, so the average rate is exact even though
+/// timers fire late on a busy loop, and each tick's updates always go out together (a late
+/// firing does not move the batch boundary). After a stall it catches up by at most 50 ms of updates rather
 /// than bursting. Each update is stamped with the time the ticker was scheduled to emit it,
 /// so a late loop's backlog shows in clients' measured latency.
 final class SimulatorDriver {
@@ -24,8 +25,10 @@ final class SimulatorDriver {
     }
 
     func start(now: UInt64) {
+        // Ticks at start + n ms exactly (phase 0): each tick's batch is the same run of
+        // symbols every round, so a subscriber's neighbouring symbols share a write.
         start = now
-        schedule()
+        timer = loop.scheduleRepeating(every: Self.tick, firstAt: now &+ Self.tick) { [unowned(unsafe) self] in self.fire() }
     }
 
     func stop() {
@@ -35,19 +38,14 @@ final class SimulatorDriver {
 
     var isRunning: Bool { timer != nil }
 
-    /// One repeating timer for the whole run: no allocation per tick.
-    private func schedule() {
-        timer = loop.scheduleRepeating(every: Self.tick) { [unowned(unsafe) self] in self.fire() }
-    }
-
     private func fire() {
         let now = MonotonicClock.now()
         let elapsed = now - start
-        let due = pacing.due(at: elapsed)
+        // This firing was scheduled for `timer.deadline`: ticks fall at start + phase + n ms.
+        let phase = pacing.phase(ofFiringScheduledAt: (timer?.deadline ?? now) &- start)
+        let due = pacing.dueByLastTick(at: elapsed, phase: phase)
         emitted = pacing.resumePoint(sent: emitted, due: due)
         let wallNow = WallClock.microsecondsSinceEpoch()
-        // This firing was scheduled for `timer.deadline`; a stall shifts the ticks' phase.
-        let phase = pacing.phase(ofFiringScheduledAt: (timer?.deadline ?? now) &- start)
         while emitted < due {
             service.stepSimulator(&market, timestamp: pacing.timestamp(ofUpdate: emitted, phase: phase, elapsed: elapsed, wallNow: wallNow))
             emitted += 1

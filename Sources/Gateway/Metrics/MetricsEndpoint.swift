@@ -126,6 +126,12 @@ enum MetricsEndpoint {
         }
 
         let stats = context.loop.statistics
+        out.metric("tickstream_socket_writes_total", "counter",
+                   "Writes (sendmsg) to sockets: divided by tickstream_messages_sent_total, the writes per delivery that decide throughput on one core.",
+                   stats.writes)
+        out.metric("tickstream_socket_reads_total", "counter", "Reads from sockets that returned bytes.", stats.reads)
+        out.metric("tickstream_flush_interval_seconds", "gauge", "How long output may wait for more before it is written (--flush-interval).",
+                   PrometheusText.seconds(context.loop.flushDelay))
         out.histogram("tickstream_event_loop_iteration_seconds", "Work time of one event-loop iteration.", stats.iterations)
         out.histogram("tickstream_output_wait_seconds",
                       "Per write: how long its oldest bytes waited in the gateway after being queued.", stats.outputWaits)

@@ -18,6 +18,15 @@ public struct TickSchedule: Sendable {
         UInt64(Double(elapsed) / nanosecondsPerUpdate)
     }
 
+    /// How many updates are due by the last tick at or before `elapsed`, ticks falling at
+    /// `phase` + n × `tick`. A ticker that sends this many sends whole ticks' worth, the same
+    /// updates together every time, whenever its timer happens to fire: a subscriber's
+    /// symbols that share a tick share a write (BENCHMARKS.md, "writes per delivery").
+    public func dueByLastTick(at elapsed: UInt64, phase: UInt64) -> UInt64 {
+        guard elapsed >= phase else { return 0 }
+        return due(at: phase + (elapsed - phase) / tick * tick)
+    }
+
     /// The first update to send now, given `sent` so far and `due`: after a stall the ticker
     /// catches up by at most 50 ms of updates and skips the rest rather than bursting.
     public func resumePoint(sent: UInt64, due: UInt64) -> UInt64 {
