@@ -19,7 +19,7 @@ if [[ ${TLS:-0} == 1 ]]; then
     scheme=wss host=localhost curl_url="--cacert $certs/ca.pem https://localhost"
 fi
 port=$((20000 + RANDOM % 20000))
-taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate 2000 --log-level warning "${tls_gateway[@]}" &
+taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols 500 --sim-rate 2000 --log-level warning "${tls_gateway[@]}" ${GW_ARGS:-} &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done

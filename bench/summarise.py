@@ -15,5 +15,7 @@ lcpu, _ = med("loadtest_cpu")
 gaps = [r["gaps"] for r in runs]
 print("runs: rate " + ", ".join(f"{x:,.0f}" for x in rates) + " | p99 ms " + ", ".join(f"{x:.3f}" for x in p99s)
       + " | gateway CPU " + ", ".join(f"{x*100:.0f}%" for x in cpus) + f" | gaps {gaps}")
+batching, _ = med("messages_per_read")
 print(f"median: {rate:,.0f} deliveries/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms, gateway {cpu*100:.0f}% of a core "
-      f"({cpu*1e6/rate:.2f} CPU-s per million deliveries), loadtest {lcpu*100:.0f}%")
+      f"({cpu*1e6/rate:.2f} CPU-s per million deliveries), loadtest {lcpu*100:.0f}%, "
+      f"{batching:.2f} messages per client read")

@@ -15,6 +15,9 @@ RATE=${RATE:-10000}
 SYMBOLS=${SYMBOLS:-500}
 # BIN=DIR measures the gateway and loadtest binaries in DIR instead (an A/B against another build).
 BIN=${BIN:-.build/release}
+# LOADTEST=path: the load generator to use (default: the one beside the gateway in BIN); an A/B
+# of two gateway builds should drive both with the same client.
+LOADTEST=${LOADTEST:-$BIN/loadtest}
 [[ $BIN == .build/release ]] && swift build -c release >/dev/null
 tls_gateway=() tls_client=() scheme=ws http=http host=127.0.0.1 curl_tls=()
 if [[ ${TLS:-0} == 1 ]]; then
@@ -32,7 +35,7 @@ for run in $(seq "$runs"); do
     pid=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
     json=$(mktemp)
-    taskset -c 1 "$BIN/loadtest" market --url $scheme://$host:$port/ws "${tls_client[@]}" --conns 2000 --subs 10 --symbols "$SYMBOLS" \
+    taskset -c 1 "$LOADTEST" market --url $scheme://$host:$port/ws "${tls_client[@]}" --conns 2000 --subs 10 --symbols "$SYMBOLS" \
         --v2-fraction 0.5 --depth 5 --warmup 3 --duration 10 --source-addresses 4 --gateway-pid $pid --quiet --json "$json" "$@" | tail -8 >&2 || true
     metrics=$(curl -s "${curl_tls[@]}" "$http://$host:$port/metrics")
     awk '
@@ -40,8 +43,10 @@ for run in $(seq "$runs"); do
         /^tickstream_bytes_sent_total\{protocol="v1"\}/ {b1 = $2} /^tickstream_bytes_sent_total\{protocol="v2"\}/ {b2 = $2}
         /^tickstream_feed_updates_total/ {u += $2} /^tickstream_deflate_compressions_total / {c = $2}
         /^tickstream_tls_records_total / {r = $2} /^tickstream_tls_record_plaintext_bytes_total / {rb = $2}
+        /^tickstream_socket_writes_total / {w = $2}
         END {
             printf "wire bytes per delivery: v1 %.1f, v2 %.1f; deflate compressions per update %.2f\n", b1 / m1, b2 / m2, c / u
+            if (w > 0) printf "writes per delivery (whole run, gateway /metrics): %.3f\n", w / (m1 + m2)
             if (r > 0) printf "TLS records: %d, %.1f frames and %.0f plaintext bytes per record\n", r, (m1 + m2) / r, rb / r
         }' <<<"$metrics" >&2
     kill $pid; wait $pid 2>/dev/null || true

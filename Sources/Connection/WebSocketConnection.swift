@@ -319,9 +319,10 @@ public final class WebSocketConnection: StreamSocketDelegate {
             close(code: .goingAway, reason: "idle")
             return .closedIdle
         }
-        guard silent >= policy.pingInterval, now &- lastPingAt >= policy.pingInterval else { return .alive }
+        let due = policy.pingDelay(spreadKey: socket.fd)
+        guard silent >= due, now &- lastPingAt >= due else { return .alive }
         lastPingAt = now
-        writeFrame(opcode: .ping, payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        socket.enqueue(policy.pingFrame)
         return .pinged
     }
 

@@ -19,21 +19,24 @@ import WebSocket
         return events
     }
 
-    /// A silent peer is pinged once per interval, a pong (or anything) resets its clock, and
-    /// one silent through the idle timeout is closed with 1001.
+    /// A silent peer is pinged once per (spread) interval, a pong (or anything) resets its
+    /// clock, and one silent through the idle timeout is closed with 1001.
     @Test func silentPeersArePingedThenClosedIdle() throws {
         let loop = try EventLoop()
         let server = RecordingServer()
         let (connection, peer) = try openEcho(loop, server)
         let policy = LivenessPolicy(pingInterval: 1_000_000_000, idleTimeout: 3_000_000_000)
+        let due = policy.pingDelay(spreadKey: connection.socket.fd)
+        #expect(due >= 1_000_000_000 && due < 1_250_000_000)
         let start = loop.now
 
         #expect(connection.checkLiveness(now: start + 500_000_000, policy: policy) == .alive)
-        #expect(connection.checkLiveness(now: start + 1_000_000_000, policy: policy) == .pinged)
+        #expect(connection.checkLiveness(now: start + due - 1, policy: policy) == .alive)
+        #expect(connection.checkLiveness(now: start + due, policy: policy) == .pinged)
         #expect(events(loop, peer, count: 1) == [.ping([])])
         // Still silent, but pinged less than an interval ago: no second ping yet.
-        #expect(connection.checkLiveness(now: start + 1_500_000_000, policy: policy) == .alive)
-        #expect(connection.checkLiveness(now: start + 2_000_000_000, policy: policy) == .pinged)
+        #expect(connection.checkLiveness(now: start + due + 500_000_000, policy: policy) == .alive)
+        #expect(connection.checkLiveness(now: start + 2 * due, policy: policy) == .pinged)
         #expect(events(loop, peer, count: 1) == [.ping([])])
 
         // The pong arrives: the peer is heard from "now", so the next check is quiet.
@@ -45,24 +48,33 @@ import WebSocket
         peer.send(.pong, Array("unsolicited".utf8))
         run(loop, for: 0.05)
         let heardAgain = loop.now  // within 50 ms after the pong was read
-        #expect(connection.checkLiveness(now: heardAgain + 2_900_000_000, policy: policy) == .pinged)
+        #expect(connection.checkLiveness(now: heardAgain + 2_900_000_000, policy: policy) != .closedIdle)
         #expect(connection.checkLiveness(now: heardAgain + 3_000_000_000, policy: policy) == .closedIdle)
-        var seen = events(loop, peer, count: 2)
-        #expect(seen == [.ping([]), .close(1001)])
+        let seen = events(loop, peer, count: 1)
+        #expect(seen == [.close(1001)])
         #expect(server.closesSent == [1001])
         // Closed: further checks do nothing.
         #expect(connection.checkLiveness(now: heardAgain + 9_000_000_000, policy: policy) == .alive)
         peer.send(.close, [0x03, 0xE9])
-        seen = []
         #expect(run(loop, until: { !server.ended.isEmpty }))
     }
 
-    /// The check interval is a tenth of the shorter period, within 50 ms...1 s.
+    /// Pings of connections that fell silent together are spread over a quarter interval.
+    @Test func pingsAreSpreadOverAQuarterInterval() {
+        let policy = LivenessPolicy(pingInterval: 20_000_000_000, idleTimeout: 60_000_000_000)
+        let delays = (Int32(5)..<Int32(2005)).map { policy.pingDelay(spreadKey: $0) }
+        #expect(delays.allSatisfy { $0 >= 20_000_000_000 && $0 < 25_000_000_000 })
+        // Spread, not clumped: every quarter of the range gets a fair share.
+        let quarters = Dictionary(grouping: delays) { ($0 - 20_000_000_000) / 1_250_000_000 }.mapValues(\.count)
+        #expect(quarters.count == 4 && quarters.values.allSatisfy { $0 > 350 })
+    }
+
+    /// The check interval is a tenth of the shorter period, within 50 ms...250 ms.
     @Test func livenessIsCheckedOftenEnoughButNotTooOften() {
-        #expect(LivenessPolicy(pingInterval: 20_000_000_000, idleTimeout: 60_000_000_000).checkInterval == 1_000_000_000)
+        #expect(LivenessPolicy(pingInterval: 20_000_000_000, idleTimeout: 60_000_000_000).checkInterval == 250_000_000)
         #expect(LivenessPolicy(pingInterval: 2_000_000_000, idleTimeout: 6_000_000_000).checkInterval == 200_000_000)
         #expect(LivenessPolicy(pingInterval: 100_000_000, idleTimeout: 300_000_000).checkInterval == 50_000_000)
-        #expect(LivenessPolicy(pingInterval: .max, idleTimeout: 5_000_000_000).checkInterval == 500_000_000)
+        #expect(LivenessPolicy(pingInterval: .max, idleTimeout: 5_000_000_000).checkInterval == 250_000_000)
     }
 
     /// Within the burst every message is served; past it each one is dropped (the session
