@@ -17,7 +17,7 @@ cp "$BIN/gateway" "$binary"; strip --strip-debug "$binary"; chmod +x "$binary"
 trap 'rm -rf "$binary"; [[ -n ${KEEP:-} ]] && cp "$out"/cg.out.*.2 "$KEEP" 2>/dev/null; rm -rf "$out"' EXIT
 port=$((20000 + RANDOM % 20000))
 valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$out/cg.out.%p" "$binary" --host 127.0.0.1 --port $port \
-    --sim-symbols 500 --sim-rate 1000 --drain-grace 0 --drain-duration 0 --log-level error 2>"$out/vg.log" &
+    --sim-symbols 500 --sim-rate 1000 --drain-grace 0 --drain-duration 0 --log-level error ${GW_ARGS:-} 2>"$out/vg.log" &
 pid=$!
 for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 "$BIN/loadtest" market --url ws://127.0.0.1:$port/ws --conns "${CONNS:-2000}" --subs 10 --symbols 500 \

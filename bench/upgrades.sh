@@ -19,7 +19,7 @@ secret=bench-secret-bench-secret-bench-secret
 ticks=$(getconf CLK_TCK)
 for mode in open HS256 RS256 ES256; do
     for run in $(seq "$runs"); do
-        port=$((20000 + RANDOM % 20000))
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         case $mode in
             open) auth=() ;;
             HS256) auth=(--jwt-secret "$secret") ;;
