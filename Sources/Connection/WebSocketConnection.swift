@@ -308,12 +308,14 @@ public final class WebSocketConnection: StreamSocketDelegate {
 
     // MARK: Liveness
 
-    /// Pings the peer if it has been silent for `policy.pingInterval` (and no ping of ours
-    /// went out in that time); starts the close handshake with 1001 "idle" if it has been
-    /// silent for `policy.idleTimeout`. Any input counts, a pong or an unsolicited pong too.
-    /// The server calls this for each open connection every `policy.checkInterval`.
+    /// Server role: pings the peer if it has been silent for its ping delay (one to one and a
+    /// quarter `policy.pingInterval`s, see `LivenessPolicy`) and no ping of ours went out in
+    /// that time; starts the close handshake with 1001 "idle" if it has been silent for
+    /// `policy.idleTimeout`. Any input counts, a pong or an unsolicited pong too. The server
+    /// calls this for each open connection every `policy.checkInterval`.
     public func checkLiveness(now: UInt64, policy: LivenessPolicy) -> LivenessOutcome {
-        guard acceptsData else { return .alive }
+        // The shared ping frame is unmasked: a server's.
+        guard role == .server, acceptsData else { return .alive }
         let silent = now &- lastInputAt
         if silent >= policy.idleTimeout {
             close(code: .goingAway, reason: "idle")

@@ -67,8 +67,8 @@ def peer_certificate_serial(port, certs):
 
 @pytest.fixture
 def tls_gateway(certs):
-    gw = Gateway(*tls_flags(certs), "--echo", "--admin-token", "secret", "--sim-rate", "2000", "--sim-symbols", "50",
-                 "--handshake-timeout", "1", "--close-timeout", "2")
+    gw = Gateway(*tls_flags(certs), "--echo", "--echo-max-message-bytes", "65536", "--admin-token", "secret",
+                 "--sim-rate", "2000", "--sim-symbols", "50", "--handshake-timeout", "1", "--close-timeout", "2")
     yield gw
     gw.stop()
 
