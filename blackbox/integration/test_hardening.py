@@ -18,6 +18,9 @@ from rawws import RawClient, frame, http, sample, upgrade_request
 from watcher import Watcher
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA"]
+# Under scripts/sanitizers.sh, AddressSanitizer's quarantine and red zones make RSS say nothing
+# about the gateway's own memory: the RSS bounds are checked in the normal run only.
+SANITIZED = os.environ.get("TICKSTREAM_SANITIZED") == "1"
 MARKET = ("--sim-rate", "400", "--sim-symbols", ",".join(SYMBOLS))
 
 
@@ -339,7 +342,7 @@ def test_10000_pings_get_pongs_or_1008_and_memory_stays_bounded(gateway_factory)
         assert 490 <= opcodes.count(0xA) <= 510, opcodes.count(0xA)
         assert close[0] == 1008
         watcher.assert_healthy()
-    assert metric(gw.port, "process_resident_memory_bytes") < rss + 20e6
+    assert SANITIZED or metric(gw.port, "process_resident_memory_bytes") < rss + 20e6
 
 
 # --- Hostile input, each ending only its own connection -----------------------------------
@@ -432,7 +435,7 @@ def test_200_clients_that_never_read_are_conflated_then_closed_with_bounded_memo
             peak = max(peak, metric(gw.port, "process_resident_memory_bytes"))
             time.sleep(0.2)
         # Each holds at most --max-queue-bytes plus one pending frame per symbol.
-        assert peak < rss + 200 * (65536 + 4 * 2000) + 16e6, f"RSS grew {(peak - rss) / 1e6:.1f} MB"
+        assert SANITIZED or peak < rss + 200 * (65536 + 4 * 2000) + 16e6, f"RSS grew {(peak - rss) / 1e6:.1f} MB"
         assert metric(gw.port, "tickstream_slow_consumer_closes_total") == 200
         assert metric(gw.port, "tickstream_conflated_updates_total") > 0
         watcher.assert_healthy(minimum=1000)
