@@ -159,7 +159,7 @@ public final class Gateway {
         if let path = configuration.takeover {
             let takeover = try TakeoverClient.receiveListener(from: path)
             fd = takeover.fd
-            listener = try makeListener(fd)
+            listener = try makeListener(fd, for: connections)
             try takeover.confirm()
             logger.notice("took over the listener from the running instance", metadata: ["control_socket": "\(path)"])
         } else {
@@ -167,7 +167,7 @@ public final class Gateway {
                 throw SystemError("invalid listen address \(configuration.host):\(configuration.port)", errno: EINVAL)
             }
             fd = try Socket.listen(on: address, reusePort: configuration.reusePort)
-            listener = try makeListener(fd)
+            listener = try makeListener(fd, for: connections)
         }
         boundAddress = Socket.localAddress(fd)
         setKeepalive(fd)
@@ -178,8 +178,7 @@ public final class Gateway {
             // SO_REUSEPORT: a successor taking the listener over binds its own admin listener
             // beside ours; we close ours when it has taken over.
             let adminFD = try Socket.listen(on: address, reusePort: true, backlog: 64)
-            adminListener = try Listener(fd: adminFD, loop: loop, onAccept: { adminConnections.accept($0, from: $1) },
-                                         onRefuse: { adminConnections.refuse($0, because: nil) })
+            adminListener = try makeListener(adminFD, for: adminConnections)
             adminAddress = Socket.localAddress(adminFD)
         }
         startLivenessChecks()
@@ -274,9 +273,10 @@ public final class Gateway {
         }
     }
 
-    private func makeListener(_ fd: Int32) throws -> Listener {
-        try Listener(fd: fd, loop: loop, onAccept: { [connections] in connections.accept($0, from: $1) },
-                     onRefuse: { [connections] in connections.refuse($0, because: nil) },
+    /// A listener whose connections `registry` admits (the public one, or the admin one).
+    private func makeListener(_ fd: Int32, for registry: ConnectionRegistry) throws -> Listener {
+        try Listener(fd: fd, loop: loop, onAccept: { registry.accept($0, from: $1) },
+                     onRefuse: { registry.refuse($0, because: nil) },
                      onError: { [unowned self] error in
                          self.context.metrics.acceptErrors += 1
                          self.logger.warning("accept failed", metadata: ["error": "\(error)"])
