@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "TLS", dependencies: ["COpenSSL", "EventLoop"], swiftSettings: hotPath),
         // Who may read what: JSON Web Tokens checked with OpenSSL at the upgrade.
         .target(name: "Auth", dependencies: ["COpenSSL", "MarketData", "WebSocket"]),
+        // Our NATS client: the text protocol (pure, tested byte by byte) and a client on the loop.
+        .target(name: "NATS", dependencies: ["ByteBuffers", "EventLoop"]),
         .target(name: "Connection", dependencies: ["ByteBuffers", "EventLoop", "HTTP", "WebSocket"], swiftSettings: hotPath),
         .target(
             name: "Gateway",
@@ -63,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [
-                "Auth", "EventLoop", "Gateway", "MarketData", "TLS",
+                "Auth", "ByteBuffers", "EventLoop", "Gateway", "MarketData", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,6 +99,7 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
+        .testTarget(name: "NATSTests", dependencies: ["NATS", "EventLoop", "TestSupport"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
         .testTarget(
             name: "GatewayTests",

@@ -2,6 +2,9 @@
 #include "CShims.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -88,4 +91,50 @@ int ts_recv_fd(int sock) {
     int fd;
     memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
     return fd;
+}
+
+struct ts_resolution {
+    struct gaicb request;
+    struct addrinfo hints;
+    char service[8];
+    char host[256];
+};
+
+ts_resolution *ts_resolve_start(const char *host, int port) {
+    ts_resolution *r = calloc(1, sizeof(ts_resolution));
+    if (r == NULL) return NULL;
+    snprintf(r->host, sizeof r->host, "%s", host);
+    snprintf(r->service, sizeof r->service, "%d", port);
+    r->hints.ai_family = AF_UNSPEC;
+    r->hints.ai_socktype = SOCK_STREAM;
+    r->hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    r->request.ar_name = r->host;
+    r->request.ar_service = r->service;
+    r->request.ar_request = &r->hints;
+    struct gaicb *list[1] = { &r->request };
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ts_resolve_poll(ts_resolution *r, struct sockaddr_storage *out, socklen_t *length) {
+    int status = gai_error(&r->request);
+    if (status == EAI_INPROGRESS) return 1;
+    if (status != 0) return status < 0 ? status : -status;
+    struct addrinfo *result = r->request.ar_result;
+    if (result == NULL || result->ai_addrlen > sizeof *out) return EAI_NONAME;
+    memcpy(out, result->ai_addr, result->ai_addrlen);
+    *length = result->ai_addrlen;
+    return 0;
+}
+
+const char *ts_resolve_error_text(int code) { return gai_strerror(code); }
+
+int ts_resolve_free(ts_resolution *r) {
+    if (gai_error(&r->request) == EAI_INPROGRESS && gai_cancel(&r->request) != EAI_CANCELED) return 0;
+    if (r->request.ar_result != NULL) freeaddrinfo(r->request.ar_result);
+    free(r);
+    return 1;
 }

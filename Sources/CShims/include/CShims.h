@@ -44,4 +44,23 @@ int ts_signalfd_control(void);
 /// Reads one pending signal number from a signalfd; -1 when none is pending.
 int ts_signalfd_read(int fd);
 
+/// A name resolution running in the background (glibc's getaddrinfo_a), so the event loop
+/// never blocks on DNS. Poll it from a timer; free it once it is no longer pending.
+typedef struct ts_resolution ts_resolution;
+
+/// Starts resolving `host` (a name or a literal) for a TCP connection to `port`. NULL when it
+/// could not even start.
+ts_resolution *ts_resolve_start(const char *host, int port);
+
+/// 1 while pending; 0 when done with the first address in `out`; otherwise a negative EAI_*
+/// code (ts_resolve_error_text names it).
+int ts_resolve_poll(ts_resolution *resolution, struct sockaddr_storage *out, socklen_t *length);
+
+/// The text of a negative result of ts_resolve_poll.
+const char *ts_resolve_error_text(int code);
+
+/// Cancels if still pending; frees and returns 1 once finished, 0 if the lookup still runs
+/// (call again later).
+int ts_resolve_free(ts_resolution *resolution);
+
 #endif
