@@ -53,11 +53,14 @@ let package = Package(
         .target(name: "Auth", dependencies: ["COpenSSL", "MarketData", "WebSocket"]),
         // Our NATS client: the text protocol (pure, tested byte by byte) and a client on the loop.
         .target(name: "NATS", dependencies: ["ByteBuffers", "EventLoop"]),
+        // The market bus: following symbols on NATS, one sequence per symbol for the fleet,
+        // snapshots from a JetStream last-value stream.
+        .target(name: "Bus", dependencies: ["EventLoop", "MarketData", "NATS"]),
         .target(name: "Connection", dependencies: ["ByteBuffers", "EventLoop", "HTTP", "WebSocket"], swiftSettings: hotPath),
         .target(
             name: "Gateway",
             dependencies: [
-                "Auth", "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "TLS",
+                "Auth", "Bus", "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "NATS", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -65,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [
-                "Auth", "ByteBuffers", "EventLoop", "Gateway", "MarketData", "TLS",
+                "Auth", "Bus", "ByteBuffers", "EventLoop", "Gateway", "MarketData", "NATS", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

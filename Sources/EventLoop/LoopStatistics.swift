@@ -36,11 +36,13 @@ public struct DurationHistogram {
     public private(set) var count: UInt64 = 0
     public private(set) var totalNanoseconds: UInt64 = 0
 
+    public init() {}
+
     /// Counts per bucket, as `bucketBounds` orders them, then the count above every bound.
     public var bucketCounts: [UInt64] { (0..<counts.count).map { counts[$0] } }
 
     @inline(__always)
-    mutating func record(_ nanoseconds: UInt64) {
+    public mutating func record(_ nanoseconds: UInt64) {
         counts[Self.bucketIndex(nanoseconds)] &+= 1
         count &+= 1
         totalNanoseconds &+= nanoseconds

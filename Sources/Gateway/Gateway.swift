@@ -1,4 +1,5 @@
 import Auth
+import Bus
 import Connection
 import EventLoop
 import Glibc
@@ -28,6 +29,8 @@ public final class Gateway {
     public let tokenAlgorithms: [String]
     private(set) var drain: DrainController!
     private(set) var simulator: SimulatorDriver?
+    /// With `--bus`: the NATS end that feeds this instance and takes its publishers' updates.
+    let bus: MarketBus?
     private var listener: Listener?
     private var adminListener: Listener?
     private var livenessCheck: Timer?
@@ -82,6 +85,8 @@ public final class Gateway {
             adminRouter = nil
             adminConnections = nil
         }
+        let bus = configuration.bus.map { [loop] in MarketBus(loop: loop, service: service, settings: $0) }
+        self.bus = bus
         drain = DrainController(context: context, connections: connections,
                                 releaseSharedListener: { [unowned self] in self.releaseSharedListener() },
                                 finished: { [unowned self] in self.stopAfterDrain() })
@@ -95,7 +100,10 @@ public final class Gateway {
         }
         router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service, verifier: verifier))
         if let token = configuration.publisherToken {
-            router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service))
+            // With a bus, publishers feed the fleet: their updates go into it, numbered there,
+            // and come back to every instance (this one included) through its subscription.
+            router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service,
+                                                               ingest: bus?.writer ?? service))
         }
         if configuration.echo {
             router.addWebSocket("/echo", endpoint: EchoEndpoint(maxMessageBytes: configuration.echoMaxMessageBytes))
@@ -103,7 +111,7 @@ public final class Gateway {
         // Health, metrics and admin go where operators reach them: the admin listener if there
         // is one, else the public port.
         let operations = adminRouter ?? router
-        HealthEndpoints.register(on: operations, context: context, service: service,
+        HealthEndpoints.register(on: operations, context: context, service: service, bus: bus,
                                  isListening: { [unowned self] in self.isListening },
                                  simulatorRunning: { [unowned self] in self.simulator?.isRunning })
         router.addHTTP("/symbols", methods: ["GET", "HEAD"]) { _, _ in
@@ -119,7 +127,7 @@ public final class Gateway {
         let registry = connections
         operations.addHTTP("/metrics", methods: ["GET"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                         body: MetricsEndpoint.render(context: context, service: service, connections: registry))
+                         body: MetricsEndpoint.render(context: context, service: service, connections: registry, bus: bus))
         }
         if let token = configuration.adminToken {
             AdminEndpoints.register(on: operations, token: token, drain: drain,
@@ -128,8 +136,19 @@ public final class Gateway {
         if configuration.simulatorRate > 0 {
             let names = configuration.simulatorSymbols.isEmpty
                 ? SimulatedMarket.defaultSymbols.map(\.0) : configuration.simulatorSymbols
+            let step: (inout SimulatedMarket, Int64) -> Void
+            if configuration.simulatorTarget == .bus, let writer = bus?.writer {
+                // The simulator's own book; the bus numbers each step and brings it back.
+                var books = BookStore()
+                step = { market, timestamp in
+                    let (symbol, _, state) = market.step(store: &books, timestamp: timestamp)
+                    writer.publish(symbol: symbol, state: state)
+                }
+            } else {
+                step = { market, timestamp in service.stepSimulator(&market, timestamp: timestamp) }
+            }
             simulator = SimulatorDriver(market: service.simulatedMarket(symbols: names), rate: configuration.simulatorRate,
-                                        loop: loop, service: service)
+                                        loop: loop, step: step)
         }
     }
 
@@ -188,10 +207,15 @@ public final class Gateway {
                                         listenerTakenOver: { [unowned self] in self.listenerWasTakenOver() })
         }
         loop.startLagProbe()
+        if let bus { startBus(bus) }
         simulator?.start(now: MonotonicClock.now())
-        if simulator != nil { logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.simulatorRate)"]) }
+        if simulator != nil {
+            logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.simulatorRate)",
+                                                          "target": "\(configuration.simulatorTarget.rawValue)"])
+        }
         let served = marketData.servedSymbols
-        logger.notice(served.isEmpty ? "serving no symbols yet: they come from /feed publishers" : "serving symbols (GET /symbols lists them)",
+        let source = bus == nil ? "/feed publishers" : "the bus"
+        logger.notice(served.isEmpty ? "serving no symbols yet: they come from \(source)" : "serving symbols (GET /symbols lists them)",
                       metadata: ["count": "\(served.count)",
                                  "first": "\(served.prefix(5).joined(separator: ","))\(served.count > 5 ? ",..." : "")"])
         if configuration.requireFeed { watchFeed() }
@@ -248,6 +272,45 @@ public final class Gateway {
     }
 
     private var feedWasFresh = false
+    private var lastBusFailureLog: UInt64 = 0
+
+    /// Connects to the bus, logging what happens to it.
+    private func startBus(_ bus: MarketBus) {
+        let logger = self.logger
+        bus.onEvent = { [unowned self] event in
+            switch event {
+            case .client(.connected(let server, let info)):
+                logger.notice("bus connected", metadata: ["server": "\(server)", "server_name": "\(info.serverName)",
+                                                          "version": "\(info.version)", "jetstream": "\(info.jetStream)"])
+            case .client(.disconnected(let server, let reason)):
+                logger.warning("bus disconnected: reconnecting; clients stay connected and get a fresh snapshot after it",
+                               metadata: ["server": "\(server)", "reason": "\(reason)"])
+            case .client(.connectFailed(let server, let reason, let retryIn)):
+                // Every attempt while the bus is down would be a line: once a second at most.
+                let now = MonotonicClock.now()
+                if now &- self.lastBusFailureLog >= 1_000_000_000 {
+                    self.lastBusFailureLog = now
+                    logger.warning("bus connection failed", metadata: ["server": "\(server)", "reason": "\(reason)",
+                                                                       "retry_in_ms": "\(retryIn / 1_000_000)"])
+                }
+            case .client(.serverError(let text)):
+                logger.warning("bus server error", metadata: ["error": "\(text)"])
+            case .client(.lameDuck(let server)):
+                logger.notice("bus server entering lame duck mode: moving to another", metadata: ["server": "\(server)"])
+            case .streamReady(let stream):
+                logger.info("bus stream ready", metadata: ["stream": "\(stream)"])
+            case .streamUnavailable(let why):
+                logger.error("bus stream unavailable: no snapshots for new subscribers, and a restarted writer numbers from 1",
+                             metadata: ["reason": "\(why)"])
+            case .snapshotFailed(let symbol, let reason):
+                logger.warning("bus snapshot fetch failed", metadata: ["symbol": "\(symbol)", "reason": "\(reason)"])
+            }
+        }
+        bus.start()
+        logger.notice("bus: following \(bus.settings.following == .all ? "every subject" : "subscribed symbols")",
+                      metadata: ["servers": "\(bus.settings.servers.map(\.description).joined(separator: ","))",
+                                 "prefix": "\(bus.settings.prefix)", "stream": "\(bus.settings.stream)"])
+    }
 
     /// Keepalive probes on the listener: accepted sockets inherit them (Linux copies socket
     /// options from the listener), so no syscall is added per connection.
@@ -317,6 +380,7 @@ public final class Gateway {
     /// The end of a drain: close what is left of ours and leave the loop.
     private func stopAfterDrain() {
         simulator?.stop()
+        bus?.stop()
         livenessCheck?.cancel()
         listener?.close()
         listener = nil

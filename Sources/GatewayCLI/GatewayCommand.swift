@@ -1,10 +1,12 @@
 import ArgumentParser
 import Auth
+import Bus
 import EventLoop
 import Gateway
 import Glibc
 import Logging
 import MarketData
+import NATS
 import TLS
 
 /// `gateway`: flags (or GATEWAY_* environment variables) -> GatewayConfiguration -> run.
@@ -28,6 +30,7 @@ struct GatewayCommand: ParsableCommand {
     @OptionGroup(title: "Liveness") var liveness: LivenessOptions
     @OptionGroup(title: "Compression") var compression: CompressionOptions
     @OptionGroup(title: "Market data") var market: MarketOptions
+    @OptionGroup(title: "Bus (a fleet fed through NATS)") var bus: BusOptions
     @OptionGroup(title: "Health and draining") var operations: OperationsOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
 
@@ -94,10 +97,11 @@ struct GatewayCommand: ParsableCommand {
         }
         let listed = try market.simulatorSymbols()
         let simulated = listed.isEmpty ? SimulatedMarket.defaultSymbols.count : listed.count
-        if market.simRate > 0 && simulated > market.maxSymbols {
+        if simulatorRate > 0 && simulated > market.maxSymbols {
             throw ValidationError("the simulator needs \(simulated) symbols, more than --max-symbols \(market.maxSymbols)")
         }
-        guard (0...10_000_000).contains(market.simRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(market.simRate)") }
+        guard (0...10_000_000).contains(simulatorRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(simulatorRate)") }
+        try bus.validate(simulatorTarget: market.simTarget, simulatorRateGiven: market.simRate != nil)
         if let secret = auth.jwtSecret, secret.utf8.count < 32 {
             throw ValidationError("--jwt-secret must be at least 32 bytes for HS256 (RFC 7518 §3.2), got \(secret.utf8.count)")
         }
@@ -115,12 +119,18 @@ struct GatewayCommand: ParsableCommand {
         guard operations.feedStaleAfter > 0, operations.maxLoopLag > 0 else {
             throw ValidationError("--feed-stale-after and --max-loop-lag must be positive")
         }
-        if operations.requireFeed && market.publisherToken == nil {
-            throw ValidationError("--require-feed needs --publisher-token (the feed comes in on /feed)")
+        if operations.requireFeed && market.publisherToken == nil && bus.bus == nil {
+            throw ValidationError("--require-feed needs --publisher-token or --bus (where the feed comes in)")
         }
         if let path = operations.controlSocket ?? operations.takeover, path.utf8.count > 100 {
             throw ValidationError("Unix socket paths are limited to 100 bytes")
         }
+    }
+
+    /// Simulated updates per second: as given, else 1000 without a bus, and off with one unless
+    /// this instance is the one simulating into it (`--sim-target bus`).
+    var simulatorRate: Int {
+        market.simRate ?? (bus.bus != nil && market.simTarget == .local ? 0 : 1000)
     }
 
     func run() throws {
@@ -170,7 +180,9 @@ struct GatewayCommand: ParsableCommand {
         settings.maxSubscriptions = market.maxSubscriptions
         settings.maxSymbols = market.maxSymbols
         settings.simulatorSymbols = try market.simulatorSymbols()
-        settings.simulatorRate = market.simRate
+        settings.simulatorRate = simulatorRate
+        settings.simulatorTarget = market.simTarget
+        settings.bus = try bus.settings()
         settings.publisherToken = market.publisherToken
         settings.requireFeed = operations.requireFeed
         settings.feedStaleAfter = operations.feedStaleAfter
@@ -204,7 +216,7 @@ struct GatewayCommand: ParsableCommand {
             "max_queue_bytes": "\(limits.maxQueueBytes)", "deflate": "\(compression.deflate.rawValue)",
             "deflate_min_bytes": "\(compression.deflateMinBytes)", "handshake_timeout": "\(limits.handshakeTimeout)",
             "close_timeout": "\(limits.closeTimeout)", "flush_interval": "\(limits.flushInterval)", "sim_symbols": "\(market.simSymbols ?? "default list")",
-            "sim_rate": "\(market.simRate)", "max_subscriptions": "\(market.maxSubscriptions)", "max_symbols": "\(market.maxSymbols)",
+            "sim_rate": "\(simulatorRate)", "sim_target": "\(market.simTarget.rawValue)", "max_subscriptions": "\(market.maxSubscriptions)", "max_symbols": "\(market.maxSymbols)",
             "slow_consumer_timeout": "\(market.slowConsumerTimeout)", "publisher_token": "\(market.publisherToken == nil ? "unset" : "set")",
             "jwt_secret": "\(auth.jwtSecret == nil ? "unset" : "set")", "jwt_public_key": "\(auth.jwtPublicKey ?? "unset")",
             "require_feed": "\(operations.requireFeed)", "feed_stale_after": "\(operations.feedStaleAfter)",
@@ -213,6 +225,14 @@ struct GatewayCommand: ParsableCommand {
             "drain_timeout": "\(operations.drainTimeout)", "log_format": "\(logging.logFormat.rawValue)", "log_level": "\(logging.logLevel)",
         ]
         if let port = listener.adminPort { values["admin_address"] = "\(listener.adminHost):\(port)" }
+        if let settings = try? bus.settings() {
+            values["bus"] = "\(settings.servers.map(\.description).joined(separator: ","))"
+            values["bus_token"] = "\(bus.busToken == nil ? "unset" : "set")"
+            values["bus_prefix"] = "\(settings.prefix)"
+            values["bus_stream"] = "\(settings.stream)"
+            values["bus_follow"] = "\(settings.following.rawValue)"
+            values["bus_linger"] = "\(bus.busLinger)"
+        }
         if let path = tls.certificate { values["tls_cert"] = "\(path)" }
         if let path = tls.key { values["tls_key"] = "\(path)" }
         if let path = operations.controlSocket { values["control_socket"] = "\(path)" }
@@ -382,8 +402,11 @@ struct MarketOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Simulated symbols: a count N (SYM0000...SYM<N-1>) or a comma-separated list. Default: ~30 well-known tickers.", valueName: "n-or-list"))
     var simSymbols: String?
 
-    @Option(parsing: .unconditional, help: "Simulated updates per second over all symbols, round-robin, paced in 1 ms ticks; 0 turns the simulator off.")
-    var simRate = 1000
+    @Option(parsing: .unconditional, help: "Simulated updates per second over all symbols, round-robin, paced in 1 ms ticks; 0 turns the simulator off. Default 1000; with --bus, off unless --sim-target bus.")
+    var simRate: Int?
+
+    @Option(help: ArgumentHelp("Where simulated updates go: local (applied here) or bus (published into --bus, numbered there, for the whole fleet; run it on one instance only).", valueName: "local|bus"))
+    var simTarget: SimulatorTarget = .local
 
     @Option(parsing: .unconditional, help: "Symbols one connection may subscribe to.")
     var maxSubscriptions = 500
@@ -451,6 +474,77 @@ struct OperationsOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Readiness fails while event-loop timers fire later than this many seconds.")
     var maxLoopLag = 1.0
+}
+
+extension SimulatorTarget: ExpressibleByArgument {}
+extension BusSettings.Following: ExpressibleByArgument {}
+
+struct BusOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("NATS servers (comma-separated nats://[user:password@|token@]host:port): every update reaches this instance through them, and /feed publishes into them. Requires JetStream for snapshots.", valueName: "urls"))
+    var bus: String?
+
+    @Option(help: ArgumentHelp("NATS token for servers whose URL carries no credentials. Prefer GATEWAY_BUS_TOKEN over the flag.", valueName: "token"))
+    var busToken: String?
+
+    @Option(help: "Subjects are <prefix>.<SYMBOL>.")
+    var busPrefix = "md"
+
+    @Option(help: "The JetStream stream keeping each subject's last message (created if missing).")
+    var busStream = "MD"
+
+    @Option(parsing: .unconditional, help: "Replicas of the stream when this instance creates it (3 on a NATS cluster).")
+    var busStreamReplicas = 1
+
+    @Option(help: ArgumentHelp("Which subjects to follow: interest (the symbols clients want, each until --bus-linger after its last client) or all (<prefix>.>, for small universes).", valueName: "interest|all"))
+    var busFollow: BusSettings.Following = .interest
+
+    @Option(parsing: .unconditional, help: "Seconds a symbol stays followed after its last client left.")
+    var busLinger = 2.0
+
+    func validate(simulatorTarget: SimulatorTarget, simulatorRateGiven: Bool) throws {
+        guard bus != nil else {
+            if busToken != nil { throw ValidationError("--bus-token needs --bus") }
+            if simulatorTarget == .bus { throw ValidationError("--sim-target bus needs --bus (the NATS servers to publish into)") }
+            return
+        }
+        _ = try settings()
+        if simulatorTarget == .local && simulatorRateGiven {
+            throw ValidationError("with --bus every update comes through the bus: publish simulated data into it with --sim-target bus (on one instance), or drop --sim-rate")
+        }
+    }
+
+    /// The bus settings, or nil without --bus; throws naming the flag at fault.
+    func settings() throws -> BusSettings? {
+        guard let bus else { return nil }
+        let servers: [NATSServerURL]
+        switch NATSServerURL.parseList(bus) {
+        case .success(let parsed): servers = parsed
+        case .failure(let error): throw ValidationError("--bus: \(error)")
+        }
+        guard NATSCommands.isValidSubject(busPrefix), !busPrefix.contains("*"), !busPrefix.contains(">") else {
+            throw ValidationError("--bus-prefix must be a NATS subject without wildcards (like md or prod.md), got \(busPrefix)")
+        }
+        guard !busStream.isEmpty, busStream.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+            throw ValidationError("--bus-stream must be letters, digits, _ or -, got \(busStream)")
+        }
+        guard (1...5).contains(busStreamReplicas) else { throw ValidationError("--bus-stream-replicas must be 1...5, got \(busStreamReplicas)") }
+        guard (0...3600).contains(busLinger) else { throw ValidationError("--bus-linger must be 0...3600 seconds, got \(busLinger)") }
+        if let busToken, busToken.isEmpty || busToken.contains(where: { $0 == " " || $0.isNewline }) {
+            throw ValidationError("--bus-token must be non-empty, without spaces or newlines")
+        }
+        var settings = BusSettings(servers: servers)
+        settings.token = busToken
+        settings.prefix = busPrefix
+        settings.stream = busStream
+        settings.streamReplicas = busStreamReplicas
+        settings.following = busFollow
+        settings.linger = UInt64(busLinger * 1e9)
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0
+            ? String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+        settings.clientName = "tickstream \(host) pid \(getpid())"
+        return settings
+    }
 }
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {

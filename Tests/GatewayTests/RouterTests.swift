@@ -24,7 +24,7 @@ private func upgrade(_ path: String, _ extra: String = "") -> HTTPRequestHead {
         harness.router.addHTTP("/health/live", methods: ["GET", "HEAD"]) { _, _ in
             HTTPResponse(status: .ok, contentType: "text/plain", body: "ok")
         }
-        harness.router.addWebSocket("/feed", endpoint: FeedEndpoint(token: "secret", context: harness.context, service: harness.service))
+        harness.router.addWebSocket("/feed", endpoint: FeedEndpoint(token: "secret", context: harness.context, service: harness.service, ingest: harness.service))
     }
 
     private func status(_ result: RouteResult) -> Int {

@@ -1,3 +1,4 @@
+import Bus
 import EventLoop
 import Glibc
 import HTTP
@@ -7,7 +8,7 @@ import MarketData
 enum HealthEndpoints {
     /// `isListening` tells whether this instance still accepts (not handed over or released);
     /// `simulatorRunning` is nil when there is no simulator.
-    static func register(on router: Router, context: GatewayContext, service: MarketDataService,
+    static func register(on router: Router, context: GatewayContext, service: MarketDataService, bus: MarketBus? = nil,
                          isListening: @escaping () -> Bool, simulatorRunning: @escaping () -> Bool?) {
         // Served by the loop itself: if the loop is stuck, this does not answer, which is
         // exactly what a liveness probe should see.
@@ -16,17 +17,20 @@ enum HealthEndpoints {
         }
         router.addHTTP("/health/ready", methods: ["GET", "HEAD"]) { _, _ in
             readiness(context: context, listening: isListening(),
-                      feed: feedCheck(context: context, service: service, simulatorRunning: simulatorRunning()))
+                      feed: feedCheck(context: context, service: service, simulatorRunning: simulatorRunning()),
+                      bus: bus.map(busCheck))
         }
     }
 
     /// 200 only when the gateway can serve: listening, not draining, feed healthy, loop lag
     /// under the bound. Otherwise 503 naming the failing checks.
-    static func readiness(context: GatewayContext, listening: Bool, feed: (String, Bool, String)) -> HTTPResponse {
+    static func readiness(context: GatewayContext, listening: Bool, feed: (String, Bool, String),
+                          bus: (String, Bool, String)? = nil) -> HTTPResponse {
         var checks: [(String, Bool, String)] = []
         checks.append(("listener", listening, listening ? "listening" : "not listening"))
         checks.append(("draining", !context.isDraining, context.isDraining ? "draining (\(context.drainPhase.rawValue))" : "serving"))
         checks.append(feed)
+        if let bus { checks.append(bus) }
         let lag = context.loop.statistics.lastLag
         let lagOK = Double(lag) / 1e9 <= context.configuration.maxLoopLag
         checks.append(("event_loop", lagOK, "lag \(lag / 1000) us"))
@@ -37,6 +41,16 @@ enum HealthEndpoints {
         if !ready { body += ",\"failing\":[" + checks.filter { !$0.1 }.map { "\"\($0.0)\"" }.joined(separator: ",") + "]" }
         body += "}\n"
         return HTTPResponse(status: ready ? .ok : .serviceUnavailable, contentType: "application/json", body: body)
+    }
+
+    /// A pod that loses the bus is not ready (new clients go to pods that have data) but keeps
+    /// its clients: it reconnects, fetches fresh snapshots, and they see the `seq` jump.
+    private static func busCheck(_ bus: MarketBus) -> (String, Bool, String) {
+        let server = bus.client.server.map { "\($0)" } ?? "?"
+        guard bus.isConnected else { return ("bus", false, "not connected (trying \(server))") }
+        var detail = "connected to \(server), \(bus.subscriptionCount) subscriptions"
+        if let problem = bus.streamProblem { detail += "; stream: \(problem)" }
+        return ("bus", true, detail)
     }
 
     private static func feedCheck(context: GatewayContext, service: MarketDataService, simulatorRunning: Bool?) -> (String, Bool, String) {

@@ -1,3 +1,5 @@
+import Bus
+
 /// Everything the gateway needs to run, already validated. Built from flags and environment
 /// variables by the `gateway` executable; tests build it directly.
 public struct GatewayConfiguration: Sendable {
@@ -81,6 +83,13 @@ public struct GatewayConfiguration: Sendable {
     public var simulatorSymbols: [String] = []
     /// Simulated updates per second over all symbols, round-robin; 0 turns the simulator off.
     public var simulatorRate = 1000
+    /// Where simulated updates go: applied here, or published into the bus (one simulating
+    /// instance feeds the fleet).
+    public var simulatorTarget = SimulatorTarget.local
+
+    /// The market bus (NATS): with it, every update reaches this instance through the bus and
+    /// publishers' updates go into it.
+    public var bus: BusSettings?
 
     /// The HS256 secret of `/ws` tokens (at least 32 bytes). With it (or `jwtPublicKeyPath`)
     /// every `/ws` connection needs a valid JWT; without either, `/ws` is open.
@@ -115,4 +124,9 @@ public struct GatewayConfiguration: Sendable {
     public static let reservedDescriptors = 64
 
     public init() {}
+}
+
+/// Where the simulator's updates go.
+public enum SimulatorTarget: String, Sendable, CaseIterable {
+    case local, bus
 }

@@ -15,11 +15,14 @@ final class FeedEndpoint: WebSocketEndpoint {
     private let token: String
     private let context: GatewayContext
     private let service: MarketDataService
+    private let ingest: FeedIngest
 
-    init(token: String, context: GatewayContext, service: MarketDataService) {
+    /// `ingest` is the service itself (one gateway), or the bus writer (a fleet).
+    init(token: String, context: GatewayContext, service: MarketDataService, ingest: FeedIngest) {
         self.token = token
         self.context = context
         self.service = service
+        self.ingest = ingest
         // Publishers send at the feed's rate: a size bound, no rate limit.
         limits = RouteLimits(maxMessageBytes: context.configuration.feedMaxMessageBytes)
     }
@@ -37,10 +40,8 @@ final class FeedEndpoint: WebSocketEndpoint {
 
     func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession {
         context.logger.info("publisher connected")
-        return FeedSession(context: context, service: service)
+        return FeedSession(context: context, service: service, ingest: ingest)
     }
-
-    /// Compares secrets without an early exit, so timing does not reveal a matching prefix.
 }
 
 /// One publisher connection: decodes batches, applies the valid updates, and answers each
@@ -48,11 +49,13 @@ final class FeedEndpoint: WebSocketEndpoint {
 final class FeedSession: WebSocketSession {
     private let context: GatewayContext
     private let service: MarketDataService
+    private let ingest: FeedIngest
     private var decoder = FeedDecoder()
 
-    init(context: GatewayContext, service: MarketDataService) {
+    init(context: GatewayContext, service: MarketDataService, ingest: FeedIngest) {
         self.context = context
         self.service = service
+        self.ingest = ingest
     }
 
     func connection(_ connection: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
@@ -61,10 +64,11 @@ final class FeedSession: WebSocketSession {
             return
         }
         let service = self.service
+        let ingest = self.ingest
         let receivedAt = WallClock.microsecondsSinceEpoch()
         let now = context.loop.now
         let failure = decoder.decode(payload, onUpdate: { index, update in
-            if !service.apply(update, receivedAt: receivedAt, now: now) {
+            if !ingest.ingest(update, receivedAt: receivedAt, now: now) {
                 self.replyInvalid(connection, index: index, message: "the gateway tracks at most \(service.limits.maxSymbols) symbols")
             }
         }, onError: { index, message in

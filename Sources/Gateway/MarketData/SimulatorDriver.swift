@@ -10,18 +10,20 @@ import MarketData
 final class SimulatorDriver {
     private var market: SimulatedMarket
     private unowned let loop: EventLoop
-    private unowned let service: MarketDataService
+    /// Takes one step of the market stamped with the given time and sends it on.
+    private let step: (inout SimulatedMarket, Int64) -> Void
     private var start: UInt64 = 0
     private var emitted: UInt64 = 0
     private var timer: Timer?
     private let pacing: TickSchedule
     private static let tick: UInt64 = 1_000_000
 
-    init(market: SimulatedMarket, rate: Int, loop: EventLoop, service: MarketDataService) {
+    /// `step` applies a step here (`MarketDataService.stepSimulator`) or publishes it into the bus.
+    init(market: SimulatedMarket, rate: Int, loop: EventLoop, step: @escaping (inout SimulatedMarket, Int64) -> Void) {
         self.market = market
         self.pacing = TickSchedule(rate: rate, tick: Self.tick)
         self.loop = loop
-        self.service = service
+        self.step = step
     }
 
     func start(now: UInt64) {
@@ -47,7 +49,7 @@ final class SimulatorDriver {
         emitted = pacing.resumePoint(sent: emitted, due: due)
         let wallNow = WallClock.microsecondsSinceEpoch()
         while emitted < due {
-            service.stepSimulator(&market, timestamp: pacing.timestamp(ofUpdate: emitted, phase: phase, elapsed: elapsed, wallNow: wallNow))
+            step(&market, pacing.timestamp(ofUpdate: emitted, phase: phase, elapsed: elapsed, wallNow: wallNow))
             emitted += 1
         }
     }

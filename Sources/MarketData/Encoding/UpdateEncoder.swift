@@ -16,6 +16,17 @@ public enum UpdateEncoder {
     /// v2: `{"symbol","last","bid","ask","depth":[[bidPrice,bidSize,askPrice,askSize],...],"seq","ts"}`
     /// with the first `depth` book levels.
     public static func writeV2(symbol: String, state: BookState, depth: Int, to writer: inout ByteWriter) {
+        writeFullState(symbol: symbol, state: state, bookKey: "depth", levels: min(depth, state.levels.count), to: &writer)
+    }
+
+    /// A bus message: the symbol's whole state after an update, book and all, with its `seq`
+    /// and `ts` (`{"symbol","last","bid","ask","book":[...],"seq","ts"}`), so the last message
+    /// of a subject is a complete snapshot. It is also a valid `feed.v1` update.
+    public static func writeBusState(symbol: String, state: BookState, to writer: inout ByteWriter) {
+        writeFullState(symbol: symbol, state: state, bookKey: "book", levels: state.levels.count, to: &writer)
+    }
+
+    private static func writeFullState(symbol: String, state: BookState, bookKey: StaticString, levels: Int, to writer: inout ByteWriter) {
         writer.write("{\"symbol\":\"")
         writer.write(raw: symbol)
         writer.write("\",\"last\":")
@@ -24,8 +35,9 @@ public enum UpdateEncoder {
         writer.write(state.bid)
         writer.write(",\"ask\":")
         writer.write(state.ask)
-        writer.write(",\"depth\":[")
-        let levels = min(depth, state.levels.count)
+        writer.write(",\"")
+        writer.write(bookKey)
+        writer.write("\":[")
         for i in 0..<levels {
             let level = state.levels[i]
             writer.write(i == 0 ? "[" : ",[")

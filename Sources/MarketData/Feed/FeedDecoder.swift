@@ -9,8 +9,27 @@ public struct FeedUpdate: Sendable {
     public var hasBook = false
     /// Feed time in microseconds since the epoch; nil means "stamp it on receipt".
     public var timestamp: Int64?
+    /// The symbol's update number, read only from bus messages (a `/feed` publisher's is ignored:
+    /// the gateway, or the bus writer, numbers updates).
+    public var sequence: UInt64?
 
     public init() {}
+}
+
+extension BookState {
+    /// Takes an update's prices, its book when it has one (a bus message always has: it is the
+    /// whole state), and its `ts`, or `receivedAt` without one. In place: the levels keep
+    /// their capacity.
+    public mutating func merge(_ update: FeedUpdate, receivedAt timestamp: Int64) {
+        last = update.last
+        bid = update.bid
+        ask = update.ask
+        if update.hasBook {
+            levels.removeAll(keepingCapacity: true)
+            levels.append(contentsOf: update.book)
+        }
+        self.timestamp = update.timestamp ?? timestamp
+    }
 }
 
 /// Decodes publisher messages (protocol `feed.v1`): one update object, or an array of them.
@@ -21,8 +40,14 @@ public struct FeedUpdate: Sendable {
 /// reported with its index and skipped; the valid ones of the same batch are applied.
 public struct FeedDecoder {
     private var scratch = FeedUpdate()
+    /// Bus messages carry their `seq` (required, 1 or more) and the whole state: without
+    /// `book`, the book is empty rather than "unchanged".
+    private let busMessages: Bool
 
-    public init() {}
+    /// `busMessages`: decode what the market bus carries rather than what a publisher sends.
+    public init(busMessages: Bool = false) {
+        self.busMessages = busMessages
+    }
 
     /// Calls `onUpdate` for each valid update and `onError` for each invalid one, in order.
     /// Returns an error (and calls neither) when the message is not valid JSON or not an
@@ -62,8 +87,9 @@ public struct FeedDecoder {
             return
         }
         scratch.book.removeAll(keepingCapacity: true)
-        scratch.hasBook = false
         scratch.timestamp = nil
+        scratch.sequence = nil
+        scratch.hasBook = busMessages
         var seen: (symbol: Bool, last: Bool, bid: Bool, ask: Bool) = (false, false, false, false)
         var problem: String?
         var update = scratch
@@ -87,6 +113,8 @@ public struct FeedDecoder {
                     seen.ask = true
                 } else if bytesEqual(key, "ts") {
                     update.timestamp = try reader.readInteger(in: 0...Int64.max)
+                } else if busMessages && bytesEqual(key, "seq") {
+                    update.sequence = UInt64(try reader.readInteger(in: 1...Int64.max))
                 } else if bytesEqual(key, "book") {
                     guard reader.peekValueStart() == UInt8(ascii: "[") else { throw JSONReader.Failure("\"book\" must be an array of levels") }
                     update.hasBook = true
@@ -126,6 +154,8 @@ public struct FeedDecoder {
             onError(index, problem)
         } else if !(seen.symbol && seen.last && seen.bid && seen.ask) {
             onError(index, "an update needs \"symbol\", \"last\", \"bid\" and \"ask\"")
+        } else if busMessages && update.sequence == nil {
+            onError(index, "a bus message needs \"seq\"")
         } else {
             onUpdate(index, update)
         }

@@ -13,16 +13,22 @@ public struct BookStore {
     }
 
     /// Applies an update written by `change` (which sets prices, levels and timestamp on the
-    /// previous state, or on an empty one) and stamps the next sequence number.
+    /// previous state, or on an empty one) and stamps the next sequence number, or `sequence`
+    /// when the update comes numbered (from the bus).
     @discardableResult
-    public mutating func update(_ symbol: SymbolID, _ change: (inout BookState) -> Void) -> BookState {
+    public mutating func update(_ symbol: SymbolID, sequence: UInt64? = nil, _ change: (inout BookState) -> Void) -> BookState {
         let slot = Int(symbol)
         if slot >= states.count { states.append(contentsOf: repeatElement(nil, count: slot + 1 - states.count)) }
         var state = states[slot].take() ?? BookState(last: .zero, bid: .zero, ask: .zero, levels: [], timestamp: 0)
         let seq = state.seq
         change(&state)
-        state.seq = seq + 1
+        state.seq = sequence ?? seq + 1
         states[slot] = state
         return state
+    }
+
+    /// Forgets a symbol's state (it is no longer followed, so it would go stale).
+    public mutating func remove(_ symbol: SymbolID) {
+        if Int(symbol) < states.count { states[Int(symbol)] = nil }
     }
 }

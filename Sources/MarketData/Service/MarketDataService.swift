@@ -1,10 +1,27 @@
 import ByteBuffers
 
+/// Where publishers' updates go: applied here (one gateway alone), or published into the bus
+/// (a fleet), which numbers them and brings them back to every instance.
+public protocol FeedIngest: AnyObject {
+    /// Takes a publisher's update. False when the symbol table is full. `timestamp` stands in
+    /// for a missing `ts`; `now` is the caller's monotonic clock.
+    func ingest(_ update: FeedUpdate, receivedAt timestamp: Int64, now: UInt64) -> Bool
+}
+
+/// What became of a numbered update from the bus.
+public enum BusDelivery: Equatable, Sendable {
+    /// Applied and fanned out; `missed` updates of the symbol never arrived before it (a true
+    /// gap: lost in a reconnect, or the first message after a fetch).
+    case applied(missed: UInt64)
+    /// Not newer than the state held (a late snapshot reply, a duplicate): dropped.
+    case stale
+}
+
 /// The market-data core of one gateway: the symbol table, the latest book per symbol, the
 /// subscriptions and the fan-out, fed by the simulator and by publishers. Pure: updates in,
 /// frames handed to subscribers out; the caller supplies the time. The gateway and the
 /// in-process fan-out benchmark both run on it, so they measure the same wiring.
-public final class MarketDataService {
+public final class MarketDataService: FeedIngest {
     public private(set) var symbols = SymbolTable()
     public private(set) var store = BookStore()
     public let registry = SubscriptionRegistry()
@@ -14,6 +31,7 @@ public final class MarketDataService {
     /// Updates received, by source.
     public private(set) var updatesFromSimulator: UInt64 = 0
     public private(set) var updatesFromFeed: UInt64 = 0
+    public private(set) var updatesFromBus: UInt64 = 0
     /// Monotonic time of the last update from a publisher, for readiness.
     public private(set) var lastFeedUpdate: UInt64?
     /// Symbols the simulator serves, known before its first step.
@@ -66,20 +84,35 @@ public final class MarketDataService {
         fanOut.publish(symbol: symbol, name: name, state: state)
     }
 
+    /// Applies a publisher's update here and publishes it (no bus).
+    public func ingest(_ update: FeedUpdate, receivedAt timestamp: Int64, now: UInt64) -> Bool {
+        apply(update, receivedAt: timestamp, now: now)
+    }
+
+    /// Applies a numbered update from the bus, the symbol's whole state, unless it is not newer
+    /// than what is held; fans it out with its own `seq`, so every instance sends the same.
+    public func applyFromBus(_ update: FeedUpdate, symbol: SymbolID, receivedAt timestamp: Int64, now: UInt64) -> BusDelivery {
+        guard let sequence = update.sequence else { return .stale }
+        let held = store.state(of: symbol)?.seq ?? 0
+        guard sequence > held else { return .stale }
+        let state = store.update(symbol, sequence: sequence) { $0.merge(update, receivedAt: timestamp) }
+        updatesFromBus &+= 1
+        lastFeedUpdate = now
+        fanOut.publish(symbol: symbol, name: update.symbol, state: state)
+        return .applied(missed: held == 0 ? 0 : sequence - held - 1)
+    }
+
+    /// Forgets a symbol's state: an instance that stops following it on the bus would serve it
+    /// stale. Its next subscriber waits for a fresh snapshot instead.
+    public func forget(_ symbol: SymbolID) {
+        store.remove(symbol)
+    }
+
     /// Applies a publisher's update and publishes it. False when the symbol table is full.
     /// `timestamp` stands in for a missing `ts`; `now` is the caller's monotonic clock.
     public func apply(_ update: FeedUpdate, receivedAt timestamp: Int64, now: UInt64) -> Bool {
         guard let symbol = symbolID(for: update.symbol) else { return false }
-        let state = store.update(symbol) { state in
-            state.last = update.last
-            state.bid = update.bid
-            state.ask = update.ask
-            if update.hasBook {
-                state.levels.removeAll(keepingCapacity: true)
-                state.levels.append(contentsOf: update.book)
-            }
-            state.timestamp = update.timestamp ?? timestamp
-        }
+        let state = store.update(symbol) { $0.merge(update, receivedAt: timestamp) }
         updatesFromFeed &+= 1
         lastFeedUpdate = now
         fanOut.publish(symbol: symbol, name: update.symbol, state: state)

@@ -35,6 +35,10 @@ public final class SubscriptionRegistry {
     /// Subscriptions over all symbols and connections.
     public private(set) var totalSubscriptions = 0
 
+    /// Called when a symbol gets its first subscriber (true) and loses its last (false): what
+    /// the market bus follows. Subscribe/unsubscribe are cold paths, so a closure costs nothing.
+    public var onInterestChange: ((SymbolID, Bool) -> Void)?
+
     public init() {}
 
     /// Subscribes (or moves to another variant). Returns false when it was already there.
@@ -56,6 +60,7 @@ public final class SubscriptionRegistry {
         entry.total += 1
         symbols[index] = entry
         totalSubscriptions += 1
+        if entry.total == 1 { onInterestChange?(symbol, true) }
         return true
     }
 
@@ -77,6 +82,7 @@ public final class SubscriptionRegistry {
         entry.total -= 1
         symbols[Int(symbol)] = entry.total == 0 ? nil : entry
         totalSubscriptions -= 1
+        if entry.total == 0 { onInterestChange?(symbol, false) }
         return true
     }
 

@@ -1,0 +1,39 @@
+import NATS
+
+/// How an instance uses the market bus (`--bus` and its companions).
+public struct BusSettings: Sendable {
+    /// Which subjects an instance follows.
+    public enum Following: String, Sendable, CaseIterable {
+        /// `<prefix>.<SYMBOL>` while at least one client wants the symbol (and `linger` after).
+        case interest
+        /// `<prefix>.>`: everything, for small universes.
+        case all
+    }
+
+    public var servers: [NATSServerURL]
+    /// Used when a server URL carries no credentials of its own.
+    public var token: String?
+    /// Subjects are `<prefix>.<SYMBOL>`.
+    public var prefix = "md"
+    /// The JetStream stream keeping the last message of every subject under the prefix.
+    public var stream = "MD"
+    /// Replicas of the stream when this instance creates it (1 for one server, 3 for a cluster).
+    public var streamReplicas = 1
+    public var following = Following.interest
+    /// How long a symbol stays followed after its last client left, so churn does not flap.
+    public var linger: UInt64 = 2_000_000_000
+    /// Bound on a JetStream request (stream creation, a last-value fetch).
+    public var requestTimeout: UInt64 = 2_000_000_000
+    /// A writer that has not published a symbol for this long asks the stream for its last
+    /// `seq` again before the next one: another instance may have written it meanwhile.
+    public var writerIdle: UInt64 = 2_000_000_000
+    /// Shown to the server (`connz`) as the client's name.
+    public var clientName = "tickstream"
+
+    public init(servers: [NATSServerURL]) {
+        self.servers = servers
+    }
+
+    /// The subject of `symbol`.
+    public func subject(of symbol: String) -> String { prefix + "." + symbol }
+}

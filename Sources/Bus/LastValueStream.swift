@@ -1,0 +1,84 @@
+import MarketData
+import NATS
+
+/// The JetStream stream that keeps the last message of every `<prefix>.>` subject: the fleet's
+/// snapshot of every symbol, and where a writer finds the `seq` to continue from.
+///
+/// Settings when this instance creates it: subjects `<prefix>.>`, at most one message per
+/// subject, limits retention, file storage, `allow_direct` (so any server answers a last-value
+/// get without a consumer), no other limits. An existing stream is used as it is.
+struct LastValueStream {
+    let client: NATSClient
+    let settings: BusSettings
+
+    enum Fetched {
+        /// The symbol's last bus message, decoded.
+        case found(FeedUpdate)
+        /// The stream has nothing for the symbol yet.
+        case absent
+        /// The last message is not a bus message (someone published something else there).
+        case unreadable
+        /// No answer: not connected, timed out, JetStream not there.
+        case failed(String)
+    }
+
+    /// The stream's configuration as JetStream's API takes it.
+    var configuration: String {
+        "{\"name\":\"\(settings.stream)\",\"subjects\":[\"\(settings.prefix).>\"],\"retention\":\"limits\",\"max_msgs_per_subject\":1,"
+            + "\"storage\":\"file\",\"discard\":\"old\",\"num_replicas\":\(settings.streamReplicas),\"allow_direct\":true}"
+    }
+
+    /// Creates the stream if it is missing. The completion gets nil when the stream is there,
+    /// else why not.
+    func ensure(_ completion: @escaping (String?) -> Void) {
+        client.request("$JS.API.STREAM.CREATE.\(settings.stream)", payload: Array(configuration.utf8), timeout: settings.requestTimeout) { result in
+            switch result {
+            case .failure(.noResponders):
+                completion("JetStream is not enabled on the server (start nats-server with -js)")
+            case .failure(let error):
+                completion("creating stream \(settings.stream): \(error)")
+            case .success(let reply):
+                let text = String(decoding: reply.payload, as: UTF8.self)
+                // 10058: the stream exists with other settings; it is used as it is.
+                if !text.contains("\"error\"") || text.contains("\"err_code\":10058") {
+                    completion(nil)
+                } else {
+                    completion("creating stream \(settings.stream): \(text)")
+                }
+            }
+        }
+    }
+
+    /// Fetches the last message of `symbol`'s subject (JetStream direct get).
+    func fetchLast(_ symbol: String, _ completion: @escaping (Fetched) -> Void) {
+        let subject = "$JS.API.DIRECT.GET.\(settings.stream).\(settings.subject(of: symbol))"
+        client.request(subject, payload: [], timeout: settings.requestTimeout) { result in
+            switch result {
+            case .failure(let error):
+                completion(.failed("\(error)"))
+            case .success(let reply):
+                if reply.status == 404 {
+                    completion(.absent)
+                } else if let status = reply.status {
+                    completion(.failed("status \(status) \(reply.headers?.statusDescription ?? "")"))
+                } else if let update = Self.decode(reply.payload, symbol: symbol) {
+                    completion(.found(update))
+                } else {
+                    completion(.unreadable)
+                }
+            }
+        }
+    }
+
+    /// One bus message for `symbol`, or nil when it is not one.
+    static func decode(_ payload: [UInt8], symbol: String) -> FeedUpdate? {
+        var decoder = FeedDecoder(busMessages: true)
+        var decoded: FeedUpdate?
+        var count = 0
+        let failure = payload.withUnsafeBytes { bytes in
+            decoder.decode(bytes, onUpdate: { _, update in decoded = update; count += 1 }, onError: { _, _ in count += 1 })
+        }
+        guard failure == nil, count == 1, let decoded, decoded.symbol == symbol else { return nil }
+        return decoded
+    }
+}
