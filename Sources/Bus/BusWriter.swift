@@ -11,9 +11,10 @@ import NATS
 /// `writerIdle`) asks the stream for the symbol's last message and continues from its `seq`,
 /// never from 1, so a publisher that moves to another instance keeps one sequence.
 ///
-/// While the bus cannot take an update (disconnected, output bound reached, `seq` not known
-/// yet) the newest state per symbol waits and replaces older ones (conflation, counted):
-/// memory is bounded by the number of symbols, and each published message is a whole state.
+/// While the bus cannot take an update (disconnected, output bound reached) the newest state
+/// per symbol waits and replaces older ones (conflation, counted): memory is bounded by the
+/// number of symbols, and each published message is a whole state. While a symbol's `seq` is
+/// being learnt (one round trip), its updates wait in order, up to `maxBacklog`.
 public final class BusWriter: FeedIngest {
     private struct Slot {
         var state = BookState(last: .zero, bid: .zero, ask: .zero, levels: [], timestamp: 0)
@@ -26,7 +27,13 @@ public final class BusWriter: FeedIngest {
         var pending = false
         /// Loop time of the last publish (or of learning the sequence).
         var lastPublished: UInt64 = 0
+        /// Updates that came while the sequence was being learnt, oldest first: published in
+        /// order once it is known, so a new writer loses nothing to its first round trip.
+        var backlog: [BookState] = []
     }
+
+    /// Updates kept per symbol while its sequence is learnt; past it the newest replaces the last.
+    static let maxBacklog = 256
 
     /// Updates published, and updates folded into a newer one before they could be.
     public private(set) var published: UInt64 = 0
@@ -116,6 +123,15 @@ public final class BusWriter: FeedIngest {
         if slots[index].sequenceKnown && loop.now &- slots[index].lastPublished > settings.writerIdle && streamAvailable {
             slots[index].sequenceKnown = false
         }
+        if !slots[index].sequenceKnown && (slots[index].fetching || learnSequence(symbol)) {
+            if slots[index].backlog.count < Self.maxBacklog {
+                slots[index].backlog.append(slots[index].state)
+            } else {
+                slots[index].backlog[Self.maxBacklog - 1] = slots[index].state
+                conflated &+= 1
+            }
+            return
+        }
         if slots[index].sequenceKnown && send(symbol) { return }
         if slots[index].pending {
             conflated &+= 1
@@ -123,18 +139,22 @@ public final class BusWriter: FeedIngest {
             slots[index].pending = true
             pending.append(symbol)
         }
-        if !slots[index].sequenceKnown { learnSequence(symbol) }
     }
 
-    /// Publishes the symbol's state with the next `seq`; false (nothing changed) when the bus
-    /// cannot take it now.
-    private func send(_ symbol: SymbolID) -> Bool {
+    /// Publishes the symbol's state (or an earlier `backlogged` one) with the next `seq`; false
+    /// (nothing changed) when the bus cannot take it now.
+    private func send(_ symbol: SymbolID, backlogged: BookState? = nil) -> Bool {
         let index = Int(symbol)
         let name = service.name(of: symbol)
         guard client.canPublish() else { return false }
         slots[index].state.seq += 1
         payload.reset()
-        UpdateEncoder.writeBusState(symbol: name, state: slots[index].state, to: &payload)
+        if var earlier = backlogged {
+            earlier.seq = slots[index].state.seq
+            UpdateEncoder.writeBusState(symbol: name, state: earlier, to: &payload)
+        } else {
+            UpdateEncoder.writeBusState(symbol: name, state: slots[index].state, to: &payload)
+        }
         subject.removeAll(keepingCapacity: true)
         subject.append(contentsOf: settings.prefix.utf8)
         subject.append(UInt8(ascii: "."))
@@ -150,12 +170,15 @@ public final class BusWriter: FeedIngest {
         return true
     }
 
-    private func learnSequence(_ symbol: SymbolID) {
+    /// Asks the stream for the symbol's last `seq`; false when it cannot now (not connected, or
+    /// soon after a failure) or need not (no stream: this writer's own count is all there is).
+    @discardableResult
+    private func learnSequence(_ symbol: SymbolID) -> Bool {
         let index = Int(symbol)
-        guard !slots[index].fetching, client.status == .connected, loop.now >= slots[index].nextFetch else { return }
+        guard !slots[index].fetching, client.status == .connected, loop.now >= slots[index].nextFetch else { return false }
         guard streamAvailable else {
             slots[index].sequenceKnown = true
-            return
+            return false
         }
         slots[index].fetching = true
         stream.fetchLast(service.name(of: symbol)) { [unowned self] fetched in
@@ -171,11 +194,38 @@ public final class BusWriter: FeedIngest {
                 break  // nothing to continue from (what is there is not ours to read)
             case .failed:
                 self.slots[index].nextFetch = self.loop.now &+ 1_000_000_000
+                self.waitWithNewest(symbol)
                 return  // tried again by the retry timer
             }
             self.slots[index].sequenceKnown = true
             self.slots[index].lastPublished = self.loop.now
-            if self.slots[index].pending { _ = self.send(symbol) }
+            self.publishBacklog(symbol)
+        }
+        return true
+    }
+
+    /// The sequence is known: the updates that waited for it go out in order. What the bus
+    /// cannot take now folds into the newest state, published when it can.
+    private func publishBacklog(_ symbol: SymbolID) {
+        let index = Int(symbol)
+        let backlog = slots[index].backlog
+        slots[index].backlog = []
+        for (position, state) in backlog.enumerated() where !send(symbol, backlogged: state) {
+            conflated &+= UInt64(backlog.count - position - 1)
+            waitWithNewest(symbol)
+            return
+        }
+        if slots[index].pending { _ = send(symbol) }
+    }
+
+    /// Keeps only the newest state of the symbol, to publish when the bus can.
+    private func waitWithNewest(_ symbol: SymbolID) {
+        let index = Int(symbol)
+        if slots[index].backlog.count > 1 { conflated &+= UInt64(slots[index].backlog.count - 1) }
+        slots[index].backlog = []
+        if !slots[index].pending {
+            slots[index].pending = true
+            pending.append(symbol)
         }
     }
 

@@ -1,5 +1,7 @@
 """Starts the real gateway binary for black-box tests."""
 import os
+import shutil
+import tempfile
 import socket
 import subprocess
 import time
@@ -17,8 +19,8 @@ def free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, *flags: str, env: dict | None = None, wrapper: list[str] | None = None):
-        self.port = free_port()
+    def __init__(self, *flags: str, env: dict | None = None, wrapper: list[str] | None = None, port: int | None = None):
+        self.port = port or free_port()
         # A quick drain by default so teardown (SIGTERM) is fast; a test's own flags come later
         # and win.
         args = [*(wrapper or []), BINARY, "--host", "127.0.0.1", "--port", str(self.port),
@@ -71,3 +73,63 @@ def gateway_factory():
 @pytest.fixture
 def echo_gateway(gateway_factory):
     return gateway_factory("--echo", "--echo-max-message-bytes", "65536", "--handshake-timeout", "1", "--close-timeout", "2")
+
+
+class NatsServer:
+    """A real nats-server (Debian's, with JetStream) on a free loopback port, its store in a
+    temporary directory that outlives restarts, so a test can kill it and bring it back."""
+
+    def __init__(self, port: int | None = None, jetstream: bool = True):
+        self.port = port or free_port()
+        self.store = tempfile.mkdtemp(prefix="tickstream-nats-")
+        self.jetstream = jetstream
+        self.process = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self):
+        binary = shutil.which("nats-server")
+        if binary is None:
+            raise RuntimeError("nats-server is not installed (apt-get install nats-server; .ci/run does it)")
+        args = [binary, "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.jetstream:
+            args += ["-js", "-sd", self.store]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.settimeout(1)
+                    if s.recv(4).startswith(b"INFO"):
+                        return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError("nats-server exited at start")
+                time.sleep(0.02)
+        raise RuntimeError("nats-server did not start")
+
+    def kill(self):
+        """SIGKILL: no goodbye to its clients."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.store, ignore_errors=True)
+
+
+@pytest.fixture
+def nats_server():
+    server = NatsServer()
+    yield server
+    server.stop()
