@@ -5,11 +5,32 @@ import tempfile
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("TICKSTREAM_GATEWAY", os.path.join(ROOT, ".build", "release", "gateway"))
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET on the loopback port: (status, body), errors included."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def wait_for(condition, seconds=10.0, step=0.05) -> bool:
+    """Polls `condition` until it holds or `seconds` pass; its last answer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
 
 
 def free_port() -> int:

@@ -7,28 +7,18 @@ import os
 import signal
 import socket
 import time
-import urllib.error
-import urllib.request
 
 import nats
 import pytest
 import websockets
 
-from conftest import Gateway, NatsServer, free_port
+from conftest import Gateway, NatsServer, free_port, http_get as get, wait_for
 
 TOKEN = "fleet-publisher-token"
 
 
 def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def metrics(port):
@@ -40,15 +30,6 @@ def metrics(port):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
     return values
-
-
-def wait_until(condition, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 def bus_gateway(factory, nats_url, *flags):
@@ -206,7 +187,7 @@ def test_interest_subscriptions_follow_clients_and_linger(gateway_factory, nats_
 
     run(scenario())
     # The client left: after the linger (0.3 s) nothing is followed.
-    assert wait_until(lambda: metrics(gw.port)["tickstream_bus_subscriptions"] == 0, 3)
+    assert wait_for(lambda: metrics(gw.port)["tickstream_bus_subscriptions"] == 0, 3)
 
 
 def test_nats_killed_mid_stream_and_restarted(gateway_factory, nats_server):
@@ -221,7 +202,7 @@ def test_nats_killed_mid_stream_and_restarted(gateway_factory, nats_server):
         assert await reader.wait_for(lambda r: len(r.raw) >= 30)
         before = metrics(gw.port)
         nats_server.kill()
-        assert await asyncio.to_thread(wait_until, lambda: get(gw.port, "/health/ready")[0] == 503, 5)
+        assert await asyncio.to_thread(wait_for, lambda: get(gw.port, "/health/ready")[0] == 503, 5)
         status, body = get(gw.port, "/health/ready")
         assert '"bus":{"ok":false' in body
         assert get(gw.port, "/health/live")[0] == 200
@@ -229,7 +210,7 @@ def test_nats_killed_mid_stream_and_restarted(gateway_factory, nats_server):
         await asyncio.sleep(1.0)
         assert not reader.ws.closed if hasattr(reader.ws, "closed") else reader.ws.state.name == "OPEN"
         nats_server.start()
-        assert await asyncio.to_thread(wait_until, lambda: get(gw.port, "/health/ready")[0] == 200, 15)
+        assert await asyncio.to_thread(wait_for, lambda: get(gw.port, "/health/ready")[0] == 200, 15)
         assert await reader.wait_for(lambda r: len(r.raw) >= count_while_down + 30, 15)
         task.cancel()
         return reader, before, count_while_down
@@ -259,7 +240,7 @@ def test_gateway_started_before_nats_serves_once_it_comes(gateway_factory):
     assert status == 503 and '"bus":{"ok":false,"detail":"not connected' in body
     server = NatsServer(port=port)
     try:
-        assert wait_until(lambda: get(gw.port, "/health/ready")[0] == 200, 15)
+        assert wait_for(lambda: get(gw.port, "/health/ready")[0] == 200, 15)
 
         async def scenario():
             reader = Reader(gw.url, ["LATE"])
@@ -324,6 +305,9 @@ def test_two_processes_on_one_port_deliver_the_same_stream(gateway_factory, nats
     flags = ["--reuse-port", "--bus", nats_server.url]
     publisher = bus_gateway(gateway_factory, nats_server.url, "--sim-target", "bus", "--sim-rate", "300")
     procs = [Gateway(*flags, "--admin-port", str(a), port=port) for a in admin]
+    # The port answering says one of them listens; each one's admin port says it does too
+    # (the admin listener is bound after the public one).
+    assert all(wait_for(lambda: get(a, "/health/live")[0] == 200, 5) for a in admin)
     try:
         async def scenario():
             readers = [Reader(f"ws://127.0.0.1:{port}", ["AAPL", "MSFT"]) for _ in range(24)]

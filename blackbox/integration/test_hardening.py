@@ -14,6 +14,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from conftest import wait_for
 from rawws import RawClient, frame, http, sample, upgrade_request
 from watcher import Watcher
 
@@ -31,15 +32,6 @@ def run(coro):
 def metric(port: int, key: str) -> float:
     _, _, body = http(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     return sample(body.decode(), key)
-
-
-def wait_for(condition, seconds=10.0, step=0.05):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def settles_to(port: int, key: str, target: float, seconds=10.0) -> bool:

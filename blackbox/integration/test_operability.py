@@ -5,24 +5,14 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import BINARY
+from conftest import BINARY, http_get as get
 
 TOKEN = "pub-token"
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def metrics(port) -> dict:
