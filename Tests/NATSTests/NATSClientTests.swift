@@ -1,0 +1,258 @@
+import EventLoop
+import Glibc
+import NATS
+import TestSupport
+import Testing
+
+/// A scripted NATS server on a loopback port: accepts (non-blocking), records what the client
+/// wrote, and writes what the test tells it to. Driven from the test's loop condition.
+final class FakeNATSServer {
+    let listener: Int32
+    let port: Int
+    private(set) var connection: Int32 = -1
+    private(set) var received = ""
+    private(set) var accepted = 0
+
+    init() throws {
+        listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
+        port = Socket.localAddress(listener)!.port
+    }
+
+    deinit {
+        if connection >= 0 { Glibc.close(connection) }
+        Glibc.close(listener)
+    }
+
+    /// Accepts a waiting client and reads what it sent; true when anything happened.
+    @discardableResult
+    func poll() -> Bool {
+        var progressed = false
+        let fd = Glibc.accept(listener, nil, nil)
+        if fd >= 0 {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            if connection >= 0 { Glibc.close(connection) }
+            connection = fd
+            received = ""
+            accepted += 1
+            progressed = true
+        }
+        if connection >= 0 {
+            let bytes = readAll(connection)
+            if !bytes.isEmpty {
+                received += String(decoding: bytes, as: UTF8.self)
+                progressed = true
+            }
+        }
+        return progressed
+    }
+
+    func send(_ text: String) { TestSupport.write(connection, Array(text.utf8)) }
+
+    func sendInfo(maxPayload: Int = 1_048_576) {
+        send("INFO {\"server_id\":\"FAKE\",\"server_name\":\"fake\",\"version\":\"2.9.10\",\"max_payload\":\(maxPayload),\"headers\":true,\"jetstream\":true}\r\n")
+    }
+
+    func dropConnection() {
+        Glibc.close(connection)
+        connection = -1
+    }
+
+    var url: NATSServerURL { NATSServerURL(host: "127.0.0.1", port: port) }
+}
+
+@Suite(.serialized) struct NATSClientTests {
+    func makeClient(_ server: FakeNATSServer, loop: EventLoop, token: String? = nil) -> NATSClient {
+        var settings = NATSClient.Settings(servers: [server.url], connect: NATSConnectOptions(name: "test", token: token))
+        settings.reconnectDelay = (10_000_000, 40_000_000)
+        settings.connectTimeout = 1_000_000_000
+        return NATSClient(loop: loop, settings: settings)
+    }
+
+    /// Runs until the server saw `text` from the client.
+    func runUntil(_ loop: EventLoop, _ server: FakeNATSServer, receives text: String) -> Bool {
+        run(loop, until: { server.poll(); return server.received.contains(text) })
+    }
+
+    @Test func handshakeRestoresSubscriptionsAndDispatchesMessages() throws {
+        let loop = try EventLoop()
+        let server = try FakeNATSServer()
+        let client = makeClient(server, loop: loop, token: "s3cret")
+        var events: [String] = []
+        client.onEvent = { event in
+            if case .connected(_, let info) = event { events.append("connected \(info.serverName)") }
+        }
+        var payloads: [String] = []
+        _ = client.subscribe("md.AAPL") { payloads.append(String(decoding: $0.payload, as: UTF8.self)) }
+        client.start()
+        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
+        server.sendInfo()
+        // CONNECT (with the token), the SUB made before connecting, then the handshake's PING.
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        #expect(server.received.hasPrefix("CONNECT {"))
+        #expect(server.received.contains("\"auth_token\":\"s3cret\""))
+        #expect(server.received.hasSuffix("}\r\nSUB md.AAPL 1\r\nPING\r\n"))
+        #expect(client.status == .connecting)
+        #expect(!client.publish("md.X", payload: UnsafeRawBufferPointer(start: nil, count: 0)), "nothing goes out before the PONG")
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+        #expect(events == ["connected fake"])
+        // A message cut in three writes, then one for an unknown sid (ignored).
+        server.send("MSG md.AAPL 1 5\r\nhel")
+        run(loop, for: 0.02)
+        server.send("lo\r")
+        run(loop, for: 0.02)
+        server.send("\nMSG md.X 99 1\r\nz\r\n")
+        #expect(run(loop, until: { payloads == ["hello"] }))
+        // The server's PING is answered; a publish goes out as PUB.
+        server.send("PING\r\n")
+        #expect(runUntil(loop, server, receives: "PONG\r\n"))
+        Array("{\"a\":1}".utf8).withUnsafeBytes { #expect(client.publish("md.MSFT", payload: $0)) }
+        #expect(runUntil(loop, server, receives: "PUB md.MSFT 7\r\n{\"a\":1}\r\n"))
+        #expect(client.statistics.messagesIn == 2)
+        client.stop()
+    }
+
+    @Test func reconnectsAfterTheServerGoesAndSubscribesAgain() throws {
+        let loop = try EventLoop()
+        let server = try FakeNATSServer()
+        let client = makeClient(server, loop: loop)
+        var disconnects = 0
+        client.onEvent = { if case .disconnected = $0 { disconnects += 1 } }
+        let sid = client.subscribe("md.A") { _ in }
+        _ = client.subscribe("md.B") { _ in }
+        client.start()
+        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
+        server.sendInfo()
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+        client.unsubscribe(sid)
+        #expect(runUntil(loop, server, receives: "UNSUB 1\r\n"))
+        server.dropConnection()
+        #expect(run(loop, until: { disconnects == 1 }))
+        #expect(client.status != .connected)
+        #expect(run(loop, until: { server.poll(); return server.accepted == 2 }))
+        server.sendInfo()
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        // Only what is still subscribed comes back, under its old sid.
+        #expect(server.received.contains("SUB md.B 2\r\n"))
+        #expect(!server.received.contains("md.A"))
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+        #expect(client.statistics.connects == 2)
+        client.stop()
+    }
+
+    @Test func requestsGetRepliesTimeoutsAndNoResponders() throws {
+        let loop = try EventLoop()
+        let server = try FakeNATSServer()
+        let client = makeClient(server, loop: loop)
+        client.start()
+        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
+        server.sendInfo()
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+
+        var results: [String] = []
+        client.request("$JS.API.X", payload: Array("{}".utf8), timeout: 1_000_000_000) { result in
+            switch result {
+            case .success(let reply): results.append("reply \(String(decoding: reply.payload, as: UTF8.self)) \(reply.status ?? 0)")
+            case .failure(let error): results.append("\(error)")
+            }
+        }
+        #expect(runUntil(loop, server, receives: "PUB $JS.API.X _INBOX."))
+        // The inbox subscription came first; the reply subject ends in the request's token.
+        let inbox = try #require(server.received.split(separator: "\r\n").first { $0.hasPrefix("SUB _INBOX.") })
+        let prefix = String(inbox.split(separator: " ")[1].dropLast())  // without the "*"
+        server.send("HMSG \(prefix)1 1  30 32\r\nNATS/1.0\r\nNats-Sequence: 7\r\n\r\nok\r\n")
+        #expect(run(loop, until: { results.count == 1 }))
+        #expect(results == ["reply ok 0"])
+
+        client.request("nobody.here", payload: [], timeout: 1_000_000_000) { result in
+            if case .failure(let error) = result { results.append("\(error)") }
+        }
+        #expect(runUntil(loop, server, receives: "PUB nobody.here"))
+        server.send("HMSG \(prefix)2 1  16 16\r\nNATS/1.0 503\r\n\r\n\r\n")
+        #expect(run(loop, until: { results.count == 2 }))
+        #expect(results.last == "no responders")
+
+        client.request("slow", payload: [], timeout: 50_000_000) { result in
+            if case .failure(let error) = result { results.append("\(error)") }
+        }
+        #expect(run(loop, until: { results.count == 3 }))
+        #expect(results.last == "no reply in time")
+        // A reply after the timeout finds nobody waiting.
+        server.send("MSG \(prefix)3 1 2\r\nno\r\n")
+        run(loop, for: 0.05)
+        #expect(results.count == 3)
+
+        // Requests in flight fail when the connection goes.
+        client.request("pending", payload: [], timeout: 5_000_000_000) { result in
+            if case .failure(let error) = result { results.append("\(error)") }
+        }
+        #expect(runUntil(loop, server, receives: "PUB pending"))
+        server.dropConnection()
+        #expect(run(loop, until: { results.count == 4 }))
+        #expect(results.last == "connection lost before the reply")
+        client.stop()
+    }
+
+    @Test func anAuthorizationErrorFailsTheAttemptAndGarbageDropsTheConnection() throws {
+        let loop = try EventLoop()
+        let server = try FakeNATSServer()
+        let client = makeClient(server, loop: loop)
+        var failures: [String] = []
+        var disconnects: [String] = []
+        client.onEvent = { event in
+            switch event {
+            case .connectFailed(_, let reason, _): failures.append(reason)
+            case .disconnected(_, let reason): disconnects.append(reason)
+            default: break
+            }
+        }
+        client.start()
+        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
+        server.sendInfo()
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        server.send("-ERR 'Authorization Violation'\r\n")
+        #expect(run(loop, until: { failures == ["Authorization Violation"] }))
+        // It tries again (after a backoff), and this time gets in.
+        #expect(run(loop, until: { server.poll(); return server.accepted == 2 }))
+        server.sendInfo()
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+        server.send("HTTP/1.1 400 Bad Request\r\n")
+        #expect(run(loop, until: { !disconnects.isEmpty }))
+        #expect(disconnects[0].contains("protocol error: unknown operation"))
+        #expect(client.statistics.protocolErrors == 1)
+        client.stop()
+    }
+
+    @Test func publishRespectsMaxPayloadAndTheOutputBound() throws {
+        let loop = try EventLoop()
+        let server = try FakeNATSServer()
+        var settings = NATSClient.Settings(servers: [server.url], connect: NATSConnectOptions(name: "test"))
+        settings.maxPendingBytes = 64 * 1024
+        let client = NATSClient(loop: loop, settings: settings)
+        client.start()
+        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
+        server.sendInfo(maxPayload: 100)
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 101)
+        big.withUnsafeBytes { #expect(!client.publish("md.X", payload: $0), "over the server's max_payload") }
+        // The server stops reading: publishes are refused once 64 KiB wait, never queued without bound.
+        let body = [UInt8](repeating: UInt8(ascii: "y"), count: 100)
+        var accepted = 0
+        for _ in 0..<200_000 {
+            if body.withUnsafeBytes({ client.publish("md.X", payload: $0) }) { accepted += 1 } else { break }
+            if accepted % 100 == 0 { loop.runOnce(maxWait: 0) }
+        }
+        #expect(accepted < 200_000)
+        #expect(client.statistics.publishesRefused >= 2)
+        client.stop()
+    }
+}
