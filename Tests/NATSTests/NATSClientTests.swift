@@ -68,6 +68,16 @@ final class FakeNATSServer {
         return NATSClient(loop: loop, settings: settings)
     }
 
+    /// Starts the client and plays the server's side of the handshake.
+    func handshake(_ client: NATSClient, _ server: FakeNATSServer, _ loop: EventLoop, maxPayload: Int = 1_048_576) {
+        client.start()
+        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
+        server.sendInfo(maxPayload: maxPayload)
+        #expect(runUntil(loop, server, receives: "PING\r\n"))
+        server.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+    }
+
     /// Runs until the server saw `text` from the client.
     func runUntil(_ loop: EventLoop, _ server: FakeNATSServer, receives text: String) -> Bool {
         run(loop, until: { server.poll(); return server.received.contains(text) })
@@ -120,12 +130,7 @@ final class FakeNATSServer {
         client.onEvent = { if case .disconnected = $0 { disconnects += 1 } }
         let sid = client.subscribe("md.A") { _ in }
         _ = client.subscribe("md.B") { _ in }
-        client.start()
-        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
-        server.sendInfo()
-        #expect(runUntil(loop, server, receives: "PING\r\n"))
-        server.send("PONG\r\n")
-        #expect(run(loop, until: { client.status == .connected }))
+        handshake(client, server, loop)
         client.unsubscribe(sid)
         #expect(runUntil(loop, server, receives: "UNSUB 1\r\n"))
         server.dropConnection()
@@ -147,12 +152,7 @@ final class FakeNATSServer {
         let loop = try EventLoop()
         let server = try FakeNATSServer()
         let client = makeClient(server, loop: loop)
-        client.start()
-        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
-        server.sendInfo()
-        #expect(runUntil(loop, server, receives: "PING\r\n"))
-        server.send("PONG\r\n")
-        #expect(run(loop, until: { client.status == .connected }))
+        handshake(client, server, loop)
 
         var results: [String] = []
         client.request("$JS.API.X", payload: Array("{}".utf8), timeout: 1_000_000_000) { result in
@@ -236,12 +236,7 @@ final class FakeNATSServer {
         var settings = NATSClient.Settings(servers: [server.url], connect: NATSConnectOptions(name: "test"))
         settings.maxPendingBytes = 64 * 1024
         let client = NATSClient(loop: loop, settings: settings)
-        client.start()
-        #expect(run(loop, until: { server.poll(); return server.accepted == 1 }))
-        server.sendInfo(maxPayload: 100)
-        #expect(runUntil(loop, server, receives: "PING\r\n"))
-        server.send("PONG\r\n")
-        #expect(run(loop, until: { client.status == .connected }))
+        handshake(client, server, loop, maxPayload: 100)
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 101)
         big.withUnsafeBytes { #expect(!client.publish("md.X", payload: $0), "over the server's max_payload") }
         // The server stops reading: publishes are refused once 64 KiB wait, never queued without bound.
