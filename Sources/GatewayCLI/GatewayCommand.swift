@@ -101,7 +101,7 @@ struct GatewayCommand: ParsableCommand {
             throw ValidationError("the simulator needs \(simulated) symbols, more than --max-symbols \(market.maxSymbols)")
         }
         guard (0...10_000_000).contains(simulatorRate) else { throw ValidationError("--sim-rate must be 0...10000000, got \(simulatorRate)") }
-        try bus.validate(simulatorTarget: market.simTarget, simulatorRateGiven: market.simRate != nil)
+        try bus.validate(simulatorTarget: market.simTarget, simulatorRateGiven: market.simRate ?? 0)
         if let secret = auth.jwtSecret, secret.utf8.count < 32 {
             throw ValidationError("--jwt-secret must be at least 32 bytes for HS256 (RFC 7518 §3.2), got \(secret.utf8.count)")
         }
@@ -501,14 +501,15 @@ struct BusOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seconds a symbol stays followed after its last client left.")
     var busLinger = 2.0
 
-    func validate(simulatorTarget: SimulatorTarget, simulatorRateGiven: Bool) throws {
+    /// `simulatorRateGiven`: --sim-rate as given, 0 when not.
+    func validate(simulatorTarget: SimulatorTarget, simulatorRateGiven: Int) throws {
         guard bus != nil else {
             if busToken != nil { throw ValidationError("--bus-token needs --bus") }
             if simulatorTarget == .bus { throw ValidationError("--sim-target bus needs --bus (the NATS servers to publish into)") }
             return
         }
         _ = try settings()
-        if simulatorTarget == .local && simulatorRateGiven {
+        if simulatorTarget == .local && simulatorRateGiven > 0 {
             throw ValidationError("with --bus every update comes through the bus: publish simulated data into it with --sim-target bus (on one instance), or drop --sim-rate")
         }
     }

@@ -41,4 +41,23 @@ import Testing
         let arguments = try EnvironmentDefaults.arguments(commandLine: ["--host=::1"], environment: ["GATEWAY_HOST": "0.0.0.0"], flags: [])
         #expect(arguments == ["--host=::1"])
     }
+
+    /// Kubernetes injects GATEWAY_PORT=tcp://... for a Service named "gateway": refused with
+    /// the cause named, never taken for --port.
+    @Test func kubernetesServiceLinksAreNamedAsSuch() {
+        for (name, value) in [("GATEWAY_PORT", "tcp://10.96.0.7:80"), ("GATEWAY_SERVICE_HOST", "10.96.0.7"),
+                              ("GATEWAY_SERVICE_PORT_WS", "80"), ("GATEWAY_PORT_80_TCP_ADDR", "10.96.0.7")] {
+            do {
+                _ = try EnvironmentDefaults.arguments(commandLine: [], environment: [name: value], flags: [])
+                Issue.record("\(name) accepted")
+            } catch let invalid as EnvironmentDefaults.InvalidVariable {
+                #expect(invalid.description.hasPrefix("\(name)=\(value): this is a Kubernetes service link"))
+                #expect(invalid.description.contains("enableServiceLinks: false"))
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+        // Our own variables that merely look alike still work.
+        #expect((try? EnvironmentDefaults.arguments(commandLine: [], environment: ["GATEWAY_PORT": "8080"], flags: [])) == ["--port=8080"])
+    }
 }

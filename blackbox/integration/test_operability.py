@@ -144,6 +144,9 @@ def test_every_bad_value_stops_the_start_with_exit_2_naming_its_source():
         ([], {"GATEWAY_REUSE_PORT": "banana"}, "GATEWAY_REUSE_PORT=banana: expected true or false"),
         ([], {"GATEWAY_PORT": "abc"}, "GATEWAY_PORT=abc"),
         ([], {"GATEWAY_DRAIN_GRACE": "-3"}, "GATEWAY_DRAIN_GRACE=-3"),
+        # What Kubernetes injects for a Service named "gateway": the cause and the fix, named.
+        ([], {"GATEWAY_PORT": "tcp://10.96.0.7:80"}, "GATEWAY_PORT=tcp://10.96.0.7:80: this is a Kubernetes service link"),
+        ([], {"GATEWAY_SERVICE_HOST": "10.96.0.7"}, "Set enableServiceLinks: false in the pod spec"),
     ]
     for args, env, message in cases:
         result = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=10, env={**os.environ, **env})

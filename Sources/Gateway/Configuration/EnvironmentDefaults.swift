@@ -24,7 +24,22 @@ public enum EnvironmentDefaults {
         public let name: String
         public let value: String
         public let expected: String
-        public var description: String { "\(name)=\(value): expected \(expected)" }
+        /// Set when the variable is not ours at all (a Kubernetes service link).
+        public var cause: String?
+        public var description: String { cause.map { "\(name)=\(value): \($0)" } ?? "\(name)=\(value): expected \(expected)" }
+    }
+
+    /// Whether `name=value` is what Kubernetes injects for a Service called "gateway" in the
+    /// namespace (`GATEWAY_PORT=tcp://10.0.0.7:80`, `GATEWAY_SERVICE_HOST`,
+    /// `GATEWAY_PORT_80_TCP_ADDR`...), not a setting of ours.
+    static func isServiceLink(name: String, value: String) -> Bool {
+        if name == prefix + "PORT" {
+            return ["tcp://", "udp://", "sctp://"].contains { value.lowercased().hasPrefix($0) }
+        }
+        if name.hasPrefix(prefix + "SERVICE_HOST") || name.hasPrefix(prefix + "SERVICE_PORT") { return true }
+        // GATEWAY_PORT_<number>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR]
+        let parts = name.dropFirst(prefix.count).split(separator: "_")
+        return parts.count >= 3 && parts[0] == "PORT" && parts[1].allSatisfy(\.isNumber) && ["TCP", "UDP", "SCTP"].contains(parts[2])
     }
 
     private static let on: Set<String> = ["1", "true", "yes", "on"]
@@ -35,6 +50,13 @@ public enum EnvironmentDefaults {
     public static func arguments(commandLine: [String], environment: [String: String], flags: Set<String>) throws -> [String] {
         var injected: [String] = []
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) where key.hasPrefix(prefix) {
+            if isServiceLink(name: key, value: value) {
+                var invalid = InvalidVariable(name: key, value: value, expected: "")
+                invalid.cause = "this is a Kubernetes service link, not a gateway setting: a Service named \"gateway\" in the namespace "
+                    + "injects GATEWAY_* variables into every pod. Set enableServiceLinks: false in the pod spec (deploy/kubernetes does) "
+                    + "or rename the Service."
+                throw invalid
+            }
             let name = optionName(key)
             let explicitlyGiven = commandLine.contains { $0 == "--\(name)" || $0.hasPrefix("--\(name)=") }
             if explicitlyGiven { continue }
