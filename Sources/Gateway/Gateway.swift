@@ -89,6 +89,7 @@ public final class Gateway {
         self.bus = bus
         drain = DrainController(context: context, connections: connections,
                                 releaseSharedListener: { [unowned self] in self.releaseSharedListener() },
+                                started: { [unowned self] in self.stopWritingToBus() },
                                 finished: { [unowned self] in self.stopAfterDrain() })
         connections.onConnectionEnded = { [unowned self] in self.drain.connectionClosed() }
 
@@ -375,6 +376,15 @@ public final class Gateway {
         listener.close()
         self.listener = nil
         logger.notice("drain: closed the shared SO_REUSEPORT listener; new connections go to the other instance")
+    }
+
+    /// A draining instance stops simulating into the bus at once: each symbol has one writer,
+    /// and the successor (or another instance) takes over. Its clients keep being served from
+    /// the bus. (A local simulator keeps running for the clients still here.)
+    private func stopWritingToBus() {
+        guard configuration.simulatorTarget == .bus, let simulator, simulator.isRunning else { return }
+        simulator.stop()
+        logger.notice("drain: stopped simulating into the bus (one writer per symbol; another instance takes over)")
     }
 
     /// The end of a drain: close what is left of ours and leave the loop.

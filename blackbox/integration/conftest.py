@@ -21,6 +21,8 @@ def http_get(port: int, path: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(error)
 
 
 def wait_for(condition, seconds=10.0, step=0.05) -> bool:

@@ -20,6 +20,7 @@ final class DrainController {
     private let releaseSharedListener: () -> Void
     /// The drain is over: the gateway closes what is left and leaves its loop.
     private let finished: () -> Void
+    private let started: () -> Void
     private var startedAt: UInt64 = 0
     private var evictionTimer: Timer?
     private var hardTimer: Timer?
@@ -28,8 +29,10 @@ final class DrainController {
     /// Batches are this far apart; the batch size spreads the connections over the duration.
     private static let batchInterval: UInt64 = 100_000_000
 
+    /// `started` runs once when a drain begins (what stops at once rather than at the end).
     init(context: GatewayContext, connections: ConnectionRegistry,
-         releaseSharedListener: @escaping () -> Void, finished: @escaping () -> Void) {
+         releaseSharedListener: @escaping () -> Void, started: @escaping () -> Void = {}, finished: @escaping () -> Void) {
+        self.started = started
         self.context = context
         self.connections = connections
         self.releaseSharedListener = releaseSharedListener
@@ -56,6 +59,7 @@ final class DrainController {
             "trigger": "\(trigger)", "grace_s": "\(skipGrace ? 0 : configuration.drainGrace)",
             "duration_s": "\(configuration.drainDuration)", "timeout_s": "\(configuration.drainTimeout)",
             "connections": "\(connections.count)"])
+        started()
         if configuration.reusePort && !skipGrace {
             // Another instance shares the port: stop accepting so the kernel sends every new
             // connection there, instead of answering half of them 503.
