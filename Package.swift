@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Imports point one way: GatewayCLI -> Gateway -> {Connection, MarketData, TLS} ->
-// {WebSocket, HTTP, EventLoop}. MarketData, WebSocket and HTTP are pure (no sockets, no
+// Imports point one way: GatewayCLI -> Gateway -> {Bus, Connection, MarketData, TLS} ->
+// {NATS, WebSocket, HTTP, EventLoop}. MarketData, WebSocket and HTTP are pure (no sockets, no
 // clocks) so tests drive them byte by byte. Connection is one WebSocket connection for both
 // roles, on the loop: the gateway's connections and the load test's clients. ByteBuffers holds
 // what the pure modules share with the event loop: reference-counted frame bytes and growable

@@ -451,3 +451,31 @@ def test_bus_misconfiguration_exits_2_naming_the_flag(flags, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "secret" not in result.stderr
+
+
+def test_the_documented_direct_publisher_feeds_the_fleet(gateway_factory, nats_server):
+    """protocols/examples/publish_to_bus.py, run as the document says, reaches clients and
+    continues its sequence when run again."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    gw = bus_gateway(gateway_factory, nats_server.url)
+    example = os.path.join(ROOT, "protocols", "examples", "publish_to_bus.py")
+
+    async def scenario():
+        reader = Reader(gw.url, ["EXMPL"])
+        task = asyncio.create_task(reader.run())
+        await asyncio.wait_for(reader.subscribed.wait(), 5)
+        assert await asyncio.to_thread(wait_for, lambda: metrics(gw.port)["tickstream_bus_subscriptions"] == 1, 5)
+        await asyncio.sleep(0.2)  # the stream exists (the gateway made it at connect)
+        for count in (3, 2):
+            done = await asyncio.to_thread(subprocess.run, [sys.executable, example, nats_server.url, "EXMPL", str(count)],
+                                           capture_output=True, text=True, timeout=30)
+            assert done.returncode == 0, done.stderr
+        assert await reader.wait_for(lambda r: len(r.raw) >= 5)
+        task.cancel()
+        return reader
+
+    reader = run(scenario())
+    assert seqs(reader.messages, "EXMPL") == [1, 2, 3, 4, 5]
+    assert reader.messages[-1]["depth"] == [[100.04, 300, 100.06, 200]]
