@@ -85,13 +85,14 @@ let package = Package(
         ),
         // Fuzzing: one function per parser (fuzz/Targets), an executable per function for libFuzzer
         // (scripts/fuzz.sh builds them with -sanitize=fuzzer), and a test that replays the corpus.
-        .target(name: "FuzzTargets", dependencies: ["Auth", "HTTP", "MarketData", "WebSocket"], path: "fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["Auth", "HTTP", "MarketData", "NATS", "WebSocket"], path: "fuzz/Targets"),
         .target(name: "CFuzzing", path: "fuzz/CFuzzing"),
         .executableTarget(name: "FuzzFrameStream", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/FrameStream"),
         .executableTarget(name: "FuzzHTTPRequest", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/HTTPRequest"),
         .executableTarget(name: "FuzzCommand", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Command"),
         .executableTarget(name: "FuzzFeed", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Feed"),
         .executableTarget(name: "FuzzToken", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Token"),
+        .executableTarget(name: "FuzzNATS", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/NATS"),
         // Socketpairs, a hand-driven WebSocket peer and loop helpers, shared by the test targets.
         .target(name: "TestSupport", dependencies: ["EventLoop", "WebSocket"], path: "Tests/TestSupport"),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),

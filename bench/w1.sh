@@ -7,6 +7,11 @@
 # with a test certificate and prints how many frames each TLS record carried. Extra flags go
 # to the load test: `bench/w1.sh 3 --deflate` has every client negotiate permessage-deflate.
 # Each run also prints the wire bytes per delivery and the compressions per update.
+# BUS=1 feeds the gateway through NATS instead of its own simulator: nats-server (JetStream,
+# from Debian) and a second gateway simulating into the bus (--sim-target bus) run on core 1
+# beside the load test; the measured gateway (--bus, no simulator) stays alone on core 0. Each
+# run then also prints the bus lag (receive time minus the publisher's ts) from the gateway's
+# tickstream_bus_feed_lag_seconds histogram.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; shift || true
@@ -27,10 +32,28 @@ if [[ ${TLS:-0} == 1 ]]; then
     tls_client=(--ca "$certs/ca.pem")
     scheme=wss http=https host=localhost curl_tls=(--cacert "$certs/ca.pem")
 fi
+feed=(--sim-symbols "$SYMBOLS" --sim-rate "$RATE")
+bus_pids=()
+if [[ ${BUS:-0} == 1 ]]; then
+    nats_port=$((40000 + RANDOM % 10000))
+    nats_store=$(mktemp -d)
+    # Real-time priority for the two bus processes: on this 2-core rig they share core 1 with
+    # the load test, and without it a wake-up can wait a whole scheduler slice behind it (in a
+    # deployment NATS and the publisher have machines of their own). Their work is small.
+    taskset -c 1 chrt -f 10 nats-server -a 127.0.0.1 -p $nats_port -js -sd "$nats_store" >/dev/null 2>&1 &
+    bus_pids+=($!)
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$nats_port) 2>/dev/null && break; sleep 0.05; done
+    # BUS_ARGS="--bus-stream-storage memory" and the like go to the publisher, which creates the stream.
+    taskset -c 1 chrt -f 10 "$BIN/gateway" --host 127.0.0.1 --port 0 --bus nats://127.0.0.1:$nats_port --sim-target bus ${BUS_ARGS:-} \
+        --sim-symbols "$SYMBOLS" --sim-rate "$RATE" --log-level warning &
+    bus_pids=($! "${bus_pids[@]}")  # the publisher first, so it stops before NATS does
+    feed=(--bus nats://127.0.0.1:$nats_port)
+    trap 'kill ${bus_pids[*]} 2>/dev/null; wait 2>/dev/null; rm -rf "$nats_store"' EXIT
+fi
 results=()
 for run in $(seq "$runs"); do
     port=$((20000 + RANDOM % 20000))
-    taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port --sim-symbols "$SYMBOLS" --sim-rate "$RATE" --log-level warning \
+    taskset -c 0 "$BIN/gateway" --host 127.0.0.1 --port $port "${feed[@]}" --log-level warning \
         "${tls_gateway[@]}" ${GW_ARGS:-} &
     pid=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
@@ -44,7 +67,20 @@ for run in $(seq "$runs"); do
         /^tickstream_feed_updates_total/ {u += $2} /^tickstream_deflate_compressions_total / {c = $2}
         /^tickstream_tls_records_total / {r = $2} /^tickstream_tls_record_plaintext_bytes_total / {rb = $2}
         /^tickstream_socket_writes_total / {w = $2}
+        /^tickstream_bus_feed_lag_seconds_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; bound[n] = le; cum[n] = $2 }
+        /^tickstream_bus_feed_lag_seconds_count / {lagn = $2}
+        function quantile(q,   i, target, lower, below) {
+            target = q * lagn; lower = 0; below = 0
+            for (i = 1; i <= n; i++) {
+                if (cum[i] >= target) {
+                    if (bound[i] == "+Inf") return "> " lower * 1000 " ms"
+                    return sprintf("%.3f ms", (lower + (bound[i] - lower) * (target - below) / (cum[i] - below)) * 1000)
+                }
+                lower = bound[i]; below = cum[i]
+            }
+        }
         END {
+            if (lagn > 0) printf "bus lag (publisher ts to gateway receive, histogram-interpolated): p50 %s, p99 %s over %d messages\n", quantile(0.5), quantile(0.99), lagn
             printf "wire bytes per delivery: v1 %.1f, v2 %.1f; deflate compressions per update %.2f\n", b1 / m1, b2 / m2, c / u
             if (w > 0) printf "writes per delivery (whole run, gateway /metrics): %.3f\n", w / (m1 + m2)
             if (r > 0) printf "TLS records: %d, %.1f frames and %.0f plaintext bytes per record\n", r, (m1 + m2) / r, rb / r

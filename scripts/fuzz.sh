@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fuzzes the parsers that read what clients and publishers send: the frame reader, the HTTP
-# request parser, the v1/v2 command decoder, the feed decoder and the token verifier. Each
-# target (fuzz/Targets) is built with libFuzzer and AddressSanitizer and runs for SECONDS_EACH
-# seconds (default 12: about a minute in all), starting from its seed corpus (fuzz/corpus).
+# Fuzzes the parsers that read what clients, publishers and the bus send: the frame reader,
+# the HTTP request parser, the v1/v2 command decoder, the feed decoder (and bus messages), the
+# token verifier and the NATS protocol parser. Each target (fuzz/Targets) is built with
+# libFuzzer and AddressSanitizer and runs for SECONDS_EACH seconds (default 12: about a
+# minute and a quarter in all), starting from its seed corpus (fuzz/corpus).
 # A crash leaves the input in reports/fuzz/; copy it into fuzz/regressions/<target>/ and the unit
 # tests replay it from then on. Last line: "N passed, M failed" over the targets.
 set -uo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-12}
 SCRATCH=.build-fuzz
-TARGETS=(frame-stream:FuzzFrameStream http-request:FuzzHTTPRequest command:FuzzCommand feed:FuzzFeed token:FuzzToken)
+TARGETS=(frame-stream:FuzzFrameStream http-request:FuzzHTTPRequest command:FuzzCommand feed:FuzzFeed token:FuzzToken nats:FuzzNATS)
 # lld: gold fails with an internal error on these instrumented objects.
 FLAGS=(-c release --scratch-path "$SCRATCH" -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld)
 

@@ -19,6 +19,13 @@ public struct BusSettings: Sendable {
     public var stream = "MD"
     /// Replicas of the stream when this instance creates it (1 for one server, 3 for a cluster).
     public var streamReplicas = 1
+    /// Where the stream keeps its messages when this instance creates it: `file` (survives a
+    /// NATS restart, so writers continue their `seq`) or `memory` (lower latency under load).
+    public var streamStorage = StreamStorage.file
+
+    public enum StreamStorage: String, Sendable, CaseIterable {
+        case file, memory
+    }
     public var following = Following.interest
     /// How long a symbol stays followed after its last client left, so churn does not flap.
     public var linger: UInt64 = 2_000_000_000

@@ -5,7 +5,7 @@ import NATS
 /// snapshot of every symbol, and where a writer finds the `seq` to continue from.
 ///
 /// Settings when this instance creates it: subjects `<prefix>.>`, at most one message per
-/// subject, limits retention, file storage, `allow_direct` (so any server answers a last-value
+/// subject, limits retention, `streamStorage`, `allow_direct` (so any server answers a last-value
 /// get without a consumer), no other limits. An existing stream is used as it is.
 struct LastValueStream {
     let client: NATSClient
@@ -25,7 +25,7 @@ struct LastValueStream {
     /// The stream's configuration as JetStream's API takes it.
     var configuration: String {
         "{\"name\":\"\(settings.stream)\",\"subjects\":[\"\(settings.prefix).>\"],\"retention\":\"limits\",\"max_msgs_per_subject\":1,"
-            + "\"storage\":\"file\",\"discard\":\"old\",\"num_replicas\":\(settings.streamReplicas),\"allow_direct\":true}"
+            + "\"storage\":\"\(settings.streamStorage)\",\"discard\":\"old\",\"num_replicas\":\(settings.streamReplicas),\"allow_direct\":true}"
     }
 
     /// Creates the stream if it is missing. The completion gets nil when the stream is there,
@@ -73,12 +73,7 @@ struct LastValueStream {
     /// One bus message for `symbol`, or nil when it is not one.
     static func decode(_ payload: [UInt8], symbol: String) -> FeedUpdate? {
         var decoder = FeedDecoder(busMessages: true)
-        var decoded: FeedUpdate?
-        var count = 0
-        let failure = payload.withUnsafeBytes { bytes in
-            decoder.decode(bytes, onUpdate: { _, update in decoded = update; count += 1 }, onError: { _, _ in count += 1 })
-        }
-        guard failure == nil, count == 1, let decoded, decoded.symbol == symbol else { return nil }
-        return decoded
+        guard let update = payload.withUnsafeBytes({ decoder.decodeBusMessage($0) }), update.symbol == symbol else { return nil }
+        return update
     }
 }

@@ -186,17 +186,11 @@ public final class MarketBus {
             symbol = id
         }
         // One object per message (a batch is a publisher's affair, not the bus's).
-        guard message.payload.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }) == UInt8(ascii: "{") else {
+        guard let update = decoder.decodeBusMessage(message.payload), update.symbol == name else {
             statistics.malformed &+= 1
             return
         }
-        var decoded = false
-        let failure = decoder.decode(message.payload, onUpdate: { _, update in
-            guard update.symbol == name else { return }
-            decoded = true
-            apply(update, symbol: symbol, receivedAt: receivedAt, isSnapshot: false)
-        }, onError: { _, _ in })
-        if failure != nil || !decoded { statistics.malformed &+= 1 }
+        apply(update, symbol: symbol, receivedAt: receivedAt, isSnapshot: false)
     }
 
     private func apply(_ update: FeedUpdate, symbol: SymbolID, receivedAt: Int64, isSnapshot: Bool) {

@@ -230,6 +230,7 @@ struct GatewayCommand: ParsableCommand {
             values["bus_token"] = "\(bus.busToken == nil ? "unset" : "set")"
             values["bus_prefix"] = "\(settings.prefix)"
             values["bus_stream"] = "\(settings.stream)"
+            values["bus_stream_storage"] = "\(settings.streamStorage.rawValue)"
             values["bus_follow"] = "\(settings.following.rawValue)"
             values["bus_linger"] = "\(bus.busLinger)"
         }
@@ -478,6 +479,7 @@ struct OperationsOptions: ParsableArguments {
 
 extension SimulatorTarget: ExpressibleByArgument {}
 extension BusSettings.Following: ExpressibleByArgument {}
+extension BusSettings.StreamStorage: ExpressibleByArgument {}
 
 struct BusOptions: ParsableArguments {
     @Option(help: ArgumentHelp("NATS servers (comma-separated nats://[user:password@|token@]host:port): every update reaches this instance through them, and /feed publishes into them. Requires JetStream for snapshots.", valueName: "urls"))
@@ -494,6 +496,9 @@ struct BusOptions: ParsableArguments {
 
     @Option(parsing: .unconditional, help: "Replicas of the stream when this instance creates it (3 on a NATS cluster).")
     var busStreamReplicas = 1
+
+    @Option(help: ArgumentHelp("Storage of the stream when this instance creates it: file (survives a NATS restart, so writers continue their seq) or memory (lower latency under load).", valueName: "file|memory"))
+    var busStreamStorage: BusSettings.StreamStorage = .file
 
     @Option(help: ArgumentHelp("Which subjects to follow: interest (the symbols clients want, each until --bus-linger after its last client) or all (<prefix>.>, for small universes).", valueName: "interest|all"))
     var busFollow: BusSettings.Following = .interest
@@ -538,6 +543,7 @@ struct BusOptions: ParsableArguments {
         settings.prefix = busPrefix
         settings.stream = busStream
         settings.streamReplicas = busStreamReplicas
+        settings.streamStorage = busStreamStorage
         settings.following = busFollow
         settings.linger = UInt64(busLinger * 1e9)
         var name = [CChar](repeating: 0, count: 256)

@@ -28,7 +28,7 @@ import Testing
         return found.sorted()
     }
 
-    @Test(arguments: ["frame-stream", "http-request", "command", "feed", "token"])
+    @Test(arguments: ["frame-stream", "http-request", "command", "feed", "token", "nats"])
     func everyCorpusFileRunsCleanly(target: String) throws {
         let files = Self.files(target)
         #expect(files.count >= 3, "a seed corpus for \(target)")
@@ -38,6 +38,7 @@ import Testing
         case "http-request": run = HTTPRequestTarget.run
         case "command": run = CommandTarget.run
         case "feed": run = FeedTarget.run
+        case "nats": run = NATSTarget.run
         default: run = TokenTarget.run
         }
         for file in files {

@@ -78,3 +78,21 @@ import Testing
         #expect(changes == ["3 true", "3 false"])
     }
 }
+
+@Suite struct BusMessageOnePassTests {
+    func one(_ text: String) -> FeedUpdate? {
+        var decoder = FeedDecoder(busMessages: true)
+        return Array(text.utf8).withUnsafeBytes { decoder.decodeBusMessage($0) }
+    }
+
+    @Test func onlyAWholeValidObjectIsAnUpdate() {
+        let valid = #"{"symbol":"A","last":1,"bid":1,"ask":1,"book":[[1,2,3,4]],"seq":3,"ts":9}"#
+        #expect(one(valid)?.sequence == 3)
+        #expect(one(valid)?.book.count == 1)
+        for broken in [String(valid.dropLast()), valid + "x", valid + "{}", "[" + valid + "]",
+                       #"{"symbol":"A","last":1.2.3,"bid":1,"ask":1,"seq":3}"#, #"{"symbol":"A","last":1,"bid":1,"ask":1,"seq":3,}"#,
+                       #"{"symbol":"A","last":1,"bid":1,"ask":1,"book":[[1,2,3,4],"seq":3}"#, "", "{", "null"] {
+            #expect(one(broken) == nil, "\(broken)")
+        }
+    }
+}

@@ -79,6 +79,19 @@ public struct FeedDecoder {
         return nil
     }
 
+    /// One bus message (a single object), in one pass: nil when it is not valid JSON, not one
+    /// object, or not a valid update. (`decode` checks a whole batch first, so nothing of a
+    /// broken batch is applied; one object needs no second pass for that: nothing is
+    /// returned unless the object parsed to its end.)
+    public mutating func decodeBusMessage(_ bytes: UnsafeRawBufferPointer) -> FeedUpdate? {
+        var reader = JSONReader(bytes)
+        guard reader.peekValueStart() == UInt8(ascii: "{") else { return nil }
+        var decoded: FeedUpdate?
+        decodeOne(&reader, index: 0, onUpdate: { decoded = $1 }, onError: { _, _ in })
+        guard (try? reader.finish()) != nil else { return nil }
+        return decoded
+    }
+
     private mutating func decodeOne(_ reader: inout JSONReader, index: Int,
                                     onUpdate: (Int, FeedUpdate) -> Void, onError: (Int, String) -> Void) {
         guard reader.peekValueStart() == UInt8(ascii: "{") else {
@@ -93,7 +106,11 @@ public struct FeedDecoder {
         var seen: (symbol: Bool, last: Bool, bid: Bool, ask: Bool) = (false, false, false, false)
         var problem: String?
         var update = scratch
-        try? reader.readObject { reader, key in
+        // The book's storage now belongs to `update` alone, so appending levels allocates nothing.
+        scratch.book = []
+        // In a batch the document was checked first; a bus message was not, and a value that
+        // cannot even be skipped ends it as not well-formed.
+        let wellFormed = (try? reader.readObject { reader, key in
             _ = reader.peekValueStart()
             let valueStart = reader.index
             do {
@@ -144,13 +161,15 @@ public struct FeedDecoder {
                 }
             } catch let failure as JSONReader.Failure {
                 problem = problem ?? failure.message
-                // The document is known to be well-formed: skip the whole value and go on.
+                // Skip the whole value and go on (to the next field's problem, if any).
                 reader.rewind(to: valueStart)
                 try reader.skipValue()
             }
-        }
+        }) != nil
         scratch = update
-        if let problem {
+        if !wellFormed {
+            onError(index, "not valid JSON")
+        } else if let problem {
             onError(index, problem)
         } else if !(seen.symbol && seen.last && seen.bid && seen.ask) {
             onError(index, "an update needs \"symbol\", \"last\", \"bid\" and \"ask\"")
