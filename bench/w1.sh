@@ -67,24 +67,12 @@ for run in $(seq "$runs"); do
         /^tickstream_feed_updates_total/ {u += $2} /^tickstream_deflate_compressions_total / {c = $2}
         /^tickstream_tls_records_total / {r = $2} /^tickstream_tls_record_plaintext_bytes_total / {rb = $2}
         /^tickstream_socket_writes_total / {w = $2}
-        /^tickstream_bus_feed_lag_seconds_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; bound[n] = le; cum[n] = $2 }
-        /^tickstream_bus_feed_lag_seconds_count / {lagn = $2}
-        function quantile(q,   i, target, lower, below) {
-            target = q * lagn; lower = 0; below = 0
-            for (i = 1; i <= n; i++) {
-                if (cum[i] >= target) {
-                    if (bound[i] == "+Inf") return "> " lower * 1000 " ms"
-                    return sprintf("%.3f ms", (lower + (bound[i] - lower) * (target - below) / (cum[i] - below)) * 1000)
-                }
-                lower = bound[i]; below = cum[i]
-            }
-        }
         END {
-            if (lagn > 0) printf "bus lag (publisher ts to gateway receive, histogram-interpolated): p50 %s, p99 %s over %d messages\n", quantile(0.5), quantile(0.99), lagn
             printf "wire bytes per delivery: v1 %.1f, v2 %.1f; deflate compressions per update %.2f\n", b1 / m1, b2 / m2, c / u
             if (w > 0) printf "writes per delivery (whole run, gateway /metrics): %.3f\n", w / (m1 + m2)
             if (r > 0) printf "TLS records: %d, %.1f frames and %.0f plaintext bytes per record\n", r, (m1 + m2) / r, rb / r
         }' <<<"$metrics" >&2
+    python3 bench/bus_lag.py <<<"$metrics" >&2
     kill $pid; wait $pid 2>/dev/null || true
     results+=("$json")
 done
