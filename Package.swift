@@ -104,6 +104,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "NATSTests", dependencies: ["NATS", "EventLoop", "TestSupport"]),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "MarketData"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
         .testTarget(
             name: "GatewayTests",

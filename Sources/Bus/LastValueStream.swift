@@ -49,6 +49,33 @@ struct LastValueStream {
         }
     }
 
+    /// The symbols the stream holds a message for (stream info with a subject filter), or nil
+    /// when it cannot say.
+    func listSymbols(_ completion: @escaping ([String]?) -> Void) {
+        let request = "{\"subjects_filter\":\"\(settings.prefix).>\"}"
+        client.request("$JS.API.STREAM.INFO.\(settings.stream)", payload: Array(request.utf8), timeout: settings.requestTimeout) { result in
+            guard case .success(let reply) = result else { return completion(nil) }
+            completion(Self.symbols(inStreamInfo: reply.payload, prefix: settings.prefix))
+        }
+    }
+
+    /// The symbols of `"subjects":{"md.AAPL":1,...}` in a stream info reply: the keys under
+    /// the prefix that are valid symbols. Nil when the reply has no subjects map.
+    static func symbols(inStreamInfo payload: [UInt8], prefix: String) -> [String]? {
+        let text = String(decoding: payload, as: UTF8.self)
+        guard let start = text.firstRange(of: "\"subjects\":{") else { return nil }
+        let body = text[start.upperBound...].prefix { $0 != "}" }
+        let lead = prefix + "."
+        var names: [String] = []
+        for entry in body.split(separator: ",") {
+            let key = entry.split(separator: ":", maxSplits: 1).first.map { $0.filter { $0 != "\"" && $0 != " " } } ?? ""
+            guard key.hasPrefix(lead) else { continue }
+            let name = String(key.dropFirst(lead.count))
+            if SymbolSyntax.isValid(name) { names.append(name) }
+        }
+        return names.sorted()
+    }
+
     /// Fetches the last message of `symbol`'s subject (JetStream direct get).
     func fetchLast(_ symbol: String, _ completion: @escaping (Fetched) -> Void) {
         let subject = "$JS.API.DIRECT.GET.\(settings.stream).\(settings.subject(of: symbol))"

@@ -39,6 +39,8 @@ public final class MarketBus {
     /// Symbols (all mode) that have had a client since the last connect: fetched once each.
     private var fetchedSinceConnect = Set<SymbolID>()
     private var prefixLength: Int
+    private var symbolListTimer: Timer?
+    static let symbolListInterval: UInt64 = 30_000_000_000
 
     public init(loop: EventLoop, service: MarketDataService, settings: BusSettings) {
         self.loop = loop
@@ -66,6 +68,7 @@ public final class MarketBus {
 
     /// Stops reading the bus (at the end of a drain), flushing what the writer queued.
     public func stop() {
+        symbolListTimer?.cancel()
         writer.stop()
         client.stop()
         for (_, timer) in lingering { timer.cancel() }
@@ -139,6 +142,7 @@ public final class MarketBus {
                 } else {
                     self.onEvent?(.streamReady(self.settings.stream))
                     self.refetchAll()
+                    self.refreshFleetSymbols()
                 }
                 self.writer.busConnected(streamAvailable: problem == nil)
             }
@@ -146,6 +150,18 @@ public final class MarketBus {
             streamProblem = "not connected"
         case .serverError, .lameDuck:
             break
+        }
+    }
+
+    /// Learns which symbols the fleet serves (for `list_symbols` on an instance that follows
+    /// few of them), now and every `symbolListInterval` while connected.
+    private func refreshFleetSymbols() {
+        stream.listSymbols { [unowned self] names in
+            if let names { self.service.fleetSymbols = names }
+        }
+        symbolListTimer?.cancel()
+        symbolListTimer = loop.schedule(after: Self.symbolListInterval) { [unowned self] in
+            if self.client.status == .connected { self.refreshFleetSymbols() }
         }
     }
 

@@ -273,40 +273,11 @@ public final class Gateway {
     }
 
     private var feedWasFresh = false
-    private var lastBusFailureLog: UInt64 = 0
 
     /// Connects to the bus, logging what happens to it.
     private func startBus(_ bus: MarketBus) {
-        let logger = self.logger
-        bus.onEvent = { [unowned self] event in
-            switch event {
-            case .client(.connected(let server, let info)):
-                logger.notice("bus connected", metadata: ["server": "\(server)", "server_name": "\(info.serverName)",
-                                                          "version": "\(info.version)", "jetstream": "\(info.jetStream)"])
-            case .client(.disconnected(let server, let reason)):
-                logger.warning("bus disconnected: reconnecting; clients stay connected and get a fresh snapshot after it",
-                               metadata: ["server": "\(server)", "reason": "\(reason)"])
-            case .client(.connectFailed(let server, let reason, let retryIn)):
-                // Every attempt while the bus is down would be a line: once a second at most.
-                let now = MonotonicClock.now()
-                if now &- self.lastBusFailureLog >= 1_000_000_000 {
-                    self.lastBusFailureLog = now
-                    logger.warning("bus connection failed", metadata: ["server": "\(server)", "reason": "\(reason)",
-                                                                       "retry_in_ms": "\(retryIn / 1_000_000)"])
-                }
-            case .client(.serverError(let text)):
-                logger.warning("bus server error", metadata: ["error": "\(text)"])
-            case .client(.lameDuck(let server)):
-                logger.notice("bus server entering lame duck mode: moving to another", metadata: ["server": "\(server)"])
-            case .streamReady(let stream):
-                logger.info("bus stream ready", metadata: ["stream": "\(stream)"])
-            case .streamUnavailable(let why):
-                logger.error("bus stream unavailable: no snapshots for new subscribers, and a restarted writer numbers from 1",
-                             metadata: ["reason": "\(why)"])
-            case .snapshotFailed(let symbol, let reason):
-                logger.warning("bus snapshot fetch failed", metadata: ["symbol": "\(symbol)", "reason": "\(reason)"])
-            }
-        }
+        let log = BusEventLog(logger: logger)
+        bus.onEvent = { log.record($0) }
         bus.start()
         logger.notice("bus: following \(bus.settings.following == .all ? "every subject" : "subscribed symbols")",
                       metadata: ["servers": "\(bus.settings.servers.map(\.description).joined(separator: ","))",

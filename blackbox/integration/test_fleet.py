@@ -133,6 +133,8 @@ def test_a_fresh_instance_answers_subscribe_with_the_current_snapshot(gateway_fa
     run(publish(a, [update("SNAP", i) for i in range(25)]))
     time.sleep(0.2)
     fresh = bus_gateway(gateway_factory, nats_server.url)  # started after every update
+    # It lists what the fleet serves before any client of its own asked for it.
+    assert wait_for(lambda: '"SNAP"' in get(fresh.port, "/symbols")[1], 5)
 
     async def first_message():
         async with websockets.connect(f"{fresh.url}/ws", subprotocols=["v2"]) as ws:

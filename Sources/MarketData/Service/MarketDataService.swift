@@ -51,15 +51,22 @@ public final class MarketDataService: FeedIngest {
 
     public func name(of symbol: SymbolID) -> String { symbols.name(of: symbol) }
 
-    /// Symbols with data to send, sorted: the simulator's, and every symbol a publisher has
-    /// updated. (A symbol only subscribed to, with no data, is not served.) Cold path: for
-    /// `GET /symbols` and v2's `list_symbols`.
+    /// Symbols with data to send, sorted: the simulator's, every symbol a publisher has
+    /// updated, and (with a bus) every symbol the fleet's stream holds. (A symbol only
+    /// subscribed to, with no data, is not served.) Cold path: for `GET /symbols` and v2's
+    /// `list_symbols`.
     public var servedSymbols: [String] {
-        (0..<symbols.count).compactMap { index -> String? in
+        let here = (0..<symbols.count).compactMap { index -> String? in
             let id = SymbolID(index)
             return simulated.contains(id) || store.state(of: id) != nil ? symbols.name(of: id) : nil
-        }.sorted()
+        }
+        return Set(here).union(fleetSymbols).sorted()
     }
+
+    /// Symbols the bus's stream has data for, learnt at each connect and refreshed: what any
+    /// instance of the fleet serves, even those no client of this one follows yet. Not interned
+    /// (the symbol table is bounded by what clients here make it remember).
+    public var fleetSymbols: [String] = []
 
     /// A simulated market over `names` (registered here), each starting at its usual price.
     /// The caller makes sure they fit within `maxSymbols`.
