@@ -115,6 +115,7 @@ public final class Gateway {
         HealthEndpoints.register(on: operations, context: context, service: service, bus: bus,
                                  isListening: { [unowned self] in self.isListening },
                                  simulatorRunning: { [unowned self] in self.simulator?.isRunning })
+        if configuration.web { WebEndpoints.register(on: router, context: context, service: service, bus: bus) }
         router.addHTTP("/symbols", methods: ["GET", "HEAD"]) { _, _ in
             let served = service.servedSymbols
             var writer = ByteWriter(capacity: 64 + served.count * 12)

@@ -151,6 +151,7 @@ struct GatewayCommand: ParsableCommand {
         settings.port = listener.port
         settings.reusePort = listener.reusePort
         settings.echo = listener.echo
+        settings.web = listener.web == .on
         settings.tlsCertificatePath = tls.certificate
         settings.tlsKeyPath = tls.key
         settings.tlsKeyPasswordPath = tls.keyPasswordFile
@@ -206,7 +207,7 @@ struct GatewayCommand: ParsableCommand {
     func effectiveConfiguration() -> Logger.Metadata {
         var values: Logger.Metadata = [
             "version": "\(BuildInfo.version)",
-            "host": "\(listener.host)", "port": "\(listener.port)", "reuse_port": "\(listener.reusePort)", "echo": "\(listener.echo)",
+            "host": "\(listener.host)", "port": "\(listener.port)", "reuse_port": "\(listener.reusePort)", "echo": "\(listener.echo)", "web": "\(listener.web.rawValue)",
             "max_message_bytes": "\(limits.maxMessageBytes)", "feed_max_message_bytes": "\(limits.feedMaxMessageBytes)",
             "echo_max_message_bytes": "\(limits.echoMaxMessageBytes)", "message_rate": "\(limits.messageRate)",
             "message_burst": "\(limits.messageBurst)", "max_connections_per_address": "\(limits.maxConnectionsPerAddress)",
@@ -303,6 +304,9 @@ struct ListenerOptions: ParsableArguments {
 
     @Flag(help: "Serve /echo, which echoes every message (conformance testing).")
     var echo = false
+
+    @Option(help: ArgumentHelp("Serve the live page (GET /), its client (/tickstream.js) and /stats on --port: on or off.", valueName: "on|off"))
+    var web: Switch = .on
 
     @Option(help: "Serve /health/*, /metrics and /admin/* on this port (of --admin-host) only, not on --port. 0 picks a free port (logged).")
     var adminPort: Int?

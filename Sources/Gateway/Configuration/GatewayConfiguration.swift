@@ -9,6 +9,8 @@ public struct GatewayConfiguration: Sendable {
     public var port = 8080
     /// Set SO_REUSEPORT so another instance can share the port during a deploy.
     public var reusePort = false
+    /// Serve the live page (`/`), its client (`/tickstream.js`) and `/stats` on the public port.
+    public var web = true
     /// When set, health, metrics and admin endpoints are served on this port only (of
     /// `adminHost`), not on the public one. 0 picks a free port.
     public var adminPort: Int?

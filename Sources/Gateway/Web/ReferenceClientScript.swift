@@ -1,0 +1,185 @@
+/// `GET /tickstream.js`: the reference browser client (protocols/browser.md). Kept here as
+/// text so the binary serves it with no resource bundle and no build step; it is plain
+/// JavaScript, edited in place.
+enum ReferenceClientScript {
+    static let source = ##"""
+// Tickstream's reference browser client (protocols/browser.md). Plain JavaScript, no build.
+//
+//   const client = new Tickstream.Client("ws://localhost:8080/ws", {
+//     symbols: ["AAPL", "MSFT"], depth: 5, token: null,
+//     onUpdate(update, info) {},   // info: {gap: missed updates before this one (0: continuous)}
+//     onState(state, detail) {},   // "connecting", "open", "reconnecting", "closed"
+//   });
+//   client.connect();
+//
+// What it does that every client must:
+// - offers v2 then v1 and keeps what the server chose (client.protocol);
+// - follows each symbol's seq: a jump is a gap (updates it missed), counted in client.stats.gaps;
+//   seq at or below the last seen is a repeat (a snapshot after a reconnect) and is not a gap;
+// - follows the drain protocol: on {"type":"reconnect"} it waits retry_after_ms plus jitter,
+//   reconnects and resubscribes; so on Close 1001 without a notice, and on a network error or an
+//   abnormal close, with exponential backoff (0.25 s doubling to 8 s, jittered);
+// - after a reconnect, says per symbol whether the sequence continued (the snapshot's seq follows
+//   the last one seen) or jumped (client.stats.continuity).
+(function (root) {
+  "use strict";
+
+  class Client {
+    constructor(url, options = {}) {
+      this.url = url;
+      this.symbols = new Set(options.symbols || []);
+      this.depth = options.depth || 1;
+      this.token = options.token || null;
+      this.onUpdate = options.onUpdate || (() => {});
+      this.onState = options.onState || (() => {});
+      this.onMessage = options.onMessage || (() => {});
+      this.protocol = null;
+      this.state = "idle";
+      this.lastSeq = new Map();        // symbol -> last seq seen, kept across reconnects
+      this.awaitingContinuity = new Set();
+      this.snapshotPending = new Set();  // symbols whose next message is the snapshot on subscribe
+      this.stats = { messages: 0, gaps: 0, missed: 0, reconnects: 0, drains: 0, latencyMs: [], continuity: [] };
+      this.failures = 0;
+      this.ws = null;
+      this.timer = null;
+      this.stopped = false;
+      this.reconnectNotice = null;
+    }
+
+    /** Opens the connection (and keeps reopening it until close()). */
+    connect() {
+      this.stopped = false;
+      clearTimeout(this.timer);
+      let target = this.url;
+      if (this.token) target += (target.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(this.token);
+      this.setState("connecting");
+      const ws = new WebSocket(target, ["v2", "v1"]);
+      this.ws = ws;
+      ws.onopen = () => {
+        this.protocol = ws.protocol || "v1";
+        this.failures = 0;
+        this.reconnectNotice = null;
+        this.setState("open", this.protocol);
+        this.sendSubscribe([...this.symbols]);
+      };
+      ws.onmessage = (event) => this.receive(event.data);
+      ws.onclose = (event) => this.closed(event);
+    }
+
+    /** Adds symbols (and sets the depth for all of them). */
+    subscribe(symbols, depth) {
+      if (depth) this.depth = depth;
+      for (const symbol of symbols) this.symbols.add(symbol);
+      this.sendSubscribe(symbols);
+    }
+
+    unsubscribe(symbols) {
+      for (const symbol of symbols) this.symbols.delete(symbol);
+      this.send(this.protocol === "v1"
+        ? symbols.map((symbol) => ({ type: "unsubscribe", symbol }))
+        : [{ type: "unsubscribe", symbols }]);
+    }
+
+    /** Asks for the symbols the gateway serves; the answer comes to onMessage as {type:"symbols"}. */
+    listSymbols() {
+      if (this.protocol === "v2") this.send([{ type: "list_symbols" }]);
+    }
+
+    close() {
+      this.stopped = true;
+      clearTimeout(this.timer);
+      if (this.ws) this.ws.close(1000, "bye");
+      this.setState("closed");
+    }
+
+    // --- internals ---
+
+    sendSubscribe(symbols) {
+      if (!symbols.length) return;
+      for (const symbol of symbols) this.snapshotPending.add(symbol);
+      this.send(this.protocol === "v1"
+        ? symbols.map((symbol) => ({ type: "subscribe", symbol }))
+        : [{ type: "subscribe", symbols, depth: this.depth }]);
+    }
+
+    send(commands) {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      for (const command of commands) this.ws.send(JSON.stringify(command));
+    }
+
+    receive(text) {
+      let message;
+      try { message = JSON.parse(text); } catch (error) { return; }
+      if (message.type === "reconnect") {
+        // The server drains: it will close with 1001 once our queue is flushed.
+        this.reconnectNotice = message;
+        this.stats.drains += 1;
+        this.onMessage(message);
+        return;
+      }
+      if (message.type) { this.onMessage(message); return; }
+      if (message.symbol === undefined) return;
+      this.stats.messages += 1;
+      let gap = 0;
+      if (message.seq !== undefined) {
+        const last = this.lastSeq.get(message.symbol);
+        if (last !== undefined && message.seq > last + 1) {
+          gap = message.seq - last - 1;
+          this.stats.gaps += 1;
+          this.stats.missed += gap;
+        }
+        if (this.awaitingContinuity.has(message.symbol)) {
+          this.awaitingContinuity.delete(message.symbol);
+          this.stats.continuity.push({ symbol: message.symbol, before: last, after: message.seq, continuous: gap === 0 });
+        }
+        if (last === undefined || message.seq > last) this.lastSeq.set(message.symbol, message.seq);
+      }
+      // A snapshot carries the time of the symbol's last update, which may be long ago: it says
+      // nothing about latency.
+      const snapshot = this.snapshotPending.delete(message.symbol);
+      if (message.ts && !snapshot) {
+        const latency = Date.now() - message.ts / 1000;
+        this.stats.latencyMs.push(latency);
+        if (this.stats.latencyMs.length > 2000) this.stats.latencyMs.splice(0, 1000);
+      }
+      this.onUpdate(message, { gap });
+    }
+
+    closed(event) {
+      if (this.ws && event.target !== this.ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      let delay;
+      if (this.reconnectNotice) {
+        // The drain protocol: the server's spread plus our own jitter.
+        delay = this.reconnectNotice.retry_after_ms + Math.random() * 250;
+      } else if (event.code === 1001) {
+        delay = 100 + Math.random() * 900;
+      } else {
+        this.failures += 1;
+        const ceiling = Math.min(8000, 250 * 2 ** (this.failures - 1));
+        delay = ceiling / 2 + Math.random() * ceiling / 2;
+      }
+      this.stats.reconnects += 1;
+      for (const symbol of this.symbols) if (this.lastSeq.has(symbol)) this.awaitingContinuity.add(symbol);
+      this.setState("reconnecting", `${event.code || "network error"}; again in ${Math.round(delay)} ms`);
+      this.timer = setTimeout(() => this.connect(), delay);
+    }
+
+    setState(state, detail) {
+      this.state = state;
+      this.onState(state, detail);
+    }
+  }
+
+  /** The p-th percentile (0-100) of numbers. */
+  function percentile(values, p) {
+    if (!values.length) return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  root.Tickstream = { Client, percentile };
+})(typeof window !== "undefined" ? window : globalThis);
+"""##
+}
