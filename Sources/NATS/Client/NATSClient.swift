@@ -383,7 +383,9 @@ public final class NATSClient: StreamSocketDelegate {
         case .message(let message):
             statistics.messagesIn &+= 1
             statistics.payloadBytesIn &+= UInt64(message.payload.count)
-            subscriptions[message.sid]?.handler(message)
+            // Out of the table before the call: a handler may subscribe or unsubscribe.
+            guard let subscription = subscriptions[message.sid] else { return }
+            subscription.handler(message)
         case .ping:
             send { NATSCommands.pong(to: &$0) }
         case .pong:
