@@ -231,3 +231,17 @@ def test_version_and_build_info(gateway_factory):
     samples = metrics(gw.port)
     info = [labels for (name, labels), v in samples.items() if name == "tickstream_build_info" and v == 1]
     assert len(info) == 1 and dict(info[0])["version"] == version
+
+
+def test_the_readme_flag_table_and_the_binary_agree():
+    """Every flag README's table names exists, and every flag the binary takes is in the table."""
+    import re
+    from conftest import ROOT
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    start = readme.index("## Flags")
+    table = readme[start:readme.index("\n## ", start + 1)]
+    documented = set(re.findall(r"^\| `(--[a-z0-9-]+)`", table, re.M))
+    help_text = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=10).stdout
+    accepted = set(re.findall(r"^\s+(--[a-z0-9-]+)", help_text, re.M)) - {"--help", "--version"}
+    assert documented == accepted, (sorted(documented - accepted), sorted(accepted - documented))
