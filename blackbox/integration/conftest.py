@@ -35,6 +35,18 @@ def wait_for(condition, seconds=10.0, step=0.05) -> bool:
     return condition()
 
 
+def terminate(process: subprocess.Popen, seconds: float) -> int:
+    """SIGTERM, then SIGKILL if it is still there after `seconds`; its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,14 +78,7 @@ class Gateway:
         return f"ws://127.0.0.1:{self.port}"
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return terminate(self.process, 15)
 
     def output(self) -> str:
         return self.process.stdout.read().decode(errors="replace")
@@ -141,13 +146,8 @@ class NatsServer:
             self.process.wait()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            terminate(self.process, 10)
         shutil.rmtree(self.store, ignore_errors=True)
 
 

@@ -105,10 +105,7 @@ public final class NATSClient: StreamSocketDelegate {
     public func stop() {
         stopped = true
         retryTimer?.cancel()
-        let current = socket
-        teardown()
-        current?.shutdownAfterFlush(lingerTimeout: 1_000_000_000)
-        status = .disconnected
+        teardown(flushingFirst: true)
     }
 
     /// Subjects subscribed to (each re-sent after a reconnect).
@@ -285,10 +282,7 @@ public final class NATSClient: StreamSocketDelegate {
     /// that grows with each failure.
     private func failAttempt(_ reason: String) {
         guard let target = server, status == .connecting else { return }
-        let current = socket
         teardown()
-        current?.close()
-        status = .disconnected
         statistics.connectFailures &+= 1
         guard !stopped else { return }
         let delay = scheduleRetry()
@@ -301,10 +295,7 @@ public final class NATSClient: StreamSocketDelegate {
             failAttempt(reason)
             return
         }
-        let current = socket
         teardown()
-        current?.close()
-        status = .disconnected
         statistics.disconnects &+= 1
         guard !stopped else { return }
         onEvent?(.disconnected(target, reason: reason))
@@ -328,8 +319,9 @@ public final class NATSClient: StreamSocketDelegate {
         delay / 2 + UInt64.random(in: 0...max(1, delay / 2))
     }
 
-    /// Forgets the current socket, connector, lookup and timers; fails requests in flight.
-    private func teardown() {
+    /// Ends the current connection: closes its socket (at once, or once what is queued is
+    /// written), forgets the connector, lookup and timers, and fails requests in flight.
+    private func teardown(flushingFirst: Bool = false) {
         handshakeTimer?.cancel()
         handshakeTimer = nil
         pingTimer?.cancel()
@@ -341,8 +333,12 @@ public final class NATSClient: StreamSocketDelegate {
             _ = Glibc.close(connector.fd)
             self.connector = nil
         }
-        socket?.delegate = nil
+        if let socket {
+            socket.delegate = nil
+            if flushingFirst { socket.shutdownAfterFlush(lingerTimeout: 1_000_000_000) } else { socket.close() }
+        }
         socket = nil
+        status = .disconnected
         connectSent = false
         requests.failAll(.disconnected)
     }
