@@ -230,7 +230,9 @@ def test_reconnect_through_a_takeover_deploy(tmp_path):
         assert "100 seq restarts" in out and result.returncode == 1, out
     finally:
         old.stop()
-        subprocess.run(["pkill", "-TERM", "-f", f"--takeover {control}"])
+        # The pattern must not start with "-": pkill would take it for an option and, failing,
+        # leave the new instance running after the test.
+        subprocess.run(["pkill", "-TERM", "-f", f"takeover {control}"])
 
 
 def test_a_failing_during_command_fails_the_run(gateway_factory):
