@@ -38,7 +38,7 @@ public final class MarketBus {
     private var wildcard: UInt64?
     /// Symbols (all mode) that have had a client since the last connect: fetched once each.
     private var fetchedSinceConnect = Set<SymbolID>()
-    private var prefixLength: Int
+    private let prefixLength: Int
     private var symbolListTimer: Timer?
     static let symbolListInterval: UInt64 = 30_000_000_000
 

@@ -41,8 +41,6 @@ final class NATSRequests {
         inboxPrefix = "_INBOX." + String((0..<22).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }) + "."
     }
 
-    var count: Int { pending.count }
-
     func add(timeout: UInt64, loop: EventLoop,
                       completion: @escaping (Result<NATSReply, NATSRequestError>) -> Void) -> String {
         let token = String(nextToken)
