@@ -32,6 +32,10 @@ public struct SymbolPermissions: Sendable, Equatable {
         }
     }
 
+    /// The claim's entries again (exact symbols sorted, then the prefixes as `PREFIX*`):
+    /// `SymbolPermissions(entries)` gives back the same permissions.
+    public var entries: [String] { exact.sorted() + prefixes.map { $0 + "*" } }
+
     public func allows(_ symbol: String) -> Bool {
         exact.contains(symbol) || prefixes.contains { symbol.hasPrefix($0) }
     }

@@ -61,6 +61,9 @@ public final class MarketBus {
         }
         if settings.following == .all {
             wildcard = client.subscribe(settings.prefix + ".>") { [unowned self] message in self.received(message) }
+        } else {
+            // Subscribers that came before the bus did (connections handed over at start).
+            for symbol in 0..<SymbolID(service.symbols.count) where service.registry.subscriberCount(of: symbol) > 0 { follow(symbol) }
         }
         writer.start()
         client.start()

@@ -66,30 +66,57 @@ int ts_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_leng
     return accept4(listen_fd, (struct sockaddr *)peer, peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
+int ts_send_fds(int sock, const int *fds, int count, const void *data, size_t length) {
+    if (count < 0 || count > TS_MAX_FDS_PER_MESSAGE || length == 0) { errno = EINVAL; return -1; }
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = length };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * TS_MAX_FDS_PER_MESSAGE)]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (count > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)count);
+    }
+    ssize_t sent;
+    do { sent = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    return (size_t)sent == length ? 0 : -1;
+}
+
+ssize_t ts_recv_fds(int sock, int *fds, int max_fds, int *received, void *data, size_t length) {
+    *received = 0;
+    if (max_fds < 0 || max_fds > TS_MAX_FDS_PER_MESSAGE) { errno = EINVAL; return -1; }
+    struct iovec iov = { .iov_base = data, .iov_len = length };
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * TS_MAX_FDS_PER_MESSAGE)]; } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n <= 0) return n;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *incoming = (int *)CMSG_DATA(cmsg);
+        for (int i = 0; i < count; i++) {
+            // More than asked for cannot be kept: close them rather than leak them.
+            if (*received < max_fds) fds[(*received)++] = incoming[i]; else close(incoming[i]);
+        }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) { errno = EMSGSIZE; return -2; }
+    return n;
+}
+
 int ts_send_fd(int sock, int fd) {
     char byte = 'L';
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+    return ts_send_fds(sock, &fd, 1, &byte, 1);
 }
 
 int ts_recv_fd(int sock) {
     char byte;
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    int fd = -1, received = 0;
+    if (ts_recv_fds(sock, &fd, 1, &received, &byte, 1) != 1 || received != 1) return -1;
     return fd;
 }
 

@@ -58,6 +58,10 @@ public final class ConnectionCompression {
     /// between messages (a server that refused `server_no_context_takeover`).
     public var ownInflateBytes: Int { ownInflater?.estimatedMemoryBytes ?? 0 }
 
+    /// Whether the peer keeps its compression window between messages: then this connection
+    /// holds a zlib stream of its own, which cannot move to another process.
+    public var keepsPeerContext: Bool { ownInflater != nil }
+
     /// Inflates a message the peer sent compressed, within `limit` inflated bytes.
     func inflate(_ payload: UnsafeRawBufferPointer, limit: Int) -> Result<UnsafeRawBufferPointer, MessageInflater.Failure> {
         if let ownInflater { return ownInflater.inflate(payload, limit: limit, keepContext: true) }

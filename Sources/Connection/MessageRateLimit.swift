@@ -41,6 +41,19 @@ struct MessageRateLimiter {
         fullAt = now
     }
 
+    /// A bucket carried over from another process: `debt` nanoseconds of messages not yet
+    /// earned back, and the refusals in a row so far.
+    init(_ limit: MessageRateLimit, now: UInt64, debt: UInt64, refusedInARow: Int32) {
+        self.init(limit, now: now)
+        fullAt = now &+ min(debt, capacity)
+        self.refusedInARow = refusedInARow
+    }
+
+    /// What a bucket carried over needs: its debt at `now` and the refusals in a row.
+    func carried(now: UInt64) -> (debt: UInt64, refusedInARow: Int32) {
+        (fullAt > now ? fullAt - now : 0, refusedInARow)
+    }
+
     mutating func admit(now: UInt64) -> Verdict {
         // A bucket that filled up while the client was quiet holds `burst` messages, no more.
         let start = max(fullAt, now)

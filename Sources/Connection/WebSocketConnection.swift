@@ -61,18 +61,18 @@ public final class WebSocketConnection: StreamSocketDelegate {
     // only what it reads, and the client's extra state sits behind one optional reference.
     private let handshakeTimeout: UInt64
     private let closeTimeout: UInt64
-    private let server: ServerConnectionDelegate?
+    let server: ServerConnectionDelegate?
     private let client: ClientState?
     private var requestParser: HTTPRequestParser?
-    private var reader: MessageReader?
+    var reader: MessageReader?
     /// The route's message rate (server role), when it has one.
-    private var rateLimiter: MessageRateLimiter?
+    var rateLimiter: MessageRateLimiter?
     /// Loop time of the last input once open, and of our last ping: the liveness check's clock.
-    private var lastInputAt: UInt64 = 0
-    private var lastPingAt: UInt64 = 0
+    var lastInputAt: UInt64 = 0
+    var lastPingAt: UInt64 = 0
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
-    private var timer: Timer?
+    var timer: Timer?
 
     /// What only a client connection needs.
     private final class ClientState {
@@ -130,6 +130,36 @@ public final class WebSocketConnection: StreamSocketDelegate {
             guard self.phase == .awaitingResponse else { return }
             self.abort(because: "no handshake response within the handshake timeout")
         }
+    }
+
+    /// A server connection adopted mid-stream from another process (a live handover, see
+    /// `ConnectionHandover`): open, with its partial message, rate bucket, liveness clocks,
+    /// unread input and unwritten output restored. Nil when the state does not fit this route's
+    /// limits; the caller then closes the socket.
+    public init?(adopting state: ConnectionHandover, socket: StreamSocket, limits: ConnectionLimits, route: RouteLimits,
+                 compression: ConnectionCompression?, delegate: ServerConnectionDelegate) {
+        guard let reader = MessageReader(role: .server, maxMessageLength: route.maxMessageBytes,
+                                         acceptsCompressed: compression != nil, resuming: state.reader),
+              state.input.count <= ConnectionLimits.bufferedFrameBytes(maxMessageBytes: route.maxMessageBytes) else { return nil }
+        self.socket = socket
+        self.role = .server
+        handshakeTimeout = limits.handshakeTimeout
+        closeTimeout = limits.closeTimeout
+        server = delegate
+        client = nil
+        phase = .open
+        didOpen = true
+        subprotocol = state.subprotocol
+        self.compression = compression
+        self.reader = reader
+        let now = socket.loop.now
+        lastInputAt = now &- state.silentFor
+        lastPingAt = state.sincePing == .max ? 0 : now &- state.sincePing
+        rateLimiter = route.messageRate.map { MessageRateLimiter($0, now: now, debt: state.rateDebt, refusedInARow: state.refusedInARow) }
+        socket.maxBufferedInput = ConnectionLimits.bufferedFrameBytes(maxMessageBytes: route.maxMessageBytes)
+        socket.delegate = self
+        socket.restoreInput(state.input)
+        state.output.withUnsafeBytes { socket.enqueueCopy($0) }
     }
 
     // MARK: Output
@@ -440,6 +470,15 @@ public final class WebSocketConnection: StreamSocketDelegate {
                 return consumed + readFrames(UnsafeMutableRawBufferPointer(rebasing: bytes[consumed...]))
             }
         }
+    }
+
+    /// The connection went to another process: closed here, silently (see `handOver`).
+    func endForHandover() {
+        phase = .closed
+        timer?.cancel()
+        timer = nil
+        reader = nil
+        session = nil
     }
 
     // MARK: Socket events

@@ -49,11 +49,17 @@ public enum Socket {
     }
 
     /// The address a socket is bound to (the real port after binding port 0).
-    public static func localAddress(_ fd: Int32) -> SocketAddress? {
+    public static func localAddress(_ fd: Int32) -> SocketAddress? { address(of: fd, getsockname) }
+
+    /// The address of a connected socket's peer.
+    public static func peerAddress(_ fd: Int32) -> SocketAddress? { address(of: fd, getpeername) }
+
+    private static func address(of fd: Int32,
+                                _ query: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> SocketAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutableBytes(of: &storage) {
-            getsockname(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+            query(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
         }
         return result == 0 ? SocketAddress(storage: storage, length: length) : nil
     }

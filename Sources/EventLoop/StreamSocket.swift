@@ -410,6 +410,57 @@ public final class StreamSocket: EventHandler {
         }
     }
 
+    // MARK: Handover
+
+    /// Whether the socket can go to another process: open and plaintext (a TLS session's keys
+    /// and sequence numbers live in this process's OpenSSL state).
+    public var canDetach: Bool { state == .open && secure == nil }
+
+    /// Lets `body` change the input kept between reads in place.
+    public func withBufferedInput<R>(_ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        body(UnsafeMutableRawBufferPointer(start: pending.base, count: pendingCount))
+    }
+
+    /// What a detached socket leaves to the descriptor's next owner.
+    public struct Detached {
+        public let fd: Int32
+        /// Input read and not consumed (an incomplete frame).
+        public let input: [UInt8]
+        /// Output queued and not written yet.
+        public let output: [UInt8]
+    }
+
+    /// Leaves the loop without closing the descriptor, which the caller now owns (it is going
+    /// to another process). Queued output is written first as far as the socket takes it; the
+    /// rest comes back with the unconsumed input. The delegate hears nothing. Nil when the
+    /// socket cannot be detached or failed while writing (then it closed the usual way).
+    public func detach() -> Detached? {
+        guard canDetach else { return nil }
+        if !queue.isEmpty { flushNow() }
+        guard state == .open else { return nil }
+        var output = [UInt8](repeating: 0, count: queue.byteCount)
+        let copied = output.withUnsafeMutableBytes { queue.copyFront(into: $0) }
+        precondition(copied == output.count)
+        let input = Array(UnsafeRawBufferPointer(start: pending.base, count: pendingCount))
+        state = .closed
+        loop.unregister(fd)
+        queue.removeAll()
+        pending.release()
+        pendingCount = 0
+        delegate = nil
+        return Detached(fd: fd, input: input, output: output)
+    }
+
+    /// Puts input that a previous owner of the descriptor read, and did not consume, in front
+    /// of what is read next. For a socket that has read nothing yet.
+    public func restoreInput(_ bytes: [UInt8]) {
+        precondition(pendingCount == 0, "restoring input into a socket that has input")
+        guard !bytes.isEmpty else { return }
+        pending.reserve(max(bytes.count, 4096), keeping: 0)
+        bytes.withUnsafeBytes { pending.base!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        pendingCount = bytes.count
+    }
+
     private func closeNow(_ reason: CloseReason) {
         guard state != .closed else { return }
         state = .closed

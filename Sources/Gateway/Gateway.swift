@@ -19,6 +19,8 @@ public final class Gateway {
     let context: GatewayContext
     let router = Router()
     let marketData: MarketDataService
+    /// `/ws`, which also continues connections handed over by a predecessor.
+    let marketEndpoint: MarketDataEndpoint
     let connections: ConnectionRegistry
     /// With `--admin-port`: health, metrics and admin, on their own listener and connections.
     let adminRouter: Router?
@@ -68,6 +70,7 @@ public final class Gateway {
                                          publicKeyPath: configuration.jwtPublicKeyPath)
         }
         tokenAlgorithms = verifier?.algorithms ?? []
+        marketEndpoint = MarketDataEndpoint(context: context, service: service, verifier: verifier)
         let descriptorLimit = ProcessStatistics.raiseDescriptorLimit()
         maxConnections = configuration.maxConnections
             ?? max(1, descriptorLimit - GatewayConfiguration.reservedDescriptors)
@@ -99,7 +102,7 @@ public final class Gateway {
             service.fanOut.deflater = TieredCompressor()
             service.fanOut.deflateMinBytes = configuration.deflateMinBytes
         }
-        router.addWebSocket("/ws", endpoint: MarketDataEndpoint(context: context, service: service, verifier: verifier))
+        router.addWebSocket("/ws", endpoint: marketEndpoint)
         if let token = configuration.publisherToken {
             // With a bus, publishers feed the fleet: their updates go into it, numbered there,
             // and come back to every instance (this one included) through its subscription.
@@ -183,6 +186,8 @@ public final class Gateway {
             listener = try makeListener(fd, for: connections)
             try takeover.confirm()
             logger.notice("took over the listener from the running instance", metadata: ["control_socket": "\(path)"])
+            if configuration.handover == .connections { receiveConnections(over: takeover.channel) }
+            takeover.finish()
         } else {
             guard let address = SocketAddress(host: configuration.host, port: configuration.port) else {
                 throw SystemError("invalid listen address \(configuration.host):\(configuration.port)", errno: EINVAL)
@@ -206,7 +211,7 @@ public final class Gateway {
         if let path = configuration.controlSocket {
             control = try ControlSocket(path: path, loop: loop, logger: logger,
                                         listenerToHandOver: { [unowned self] in self.listener?.fd },
-                                        listenerTakenOver: { [unowned self] in self.listenerWasTakenOver() })
+                                        listenerTakenOver: { [unowned self] in self.listenerWasTakenOver(handover: $0) })
         }
         loop.startLagProbe()
         if let bus { startBus(bus) }
@@ -328,14 +333,56 @@ public final class Gateway {
     /// Whether this instance accepts connections (not yet handed over or released).
     var isListening: Bool { listener != nil }
 
-    private func listenerWasTakenOver() {
+    private func listenerWasTakenOver(handover channel: ControlChannel?) {
         guard let listener else { return }
         listenerHandedOver = true
         listener.close()  // our copy only: the new instance holds its own descriptor
         self.listener = nil
         adminListener?.close()  // the new instance has its own beside it (SO_REUSEPORT)
         adminListener = nil
+        if let channel { handOverConnections(over: channel) }
         drain.begin(trigger: "takeover", skipGrace: true)
+    }
+
+    /// The successor asked for the live connections too: what can move moves, the rest (and
+    /// everything, if the handover is refused or breaks) is drained.
+    private func handOverConnections(over channel: ControlChannel) {
+        let started = MonotonicClock.now()
+        let before = connections.count
+        let outcome = HandoverSender(channel: channel, context: context, service: marketData, connections: connections,
+                                     endpoint: marketEndpoint, simulator: simulator).run()
+        let metadata: Logger.Metadata = [
+            "moved": "\(outcome.moved)", "staying": "\(connections.count)", "connections_before": "\(before)",
+            "milliseconds": "\(Double((MonotonicClock.now() - started) / 1000) / 1000)"]
+        if let why = outcome.stoppedBecause {
+            logger.warning("handover stopped short: \(why); what stays here is drained", metadata: metadata)
+        } else {
+            logger.notice("handover: connections moved to the new instance; what stays here is drained", metadata: metadata)
+        }
+    }
+
+    /// `--handover connections`: takes the running instance's market and live connections
+    /// before this loop first runs, so nothing is written to them until all have arrived.
+    private func receiveConnections(over channel: ControlChannel) {
+        channel.setTimeout(seconds: 5)
+        let started = MonotonicClock.now()
+        let service = marketData, endpoint = marketEndpoint, registry = connections, simulator = simulator
+        let outcome = HandoverReceiver(channel: channel).run(
+            applyMarket: { market in
+                for (name, state) in market.states { service.restore(name, state: state) }
+                if let position = market.simulator { simulator?.resume(from: position) }
+            },
+            adopt: { fd, session in registry.adopt(fd) { endpoint.adopt(session, socket: $0, delegate: $1) } })
+        context.metrics.handoverAdopted &+= UInt64(outcome.adopted)
+        context.metrics.handoverFailed &+= UInt64(outcome.failed)
+        let metadata: Logger.Metadata = [
+            "adopted": "\(outcome.adopted)", "failed": "\(outcome.failed)",
+            "milliseconds": "\(Double((MonotonicClock.now() - started) / 1000) / 1000)"]
+        if let why = outcome.stoppedBecause {
+            logger.warning("handover: \(why)", metadata: metadata)
+        } else {
+            logger.notice("handover: adopted the running instance's connections", metadata: metadata)
+        }
     }
 
     /// With --reuse-port: accept what is already queued on our listener, then close it, so new

@@ -122,6 +122,9 @@ struct GatewayCommand: ParsableCommand {
         if operations.requireFeed && market.publisherToken == nil && bus.bus == nil {
             throw ValidationError("--require-feed needs --publisher-token or --bus (where the feed comes in)")
         }
+        if operations.handover == .connections && operations.takeover == nil {
+            throw ValidationError("--handover connections needs --takeover (the running instance to take them from)")
+        }
         if let path = operations.controlSocket ?? operations.takeover, path.utf8.count > 100 {
             throw ValidationError("Unix socket paths are limited to 100 bytes")
         }
@@ -194,6 +197,7 @@ struct GatewayCommand: ParsableCommand {
         settings.drainTimeout = operations.drainTimeout
         settings.controlSocket = operations.controlSocket
         settings.takeover = operations.takeover
+        settings.handover = operations.handover
         let logger = Logger(label: "tickstream.gateway")
         // Built before the first log line: a certificate that cannot serve stops us here.
         let gateway = try Gateway(configuration: settings, logger: logger)
@@ -238,7 +242,10 @@ struct GatewayCommand: ParsableCommand {
         if let path = tls.certificate { values["tls_cert"] = "\(path)" }
         if let path = tls.key { values["tls_key"] = "\(path)" }
         if let path = operations.controlSocket { values["control_socket"] = "\(path)" }
-        if let path = operations.takeover { values["takeover"] = "\(path)" }
+        if let path = operations.takeover {
+            values["takeover"] = "\(path)"
+            values["handover"] = "\(operations.handover.rawValue)"
+        }
         return values
     }
 
@@ -471,6 +478,9 @@ struct OperationsOptions: ParsableArguments {
     @Option(help: "Take the listener over from the instance whose --control-socket is at this path, instead of binding.")
     var takeover: String?
 
+    @Option(help: "With --takeover: drain (the running instance drains its clients) or connections (they move here, same TCP connection, seq continuing).")
+    var handover = HandoverMode.drain
+
     @Flag(help: "Readiness requires an update on /feed within --feed-stale-after seconds.")
     var requireFeed = false
 
@@ -482,6 +492,7 @@ struct OperationsOptions: ParsableArguments {
 }
 
 extension SimulatorTarget: ExpressibleByArgument {}
+extension HandoverMode: ExpressibleByArgument {}
 extension BusSettings.Following: ExpressibleByArgument {}
 extension BusSettings.StreamStorage: ExpressibleByArgument {}
 

@@ -33,6 +33,10 @@ public struct FrameParser: Sendable {
     /// Payload bytes of the current frame already unmasked and reported.
     private var processedPayload = 0
 
+    /// Payload bytes of the incomplete frame at the start of the input already unmasked in
+    /// place (a reader handing its input over masks them again).
+    public var unmaskedPayloadBytes: Int { processedPayload }
+
     public init(role: Role, maxPayloadLength: Int) {
         self.role = role
         self.maxPayloadLength = maxPayloadLength

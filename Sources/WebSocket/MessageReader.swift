@@ -35,6 +35,8 @@ public final class MessageReader {
     public var acceptsCompressed = false {
         didSet { parser.allowedRSV = acceptsCompressed ? Self.compressedBit : 0 }
     }
+
+    private func acceptCompressed(_ accepts: Bool) { acceptsCompressed = accepts }
     static let compressedBit: UInt8 = 0b100
     private var textValidator = UTF8Validator()
     /// Fragments of the message in progress; above 16 KiB freed after its message so idle
@@ -169,6 +171,62 @@ public final class MessageReader {
         if needed > storage.capacity { storage.reserve(max(needed, storage.capacity * 2, 1024), keeping: storageCount) }
         (storage.base! + storageCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         storageCount = needed
+    }
+
+    // MARK: Handover
+
+    /// What a reader holds between frames, for a reader in another process to continue (a live
+    /// handover): the fragmented message in progress, its fragments so far unmasked and checked.
+    public struct Progress: Sendable, Equatable {
+        /// The opcode of the fragmented message in progress; nil between messages.
+        public var fragmentOpcode: Opcode?
+        /// Whether that message was sent compressed.
+        public var compressed: Bool
+        /// Its payload so far.
+        public var fragments: [UInt8]
+
+        public init(fragmentOpcode: Opcode? = nil, compressed: Bool = false, fragments: [UInt8] = []) {
+            self.fragmentOpcode = fragmentOpcode
+            self.compressed = compressed
+            self.fragments = fragments
+        }
+    }
+
+    /// Stops this reader and returns where the next one continues. `unconsumed` is the input
+    /// not consumed yet (it starts at a frame boundary): the part of its first frame already
+    /// unmasked in place is masked again, so the next reader parses those bytes from scratch.
+    public func suspend(unconsumed: UnsafeMutableRawBufferPointer) -> Progress {
+        let unmasked = parser.unmaskedPayloadBytes
+        if unmasked > 0,
+           case .success(let header?) = FrameParser.parseHeader(UnsafeRawBufferPointer(unconsumed), role: parser.role,
+                                                                 maxPayloadLength: parser.maxPayloadLength,
+                                                                 allowedRSV: parser.allowedRSV),
+           let key = header.maskKey, header.headerLength + unmasked <= unconsumed.count {
+            Masking.apply(key: key, to: UnsafeMutableRawBufferPointer(rebasing: unconsumed[header.headerLength..<(header.headerLength + unmasked)]),
+                          payloadOffset: 0)
+        }
+        guard !storageDelivered, let opcode = fragmentOpcode else { return Progress() }
+        return Progress(fragmentOpcode: opcode, compressed: fragmentCompressed,
+                        fragments: Array(UnsafeRawBufferPointer(start: storage.base, count: storageCount)))
+    }
+
+    /// A reader that continues where another one stopped (`suspend`), its fragments and UTF-8
+    /// state restored. Nil when the progress breaks this reader's limits.
+    public convenience init?(role: FrameParser.Role, maxMessageLength: Int, acceptsCompressed: Bool, resuming progress: Progress) {
+        self.init(role: role, maxMessageLength: maxMessageLength)
+        // Set through a method: observers do not run for assignments inside an initializer.
+        acceptCompressed(acceptsCompressed)
+        guard let opcode = progress.fragmentOpcode else { return }
+        guard opcode == .text || opcode == .binary, progress.fragments.count <= maxMessageLength,
+              !progress.compressed || acceptsCompressed else { return nil }
+        fragmentOpcode = opcode
+        fragmentCompressed = progress.compressed
+        progress.fragments.withUnsafeBytes { bytes in
+            append(bytes)
+        }
+        if opcode == .text && !progress.compressed {
+            guard progress.fragments.withUnsafeBytes({ textValidator.validate($0) }) else { return nil }
+        }
     }
 
     private func releaseStorage() {

@@ -41,30 +41,36 @@ func drive(_ bytes: [UInt8], splits: [Int]? = nil, chunkSize: Int = .max, maxMes
     var buffered: [UInt8] = []
     var seen: [Seen] = []
     var start = 0
-    outer: for end in boundaries {
+    for end in boundaries {
         buffered += bytes[start..<end]
         start = end
-        while true {
-            var stop = false
-            let consumed: Int = buffered.withUnsafeMutableBytes { buffer in
-                let (event, consumed) = reader.next(buffer)
-                switch event {
-                case .pending: stop = consumed == 0
-                case .message(let opcode, let payload): seen.append(.message(opcode, Array(payload)))
-                case .compressedMessage(let opcode, let payload): seen.append(.compressed(opcode, Array(payload)))
-                case .ping(let payload): seen.append(.ping(Array(payload)))
-                case .pong(let payload): seen.append(.pong(Array(payload)))
-                case .close(let code, let reason): seen.append(.close(code?.rawValue, String(decoding: reason, as: UTF8.self)))
-                case .failure(let failure):
-                    seen.append(.failure(failure.code))
-                    stop = true
-                }
-                return consumed
-            }
-            buffered.removeFirst(consumed)
-            if case .failure = seen.last { break outer }
-            if stop { break }
-        }
+        readAvailable(reader, &buffered, into: &seen)
+        if case .failure = seen.last { break }
     }
     return seen
+}
+
+/// Reads events from `buffered` until `reader` needs more bytes or fails, dropping what it
+/// consumed the way StreamSocket does, and collects what it reports.
+func readAvailable(_ reader: MessageReader, _ buffered: inout [UInt8], into seen: inout [Seen]) {
+    while true {
+        var stop = false
+        let consumed: Int = buffered.withUnsafeMutableBytes { buffer in
+            let (event, consumed) = reader.next(buffer)
+            switch event {
+            case .pending: stop = consumed == 0
+            case .message(let opcode, let payload): seen.append(.message(opcode, Array(payload)))
+            case .compressedMessage(let opcode, let payload): seen.append(.compressed(opcode, Array(payload)))
+            case .ping(let payload): seen.append(.ping(Array(payload)))
+            case .pong(let payload): seen.append(.pong(Array(payload)))
+            case .close(let code, let reason): seen.append(.close(code?.rawValue, String(decoding: reason, as: UTF8.self)))
+            case .failure(let failure):
+                seen.append(.failure(failure.code))
+                stop = true
+            }
+            return consumed
+        }
+        buffered.removeFirst(consumed)
+        if stop { return }
+    }
 }

@@ -36,6 +36,18 @@ int ts_send_fd(int sock, int fd);
 /// Receives a descriptor sent with ts_send_fd; -1 on failure.
 int ts_recv_fd(int sock);
 
+/// Most descriptors one message carries (the kernel's SCM_MAX_FD is 253).
+#define TS_MAX_FDS_PER_MESSAGE 250
+
+/// Sends `length` bytes (at least one) with `count` descriptors attached (SCM_RIGHTS) in one
+/// sendmsg. 0 when all of it went, else -1 (errno set).
+int ts_send_fds(int sock, const int *fds, int count, const void *data, size_t length);
+
+/// Receives up to `length` bytes and the descriptors attached to them (close-on-exec) into
+/// `fds`, setting `*received`. Returns the bytes read, 0 at EOF, -1 on error, -2 when
+/// descriptors were cut off (the sender sent more than the receiver could take).
+ssize_t ts_recv_fds(int sock, int *fds, int max_fds, int *received, void *data, size_t length);
+
 /// Blocks SIGTERM, SIGINT and SIGHUP for the calling thread (and threads it starts) and
 /// returns a signalfd that reports them, close-on-exec and non-blocking. Also ignores SIGPIPE,
 /// so a write to a reset socket is an EPIPE value, not a process death.

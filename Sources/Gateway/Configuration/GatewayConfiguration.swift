@@ -120,12 +120,23 @@ public struct GatewayConfiguration: Sendable {
     public var controlSocket: String?
     /// Unix socket path of a running instance to take the listener from, instead of binding.
     public var takeover: String?
+    /// What a takeover moves besides the listener: the live connections too, or nothing (the
+    /// running instance drains them).
+    public var handover = HandoverMode.drain
 
     /// Descriptors kept out of `maxConnections`'s default for listeners, the loop, logs, the
     /// control socket and the reserve the listener answers with when the process runs out.
     public static let reservedDescriptors = 64
 
     public init() {}
+}
+
+/// What becomes of the running instance's connections in a takeover.
+public enum HandoverMode: String, Sendable, CaseIterable {
+    /// They are drained (notice, Close 1001) and reconnect to the new instance.
+    case drain
+    /// They move to the new instance, socket and state, and never notice.
+    case connections
 }
 
 /// Where the simulator's updates go.

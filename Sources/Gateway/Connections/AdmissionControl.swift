@@ -70,6 +70,14 @@ struct AdmissionControl {
         return Decision(verdict: verdict, source: source)
     }
 
+    /// Counts a connection adopted from another instance (a live handover) against its
+    /// address. Never refused: it was admitted when it arrived, and moving it must not end it.
+    mutating func countAdopted(peer: SocketAddress?) -> PeerAddress? {
+        guard maxPerAddress != nil, let peer, let source = PeerAddress(peer) else { return nil }
+        openPerAddress[source, default: 0] += 1
+        return source
+    }
+
     /// A connection admitted with `source` has ended.
     mutating func release(_ source: PeerAddress?) {
         guard let source, let count = openPerAddress[source] else { return }

@@ -66,6 +66,33 @@ final class ConnectionRegistry: ServerConnectionDelegate {
         }
     }
 
+    /// Takes a WebSocket handed over by another instance mid-stream: `build` makes the
+    /// connection (and its session) on a socket for `fd`. False when it could not be taken;
+    /// then the descriptor is closed, which ends the TCP connection unless the sender still
+    /// holds it.
+    func adopt(_ fd: Int32, build: (StreamSocket, ServerConnectionDelegate) -> WebSocketConnection?) -> Bool {
+        let configuration = context.configuration
+        guard let socket = try? StreamSocket(fd: fd, loop: context.loop, maxBufferedInput: configuration.maxHeaderBytes,
+                                             outboundHighWater: configuration.maxQueueBytes) else {
+            Glibc.close(fd)
+            return false
+        }
+        guard let connection = build(socket, self) else {
+            socket.close()
+            return false
+        }
+        let source = admission.countAdopted(peer: Socket.peerAddress(fd))
+        connections[ObjectIdentifier(connection)] = Entry(connection: connection, source: source, refusal: nil)
+        context.metrics.connectionsOpen += 1
+        connectionDidUpgrade(connection)
+        return true
+    }
+
+    /// Forgets a connection that went to another instance: counted as gone, without a close.
+    func release(_ connection: WebSocketConnection) {
+        connectionDidEnd(connection, wasWebSocket: true)
+    }
+
     /// Closes a connection turned away before anything was read from it.
     func refuse(_ fd: Int32, because reason: AdmissionControl.Refusal?) {
         Glibc.close(fd)

@@ -4,13 +4,14 @@ import Glibc
 import Logging
 
 /// The old instance's side of a hot takeover: a Unix socket where a new instance asks for the
-/// listening socket.
+/// listening socket, and perhaps the live connections.
 ///
-/// Exchange (one line each way, then the descriptor): the new instance sends `TAKEOVER\n`;
-/// we send the listener over SCM_RIGHTS; it starts accepting on it and sends `READY\n`; we
-/// stop accepting and drain without a grace period. Until READY arrives we keep accepting, so
-/// the port never goes a moment without an acceptor. The exchange is a few local syscalls, so
-/// it runs inline on the loop with a 2 s socket timeout.
+/// Exchange: the new instance sends `TAKEOVER\n`; we send the listener over SCM_RIGHTS; it
+/// starts accepting on it and sends `READY\n`; we stop accepting. Until READY arrives we keep
+/// accepting, so the port never goes a moment without an acceptor. A new instance started with
+/// `--handover connections` then sends `HANDOVER\n` and the connections follow
+/// (`HandoverSender`); otherwise it closes the socket and we drain. The exchange is a few
+/// local syscalls, so it runs inline on the loop with a 2 s socket timeout.
 final class ControlSocket: EventHandler {
     private let fd: Int32
     private let path: String
@@ -18,11 +19,12 @@ final class ControlSocket: EventHandler {
     private let logger: Logger
     /// The listening descriptor to send, if this instance still has one.
     private let listenerToHandOver: () -> Int32?
-    /// The new instance confirmed: stop accepting and drain.
-    private let listenerTakenOver: () -> Void
+    /// The new instance confirmed: stop accepting, hand over the connections if it asked
+    /// (on the channel given), and drain what stays.
+    private let listenerTakenOver: (ControlChannel?) -> Void
 
     init(path: String, loop: EventLoop, logger: Logger,
-         listenerToHandOver: @escaping () -> Int32?, listenerTakenOver: @escaping () -> Void) throws {
+         listenerToHandOver: @escaping () -> Int32?, listenerTakenOver: @escaping (ControlChannel?) -> Void) throws {
         self.path = path
         self.loop = loop
         self.logger = logger
@@ -46,15 +48,14 @@ final class ControlSocket: EventHandler {
         let client = accept(fd, nil, nil)
         guard client >= 0 else { return }
         defer { Glibc.close(client) }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard readLine(client) == "TAKEOVER" else {
+        let channel = ControlChannel(fd: client)
+        channel.setTimeout(seconds: 2)
+        guard channel.readLine() == "TAKEOVER" else {
             logger.warning("control socket: unknown request")
             return
         }
         guard let listenerFD = listenerToHandOver() else {
-            _ = "NO-LISTENER\n".withCString { write(client, $0, strlen($0)) }
+            channel.writeLine("NO-LISTENER")
             return
         }
         logger.notice("takeover requested: handing over the listener")
@@ -62,22 +63,12 @@ final class ControlSocket: EventHandler {
             logger.error("takeover: could not send the listener", metadata: ["errno": "\(errno)"])
             return
         }
-        guard readLine(client) == "READY" else {
+        guard channel.readLine() == "READY" else {
             logger.error("takeover: the new instance did not confirm; keeping the listener")
             return
         }
-        listenerTakenOver()
-    }
-
-    private func readLine(_ socket: Int32) -> String? {
-        var bytes: [UInt8] = []
-        var byte: UInt8 = 0
-        while bytes.count < 64 {
-            guard read(socket, &byte, 1) == 1 else { return nil }
-            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
-            bytes.append(byte)
-        }
-        return nil
+        // A successor that wants the connections says so at once; one that does not closes.
+        listenerTakenOver(channel.readLine() == "HANDOVER" ? channel : nil)
     }
 
     func close(unlink remove: Bool) {
@@ -117,12 +108,18 @@ struct TakeoverClient {
 
     /// Tells the old instance we are accepting, so it may stop.
     func confirm() throws {
-        defer { Glibc.close(control) }
         let ready = "READY\n"
         guard ready.withCString({ write(control, $0, strlen($0)) }) == 6 else {
+            Glibc.close(control)
             throw SystemError("takeover: could not confirm")
         }
     }
+
+    /// The control connection, for asking for the connections after `confirm`.
+    var channel: ControlChannel { ControlChannel(fd: control) }
+
+    /// Ends the exchange: without a handover, the old instance drains its clients.
+    func finish() { Glibc.close(control) }
 }
 
 /// A `sockaddr_un` for a filesystem path.

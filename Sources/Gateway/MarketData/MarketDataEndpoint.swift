@@ -1,5 +1,6 @@
 import Auth
 import Connection
+import EventLoop
 import HTTP
 import MarketData
 import WebSocket
@@ -32,5 +33,25 @@ final class MarketDataEndpoint: WebSocketEndpoint {
     func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession {
         let version = subprotocol.flatMap(ProtocolVersion.init(rawValue:)) ?? .v1
         return MarketSession(connection: connection, version: version, service: service, context: context, claims: claims)
+    }
+
+    /// A `/ws` connection handed over by another instance, continued on `socket`: nil when
+    /// its state does not fit this instance (a partial message over `--max-message-bytes`,
+    /// symbols or subscriptions over the limits).
+    func adopt(_ handover: SessionHandover, socket: StreamSocket, delegate: ServerConnectionDelegate) -> WebSocketConnection? {
+        let compression = handover.connection.deflate.map {
+            ConnectionCompression(parameters: $0, role: .server, workspace: context.compression, minimumBytes: minimumCompressedBytes)
+        }
+        guard let connection = WebSocketConnection(adopting: handover.connection, socket: socket, limits: context.connectionLimits,
+                                                   route: limits, compression: compression, delegate: delegate) else { return nil }
+        socket.outboundHighWater = max(context.configuration.maxQueueBytes, 2 * limits.maxMessageBytes + 64)
+        let session = MarketSession(connection: connection, version: handover.version, service: service, context: context,
+                                    claims: handover.claims)
+        connection.session = session
+        guard session.resume(subscriptions: handover.subscriptions, conflatingFor: handover.conflatingFor) else {
+            connection.close(code: .goingAway, reason: "server restarting")
+            return connection
+        }
+        return connection
     }
 }

@@ -94,13 +94,15 @@ final class MarketSession: Subscriber, DrainableSession {
         }
     }
 
-    private func startConflating() {
+    /// `alreadyFor`: nanoseconds the client has been behind elsewhere (a handover), which count
+    /// towards the slow-consumer timeout.
+    private func startConflating(alreadyFor: UInt64 = 0) {
         var pending: [SymbolID: SharedBytes] = [:]
         pending.reserveCapacity(subscriptionSlots.count)
         conflated = pending
         socket.notifiesWrites = true
         metrics.conflationEpisodes &+= 1
-        let timeout = ConnectionLimits.nanoseconds(context.configuration.slowConsumerTimeout)
+        let timeout = ConnectionLimits.nanoseconds(context.configuration.slowConsumerTimeout) &- min(alreadyFor, slowConsumerTimeout)
         // Strong capture (the timer is cancelled at close): a weak reference would give this
         // object a refcount side table and slow every retain on the hot path.
         slowConsumerTimer = context.loop.schedule(after: timeout) { self.slowConsumerTimedOut() }
@@ -111,6 +113,8 @@ final class MarketSession: Subscriber, DrainableSession {
         stopConflating()
         if socket.outboundBytes > maxQueueBytes { startConflating() }
     }
+
+    private var slowConsumerTimeout: UInt64 { ConnectionLimits.nanoseconds(context.configuration.slowConsumerTimeout) }
 
     private func slowConsumerTimedOut() {
         guard conflated != nil else { return }
@@ -205,6 +209,47 @@ final class MarketSession: Subscriber, DrainableSession {
         context.replies.send(on: connection) {
             ServerMessages.reconnect(reason: "draining", retryAfterMilliseconds: retryAfterMilliseconds, to: &$0)
         }
+    }
+
+    // MARK: Handover
+
+    /// The session's part of a live handover. The newest pending update of each conflated
+    /// symbol joins the queue first, so it moves with the output; the slow-consumer clock
+    /// moves too. The session stays subscribed until `finishHandover`.
+    func prepareHandover() -> (subscriptions: [SessionHandover.Subscription], claims: AccessClaims?, conflatingFor: UInt64?) {
+        var conflatingFor: UInt64?
+        if conflated != nil {
+            let left = slowConsumerTimer.map { $0.deadline > context.loop.now ? $0.deadline - context.loop.now : 0 } ?? 0
+            conflatingFor = slowConsumerTimeout &- min(left, slowConsumerTimeout)
+            stopConflating()
+        }
+        let subscriptions = subscriptionSlots.symbols.map { symbol in
+            SessionHandover.Subscription(symbol: service.name(of: symbol), variant: subscriptionSlots[symbol]!.variant)
+        }
+        return (subscriptions, claims, conflatingFor)
+    }
+
+    /// The connection went to another instance: the session ends here as if it had closed.
+    func finishHandover() {
+        connectionDidClose(connection, closeCode: nil, error: nil)
+    }
+
+    /// A session adopted from another instance takes up its subscriptions (no snapshots: the
+    /// client has the state) and, if it was behind, its conflation and slow-consumer clock.
+    /// False when they do not fit here (symbols or subscriptions over this instance's limits).
+    func resume(subscriptions: [SessionHandover.Subscription], conflatingFor: UInt64?) -> Bool {
+        guard subscriptions.count <= service.limits.maxSubscriptions else { return false }
+        var resolved: [(SymbolID, ProtocolVariant)] = []
+        for subscription in subscriptions {
+            guard let id = service.symbolID(for: subscription.symbol) else { return false }
+            // Compressed frames only where this instance compresses; plain ones are always valid.
+            let variant = connection.compression != nil && context.configuration.deflate
+                ? subscription.variant.compressed : subscription.variant.plain
+            resolved.append((id, variant))
+        }
+        for (id, variant) in resolved { service.registry.subscribe(self, to: id, variant: variant) }
+        if conflatingFor != nil || socket.outboundBytes > maxQueueBytes { startConflating(alreadyFor: conflatingFor ?? 0) }
+        return true
     }
 
     func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {

@@ -30,6 +30,7 @@ final class SimulatorDriver {
         // Ticks at start + n ms exactly (phase 0): each tick's batch is the same run of
         // symbols every round, so a subscriber's neighbouring symbols share a write.
         start = now
+        emitted = 0
         timer = loop.scheduleRepeating(every: Self.tick, firstAt: now &+ Self.tick) { [unowned(unsafe) self] in self.fire() }
     }
 
@@ -39,6 +40,12 @@ final class SimulatorDriver {
     }
 
     var isRunning: Bool { timer != nil }
+
+    /// Where the market's walk is (a handover carries it to the next instance).
+    var position: SimulatedMarket.Position { market.position }
+
+    /// Continues another instance's walk, before `start`.
+    func resume(from position: SimulatedMarket.Position) { market.resume(from: position) }
 
     private func fire() {
         let now = MonotonicClock.now()

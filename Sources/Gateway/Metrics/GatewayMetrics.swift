@@ -17,6 +17,11 @@ final class GatewayMetrics {
     var httpResponses: [Int: UInt64] = [:]
     var drainEvictions: UInt64 = 0
     var drainForcedCloses: UInt64 = 0
+    /// Live handover: connections sent to a successor, adopted from a predecessor, and
+    /// received but not continued (over this instance's limits, or dropped unconfirmed).
+    var handoverSent: UInt64 = 0
+    var handoverAdopted: UInt64 = 0
+    var handoverFailed: UInt64 = 0
     var closeCodesSent: [UInt16: UInt64] = [:]
     var closeCodesReceived: [UInt16: UInt64] = [:]
     var closeTimeouts: UInt64 = 0

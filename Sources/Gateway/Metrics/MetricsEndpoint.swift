@@ -107,6 +107,9 @@ enum MetricsEndpoint {
         out.sample("tickstream_draining", [], context.isDraining ? 1 : 0)
         out.metric("tickstream_drain_evictions_total", "counter", "Connections closed by a drain with 1001.", m.drainEvictions)
         out.metric("tickstream_drain_forced_closes_total", "counter", "Connections cut when --drain-timeout ran out.", m.drainForcedCloses)
+        out.metric("tickstream_handover_sent_total", "counter", "Connections handed to a successor (takeover with --handover connections).", m.handoverSent)
+        out.metric("tickstream_handover_adopted_total", "counter", "Connections adopted from the instance this one took over.", m.handoverAdopted)
+        out.metric("tickstream_handover_failed_total", "counter", "Connections received in a handover but not continued here.", m.handoverFailed)
 
         if let certificate = context.certificate {
             let tls = certificate.statistics

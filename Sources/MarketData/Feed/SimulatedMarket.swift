@@ -51,6 +51,40 @@ public struct SimulatedMarket {
 
     public var symbolCount: Int { instruments.count }
 
+    /// Where the walk is, for another process to continue it (a live handover): each symbol's
+    /// mid, the next symbol to step, and the generator.
+    public struct Position: Sendable, Equatable {
+        public var mids: [(name: String, midTicks: Int64)]
+        public var next: Int
+        public var random: UInt64
+
+        public init(mids: [(name: String, midTicks: Int64)], next: Int, random: UInt64) {
+            self.mids = mids
+            self.next = next
+            self.random = random
+        }
+
+        public static func == (a: Position, b: Position) -> Bool {
+            a.next == b.next && a.random == b.random && a.mids.elementsEqual(b.mids) { $0.name == $1.name && $0.midTicks == $1.midTicks }
+        }
+    }
+
+    public var position: Position {
+        Position(mids: instruments.map { ($0.name, $0.midTicks) }, next: next, random: random.state)
+    }
+
+    /// Continues from another market's position: symbols both have take their mid from it;
+    /// the round-robin and the generator continue where it was when the symbol lists are the
+    /// same (a deploy that changed them starts the round afresh).
+    public mutating func resume(from position: Position) {
+        let mids = Dictionary(position.mids.map { ($0.name, $0.midTicks) }, uniquingKeysWith: { a, _ in a })
+        for i in instruments.indices { if let mid = mids[instruments[i].name] { instruments[i].midTicks = max(100, mid) } }
+        if position.mids.map(\.name) == instruments.map(\.name) {
+            next = (0..<instruments.count).contains(position.next) ? position.next : 0
+            random = SplitMix64(seed: position.random)
+        }
+    }
+
     /// Moves the next symbol (round-robin) one step and writes its new state into `store`.
     /// Returns the symbol, its name and the new state.
     public mutating func step(store: inout BookStore, timestamp: Int64) -> (SymbolID, String, BookState) {
@@ -92,7 +126,8 @@ public struct SimulatedMarket {
 /// A small, fast, deterministic generator (SplitMix64): the simulator needs variety, not
 /// cryptographic quality, and a seed makes tests repeatable.
 public struct SplitMix64 {
-    private var state: UInt64
+    /// The whole generator: a copy continues the same sequence.
+    public private(set) var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -27,6 +27,11 @@ public struct BookStore {
         return state
     }
 
+    /// Every symbol with a state, in id order (a handover carries them to the next process).
+    public var all: [(SymbolID, BookState)] {
+        states.indices.compactMap { index in states[index].map { (SymbolID(index), $0) } }
+    }
+
     /// Forgets a symbol's state (it is no longer followed, so it would go stale).
     public mutating func remove(_ symbol: SymbolID) {
         if Int(symbol) < states.count { states[Int(symbol)] = nil }

@@ -109,6 +109,17 @@ public final class MarketDataService: FeedIngest {
         return .applied(missed: held == 0 ? 0 : sequence - held - 1)
     }
 
+    /// Takes a symbol's state as another process held it (a live handover), `seq` included, so
+    /// the next update continues the sequence. Not fanned out: its subscribers have it already.
+    /// Ignored unless newer than what is held; false when the symbol table is full.
+    @discardableResult
+    public func restore(_ name: String, state: BookState) -> Bool {
+        guard let symbol = symbolID(for: name) else { return false }
+        guard state.seq > store.state(of: symbol)?.seq ?? 0 else { return true }
+        store.update(symbol, sequence: state.seq) { $0 = state }
+        return true
+    }
+
     /// Forgets a symbol's state: an instance that stops following it on the bus would serve it
     /// stale. Its next subscriber waits for a fresh snapshot instead.
     public func forget(_ symbol: SymbolID) {

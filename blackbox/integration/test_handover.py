@@ -1,0 +1,358 @@
+"""Black-box tests of the live handover (`--takeover PATH --handover connections`): clients of
+the old instance keep their TCP connection through a deploy, with `seq` continuing."""
+import asyncio
+import json
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import websockets
+
+from conftest import BINARY, Gateway, free_port, http_get, terminate, wait_for
+from rawws import RawClient, frame, sample
+
+SIM = ["--sim-rate", "2000", "--sim-symbols", "20", "--close-timeout", "1"]
+
+
+class Follower:
+    """A raw WebSocket client that reads on its own thread, keeping every message with its
+    arrival time, and notes a Close frame or EOF: the things a handover must never show."""
+
+    def __init__(self, port, protocol, subscribe=None, read=True):
+        extra = f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else ""
+        self.client = RawClient(port, path="/ws", extra=extra)
+        self.messages = []  # (monotonic time, parsed JSON)
+        self.closed = None  # "eof" or ("close", code)
+        self.lock = threading.Lock()
+        for command in subscribe if isinstance(subscribe, list) else [subscribe] if subscribe else []:
+            self.client.send(frame(0x1, json.dumps(command).encode()))
+        self.thread = None
+        if read:
+            self.start()
+
+    def start(self):
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        self.client.sock.settimeout(None)
+        while True:
+            try:
+                got = self.client.read_frame()
+            except OSError:
+                got = None
+            if got is None:
+                self.closed = "eof"
+                return
+            opcode, payload = got
+            if opcode == 0x8:
+                self.closed = ("close", struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None)
+                return
+            if opcode == 0x1:
+                with self.lock:
+                    self.messages.append((time.monotonic(), json.loads(payload)))
+
+    def updates(self):
+        with self.lock:
+            return [m for m in self.messages if "symbol" in m[1] and m[1].get("type") is None]
+
+    def longest_gap(self, since, until):
+        times = [t for t, _ in self.updates() if since <= t <= until]
+        return max((b - a for a, b in zip(times, times[1:])), default=float("inf"))
+
+
+def seq_breaks(updates):
+    """(symbol, previous, next) wherever a symbol's seq is not previous + 1."""
+    last, breaks = {}, []
+    for _, message in updates:
+        symbol, seq = message["symbol"], message["seq"]
+        if symbol in last and seq != last[symbol] + 1:
+            breaks.append((symbol, last[symbol], seq))
+        last[symbol] = seq
+    return breaks
+
+
+def pid_of(port):
+    return json.loads(http_get(port, "/health/live")[1])["pid"]
+
+
+def start_successor(control, *flags):
+    return subprocess.Popen([BINARY, "--port", str(free_port()), "--takeover", control, "--control-socket", control,
+                             "--handover", "connections", "--drain-grace", "0", "--drain-duration", "0.2", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_clients_keep_their_connection_and_seq_through_a_handover(tmp_path):
+    control = str(tmp_path / "control.sock")
+    old = Gateway(*SIM, "--control-socket", control, "--max-queue-bytes", "65536", "--slow-consumer-timeout", "60")
+    new = None
+    try:
+        symbols = [f"SYM{i:04d}" for i in range(20)]
+        followers = [Follower(old.port, "v2", {"type": "subscribe", "symbols": symbols[:10], "depth": depth})
+                     for depth in (1, 5, 50)]
+        followers += [Follower(old.port, "v1", [{"type": "subscribe", "symbol": s} for s in symbols[5:15]]) for _ in range(2)]
+        # Mid-message: the first fragment of a subscribe before the handover, the rest after.
+        fragmented = Follower(old.port, "v2")
+        command = json.dumps({"type": "subscribe", "symbols": ["SYM0019"], "depth": 2}).encode()
+        fragmented.client.send(frame(0x1, command[:20], fin=False))
+        # Mid-frame: half of a frame's bytes before, the other half after.
+        split = Follower(old.port, "v2")
+        split_frame = frame(0x1, json.dumps({"type": "subscribe", "symbols": ["SYM0018"]}).encode())
+        split.client.send(split_frame[:9])
+        # Slow: a deep subscription it does not read, so the old instance conflates for it.
+        slow = Follower(old.port, "v2", {"type": "subscribe", "symbols": symbols, "depth": 50}, read=False)
+        slow.client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # websockets with permessage-deflate, on its own loop.
+        loop = asyncio.new_event_loop()
+        compressed = loop.run_until_complete(websockets.connect(old.url + "/ws", subprotocols=["v2"], max_size=None, close_timeout=0.5))
+        loop.run_until_complete(compressed.send(json.dumps({"type": "subscribe", "symbols": symbols[:4], "depth": 3})))
+        assert "permessage-deflate" in compressed.response.headers.get("Sec-WebSocket-Extensions", "")
+        compressed_updates = []
+
+        compressed_replies = []
+
+        async def drain_compressed(until):
+            while time.monotonic() < until:
+                try:
+                    message = json.loads(await asyncio.wait_for(compressed.recv(), 0.2))
+                except asyncio.TimeoutError:
+                    continue
+                if "symbol" in message and message.get("type") is None:
+                    compressed_updates.append((time.monotonic(), message))
+                else:
+                    compressed_replies.append(message)
+
+        loop.run_until_complete(drain_compressed(time.monotonic() + 1.0))
+        assert wait_for(lambda: sample(http_get(old.port, "/metrics")[1], "tickstream_conflation_episodes_total") >= 1, 10)
+        assert all(f.updates() for f in followers), "every client receives before the deploy"
+        old_pid = pid_of(old.port)
+
+        switched_at = time.monotonic()
+        new = start_successor(control, *SIM)
+        assert old.process.wait(timeout=15) == 0
+        assert wait_for(lambda: pid_of(old.port) == new.pid, 5)
+        fragmented.client.send(frame(0x0, command[20:], fin=True))
+        split.client.send(split_frame[9:])
+        slow.start()
+        # A compressed message from the client (websockets deflates what it sends) after the move.
+        loop.run_until_complete(compressed.send(json.dumps({"type": "list_symbols", "pad": "x" * 300})))
+        loop.run_until_complete(drain_compressed(time.monotonic() + 1.5))
+        assert any(m.get("type") == "symbols" for m in compressed_replies), compressed_replies
+        time.sleep(0.5)
+        ended_at = time.monotonic()
+
+        log = old.output()
+        assert "handover: connections moved to the new instance" in log, log
+        for f in followers + [fragmented, split, slow]:
+            assert f.closed is None, f.closed
+        assert compressed.close_code is None
+        for f in followers:
+            after = [m for t, m in f.updates() if t > switched_at + 1]
+            assert after, "updates keep coming after the deploy"
+            if f.client.response_head.find("v2") >= 0:
+                assert seq_breaks(f.updates()) == []
+            assert f.longest_gap(switched_at - 0.5, ended_at) < 1.0
+        assert seq_breaks(compressed_updates) == []
+        assert [m for t, m in compressed_updates if t > switched_at + 1]
+        # The fragment and the split frame were completed on the new instance, which answered.
+        for f, symbol in ((fragmented, "SYM0019"), (split, "SYM0018")):
+            assert wait_for(lambda: any(m.get("type") == "subscribed" for _, m in f.messages), 5)
+            assert wait_for(lambda: any(m.get("symbol") == symbol for _, m in f.updates()), 5)
+        # The slow client's stream is intact: whole frames, seq never going back per symbol.
+        assert wait_for(lambda: len(slow.updates()) > 100, 10)
+        last = {}
+        for _, m in slow.updates():
+            assert m["seq"] > last.get(m["symbol"], 0)
+            last[m["symbol"]] = m["seq"]
+        metrics = http_get(old.port, "/metrics")[1]
+        assert sample(metrics, "tickstream_handover_adopted_total") == len(followers) + 4
+        assert sample(metrics, "tickstream_handover_failed_total") == 0
+        # New clients are served by the new instance, seq continuing from the old one's.
+        fresh = Follower(old.port, "v2", {"type": "subscribe", "symbols": ["SYM0001"]})
+        assert wait_for(lambda: fresh.updates(), 5)
+        assert fresh.updates()[0][1]["seq"] > 1
+        assert old_pid != new.pid
+        loop.run_until_complete(compressed.close())
+        loop.close()
+    finally:
+        old.stop()
+        if new is not None:
+            terminate(new, 20)
+
+
+def read_line(sock):
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            return None
+        line += chunk
+    return line[:-1].decode()
+
+
+def read_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "control socket closed"
+        data += chunk
+    return data
+
+
+def receive_message(sock):
+    """One framed message of the handover: (kind, descriptors, body)."""
+    header, fds, _, _ = socket.recv_fds(sock, 12, 250)
+    header += read_exactly(sock, 12 - len(header))
+    kind, count, length = header[:4].decode(), *struct.unpack("<II", header[4:])
+    assert count == len(fds)
+    return kind, fds, read_exactly(sock, length)
+
+
+def ask_for_connections(control):
+    """The successor's opening, played by the test: takes the listener, asks for the connections
+    and returns the control socket, the listener and the state format announced."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(control)
+    sock.sendall(b"TAKEOVER\n")
+    _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+    sock.sendall(b"READY\nHANDOVER\n")
+    return sock, socket.socket(fileno=fds[0]), read_line(sock)
+
+
+def ends_of(clients, seconds=8):
+    """How each raw client's connection ended: ("close", code) or "eof" (None: still open)."""
+    ends = []
+    for client in clients:
+        client.sock.settimeout(seconds)
+        try:
+            got = client.read_close()
+            ends.append("eof" if got is None else ("close", got[0]))
+        except socket.timeout:
+            ends.append(None)
+        except ConnectionResetError:
+            ends.append("eof")
+    return ends
+
+
+def test_a_refused_handover_falls_back_to_draining(tmp_path):
+    control = str(tmp_path / "control.sock")
+    old = Gateway(*SIM, "--control-socket", control)
+    try:
+        clients = [RawClient(old.port, path="/ws", extra="Sec-WebSocket-Protocol: v2\r\n") for _ in range(5)]
+        for client in clients:
+            client.send(frame(0x1, json.dumps({"type": "subscribe", "symbols": ["SYM0001"]}).encode()))
+        sock, listener, announced = ask_for_connections(control)
+        assert announced == "STATE 1"
+        sock.sendall(b"REFUSE state format 1 cannot be read here\n")
+        assert ends_of(clients) == [("close", 1001)] * 5
+        assert old.process.wait(timeout=10) == 0
+        assert "refused by the successor: REFUSE state format 1" in old.output()
+        sock.close()
+        listener.close()
+    finally:
+        old.stop()
+
+
+def test_a_successor_dying_mid_handover_leaves_every_client_with_a_clean_end(tmp_path):
+    """250 clients go in two batches. The successor confirms the first (200) and dies while
+    reading the second: the first batch's connections end with the successor (EOF, as any
+    process's sockets do when it dies); the second batch was never confirmed, so the old instance
+    takes it back and drains it with 1001. Nobody hangs."""
+    control = str(tmp_path / "control.sock")
+    old = Gateway(*SIM, "--control-socket", control, "--max-connections-per-address", "1000")
+    try:
+        clients = [RawClient(old.port, path="/ws", extra="Sec-WebSocket-Protocol: v2\r\n") for _ in range(250)]
+        for client in clients:
+            client.send(frame(0x1, json.dumps({"type": "subscribe", "symbols": ["SYM0001"]}).encode()))
+        time.sleep(0.5)
+        sock, listener, announced = ask_for_connections(control)
+        sock.sendall(b"ACCEPT\n")
+        kind, _, market = receive_message(sock)
+        assert kind == "MRKT" and len(market) > 20 * 100
+        kind, first, _ = receive_message(sock)
+        assert (kind, len(first)) == ("CONN", 200)
+        sock.sendall(b"ADOPTED 200\n")
+        kind, second, _ = receive_message(sock)
+        assert (kind, len(second)) == ("CONN", 50)
+        for fd in first + second:  # the successor dies: its descriptors close with it
+            os.close(fd)
+        sock.close()
+        ends = ends_of(clients)
+        assert ends.count("eof") == 200 and ends.count(("close", 1001)) == 50, ends
+        assert old.process.wait(timeout=10) == 0
+        log = old.output()
+        assert "handover stopped short: the successor stopped answering" in log and "moved=200" in log, log
+        listener.close()
+    finally:
+        old.stop()
+
+
+def fake_predecessor(control, behaviour):
+    """A running instance played by the test: hands over a listener, then misbehaves."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(control)
+    server.listen(1)
+    seen = {}
+
+    def serve():
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        seen["request"] = read_line(conn)
+        socket.send_fds(conn, [b"L"], [listener.fileno()])
+        seen["ready"] = read_line(conn)
+        if behaviour == "old version":  # an instance without handover closes after READY
+            conn.close()
+            return
+        seen["handover"] = read_line(conn)
+        if behaviour == "unknown format":
+            conn.sendall(b"STATE 999\n")
+            seen["answer"] = read_line(conn)
+        elif behaviour == "garbage":
+            conn.sendall(b"STATE 1\n")
+            seen["answer"] = read_line(conn)
+            conn.sendall(b"JUNK" + struct.pack("<II", 0, 3) + b"abc")
+            seen["after"] = read_line(conn)
+        elif behaviour == "dies after the market":
+            conn.sendall(b"STATE 1\n")
+            seen["answer"] = read_line(conn)
+            conn.sendall(b"MRKT" + struct.pack("<II", 0, 5) + b"\0\0\0\0\0")
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, server, thread, seen
+
+
+def test_a_successor_refuses_what_it_cannot_read_and_serves_anyway(tmp_path):
+    for behaviour, expected in [("unknown format", {"answer": "REFUSE state format 999 cannot be read here (this version reads 1)"}),
+                                ("garbage", {"answer": "ACCEPT", "after": "REFUSE unknown message \"JUNK\""}),
+                                ("old version", {}),
+                                ("dies after the market", {"answer": "ACCEPT"})]:
+        control = str(tmp_path / f"{behaviour.replace(' ', '-')}.sock")
+        listener, server, thread, seen = fake_predecessor(control, behaviour)
+        new = start_successor(control, *SIM)
+        try:
+            thread.join(10)
+            assert seen["request"] == "TAKEOVER" and seen["ready"] == "READY"
+            for key, value in expected.items():
+                assert seen[key] == value, (behaviour, seen)
+            port = listener.getsockname()[1]
+            assert wait_for(lambda: http_get(port, "/health/live")[0] == 200, 10), behaviour
+            assert pid_of(port) == new.pid
+            assert sample(http_get(port, "/metrics")[1], "tickstream_handover_adopted_total") == 0
+        finally:
+            terminate(new, 10)
+            listener.close()
+            server.close()
+
+
+def test_handover_needs_a_takeover():
+    result = subprocess.run([BINARY, "--handover", "connections"], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2 and "--handover connections needs --takeover" in result.stderr
