@@ -236,6 +236,7 @@ struct MarketCommand: ParsableCommand {
                    percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
                    Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount),
             "  seq gaps        \(r.gaps) (updates missed: \(r.missed))",
+            String(format: "  longest silence %.1f ms without an update, over every client", r.longestGapMilliseconds),
             "  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
                 + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies",
             String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)
@@ -262,7 +263,7 @@ struct MarketCommand: ParsableCommand {
             "connections": conns, "v2_fraction": v2Fraction, "subs": subs, "symbols": symbols, "depth": depth,
             "publish_rate": effectivePublishRate, "seconds": r.seconds, "rate": r.rate,
             "rate_v1": Double(r.messagesV1) / r.seconds, "rate_v2": Double(r.messagesV2) / r.seconds,
-            "bytes_per_second": Double(r.bytes) / r.seconds, "gaps": r.gaps, "missed": r.missed,
+            "bytes_per_second": Double(r.bytes) / r.seconds, "gaps": r.gaps, "missed": r.missed, "longest_gap_ms": r.longestGapMilliseconds,
             "messages_per_read": r.messagesPerRead, "subs_pattern": subsPattern.rawValue, "seed": seed,
             "open": r.open, "failed_dials": r.failedDials, "unexpected_closes": r.unexpectedCloses,
             "protocol_mismatches": r.protocolMismatches, "error_replies": r.errors,

@@ -40,6 +40,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var wantsV2: Bool
         var attempts = 0
         var lastSeq: [UInt64]
+        /// Loop time of its last update (0: none yet), across reconnects: a deploy's pause.
+        var lastUpdateAt: UInt64 = 0
     }
 
     private let loop: EventLoop
@@ -62,6 +64,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var bytes: UInt64 = 0
         var gaps: UInt64 = 0
         var missed: UInt64 = 0
+        /// Longest time any client went without an update while measuring (nanoseconds).
+        var longestGap: UInt64 = 0
         var open = 0
         var failedDials = 0
         var unexpectedCloses = 0
@@ -169,6 +173,9 @@ final class MarketLoad: WebSocketClientDelegate {
         }
         counters.bytes &+= UInt64(payload.count)
         if number < symbolSeen.count { symbolSeen[number] = true }
+        let arrived = loop.now
+        if measuring && state[i].lastUpdateAt != 0 { counters.longestGap = max(counters.longestGap, arrived &- state[i].lastUpdateAt) }
+        state[i].lastUpdateAt = arrived
         guard state[i].wantsV2 else {
             counters.messagesV1 &+= 1
             return
@@ -223,6 +230,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var bytes: UInt64
         var gaps: UInt64
         var missed: UInt64
+        /// Longest time any client went without an update, in milliseconds.
+        var longestGapMilliseconds: Double
         var open: Int
         var failedDials: Int
         var unexpectedCloses: Int
@@ -328,6 +337,7 @@ final class MarketLoad: WebSocketClientDelegate {
         if let command { during = (command, MonotonicClock.now() + UInt64(after * 1e9)) }
         measuring = true
         latency.reset()
+        counters.longestGap = 0
         let begin = (counters: counters, client: CPUSample.ownProcess(), gateway: options.gatewayPID.flatMap(CPUSample.process),
                      time: MonotonicClock.now(), perSecondCount: perSecond.count, reads: loop.statistics.reads)
         runUntil(begin.time + UInt64(duration * 1e9))
@@ -343,7 +353,8 @@ final class MarketLoad: WebSocketClientDelegate {
         if let a = begin.gateway, let b = gatewayEnd { gatewayCPU = CPUSample.utilisation(from: a, to: b) }
         return Report(seconds: seconds, messages: v1 + v2, messagesV1: v1, messagesV2: v2,
                       bytes: counters.bytes - begin.counters.bytes, gaps: counters.gaps - begin.counters.gaps,
-                      missed: counters.missed - begin.counters.missed, open: counters.open,
+                      missed: counters.missed - begin.counters.missed, longestGapMilliseconds: Double(counters.longestGap) / 1e6,
+                      open: counters.open,
                       failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
                       protocolMismatches: counters.protocolMismatches, errors: counters.errors,
                       latency: latency, reads: loop.statistics.reads - begin.reads, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),

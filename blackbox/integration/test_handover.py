@@ -356,3 +356,33 @@ def test_a_successor_refuses_what_it_cannot_read_and_serves_anyway(tmp_path):
 def test_handover_needs_a_takeover():
     result = subprocess.run([BINARY, "--handover", "connections"], capture_output=True, text=True, timeout=10)
     assert result.returncode == 2 and "--handover connections needs --takeover" in result.stderr
+
+
+def test_in_a_fleet_the_successor_continues_the_bus_sequence(tmp_path, nats_server):
+    """With --bus, seq comes from the bus: the handed-over clients never see it repeat or go
+    back, and any jump is an update published during the pause, counted as missed."""
+    control = str(tmp_path / "control.sock")
+    writer = Gateway("--bus", nats_server.url, "--sim-target", "bus", "--sim-rate", "200", "--sim-symbols", "5")
+    old = Gateway("--bus", nats_server.url, "--control-socket", control, "--close-timeout", "1")
+    new = None
+    try:
+        symbols = [f"SYM{i:04d}" for i in range(5)]
+        followers = [Follower(old.port, "v2", {"type": "subscribe", "symbols": symbols, "depth": depth}) for depth in (1, 10)]
+        assert wait_for(lambda: all(len(f.updates()) > 50 for f in followers), 15)
+        switched_at = time.monotonic()
+        new = start_successor(control, "--bus", nats_server.url, "--close-timeout", "1")
+        assert old.process.wait(timeout=15) == 0
+        assert wait_for(lambda: all(len([t for t, _ in f.updates() if t > switched_at + 1]) > 50 for f in followers), 15)
+        metrics = http_get(old.port, "/metrics")[1]
+        missed = sample(metrics, "tickstream_bus_missed_updates_total")
+        assert sample(metrics, "tickstream_handover_adopted_total") == 2
+        for f in followers:
+            assert f.closed is None
+            breaks = seq_breaks(f.updates())
+            assert all(after > before for _, before, after in breaks), breaks  # never repeated, never back
+            assert sum(after - before - 1 for _, before, after in breaks) <= missed, (breaks, missed)
+    finally:
+        for gw in (old, writer):
+            gw.stop()
+        if new is not None:
+            terminate(new, 20)

@@ -173,6 +173,16 @@ def v2_update(symbol: int, seq: int) -> str:
             f'"seq":{seq},"ts":{int(time.time() * 1e6)}}}')
 
 
+def one_client_against(behaviour, tmp_path):
+    """One v2 client on one symbol against a fake server: (the JSON figures, the run)."""
+    server = FakeServer(behaviour)
+    out = tmp_path / "figures.json"
+    result = run_loadtest("--url", f"ws://127.0.0.1:{server.port}/ws", "--conns", "1", "--subs", "1",
+                          "--symbols", "50", "--v2-fraction", "1", "--warmup", "0.5", "--duration", "2",
+                          "--json", str(out))
+    return json.loads(out.read_text()), result
+
+
 def test_sequence_gaps_are_counted_with_the_updates_missed(tmp_path):
     async def skip_three_after_a_second(websocket, protocol):
         started = time.monotonic()
@@ -186,14 +196,28 @@ def test_sequence_gaps_are_counted_with_the_updates_missed(tmp_path):
             await asyncio.sleep(0.005)
         await asyncio.sleep(5)
 
-    server = FakeServer(skip_three_after_a_second)
-    out = tmp_path / "gaps.json"
-    result = run_loadtest("--url", f"ws://127.0.0.1:{server.port}/ws", "--conns", "1", "--subs", "1",
-                          "--symbols", "50", "--v2-fraction", "1", "--warmup", "0.5", "--duration", "2",
-                          "--json", str(out))
-    figures = json.loads(out.read_text())
+    figures, result = one_client_against(skip_three_after_a_second, tmp_path)
     assert figures["gaps"] == 1 and figures["missed"] == 3, result.stdout
     assert figures["latency_ms"]["samples"] > 100
+
+
+def test_the_longest_silence_any_client_sees_is_measured(tmp_path):
+    """A server that pauses 400 ms once in the measured window: what a deploy's pause looks like."""
+    async def pause_once(websocket, protocol):
+        started = time.monotonic()
+        seq, paused = 1, False
+        while time.monotonic() - started < 3:
+            await websocket.send(v2_update(0, seq))
+            seq += 1
+            if not paused and time.monotonic() - started > 1.2:
+                await asyncio.sleep(0.4)
+                paused = True
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(5)
+
+    figures, result = one_client_against(pause_once, tmp_path)
+    assert 390 <= figures["longest_gap_ms"] < 600, result.stdout
+    assert "longest silence" in result.stdout
 
 
 def test_wrong_subprotocol_and_unexpected_close_fail_the_run():

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Zero-gap deploy on one host without a load balancer: the new binary takes the listening
-# socket over from the running one, which then drains its clients with Close 1001.
+# socket over from the running one, which then drains its clients with Close 1001 or, with
+# `--handover connections` among the FLAGs, hands them over live (same TCP connections, seq
+# continuing; see README "Deploys").
 #
 #   deploy/vm/takeover-deploy.sh NEW_BINARY [FLAG...]
+#   deploy/vm/takeover-deploy.sh NEW_BINARY --handover connections
 #
 # The new instance runs with exactly the running one's settings: its command line and its
 # GATEWAY_* environment are read from /proc and given to the new binary, so a deploy never
