@@ -61,7 +61,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
     // only what it reads, and the client's extra state sits behind one optional reference.
     private let handshakeTimeout: UInt64
     private let closeTimeout: UInt64
-    let server: ServerConnectionDelegate?
+    private let server: ServerConnectionDelegate?
     private let client: ClientState?
     private var requestParser: HTTPRequestParser?
     var reader: MessageReader?
@@ -72,7 +72,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
     var lastPingAt: UInt64 = 0
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
-    var timer: Timer?
+    private var timer: Timer?
 
     /// What only a client connection needs.
     private final class ClientState {

@@ -102,7 +102,7 @@ final class MarketSession: Subscriber, DrainableSession {
         conflated = pending
         socket.notifiesWrites = true
         metrics.conflationEpisodes &+= 1
-        let timeout = ConnectionLimits.nanoseconds(context.configuration.slowConsumerTimeout) &- min(alreadyFor, slowConsumerTimeout)
+        let timeout = slowConsumerTimeout &- min(alreadyFor, slowConsumerTimeout)
         // Strong capture (the timer is cancelled at close): a weak reference would give this
         // object a refcount side table and slow every retain on the hot path.
         slowConsumerTimer = context.loop.schedule(after: timeout) { self.slowConsumerTimedOut() }
