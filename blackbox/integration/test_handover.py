@@ -291,22 +291,34 @@ def test_a_successor_dying_mid_handover_leaves_every_client_with_a_clean_end(tmp
         old.stop()
 
 
-def fake_predecessor(control, behaviour):
-    """A running instance played by the test: hands over a listener, then misbehaves."""
+def predecessor_sockets(control):
+    """What a running instance played by the test has: a TCP listener and a control socket."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(control)
     server.listen(1)
+    return listener, server
+
+
+def hand_over_listener(server, listener, seen):
+    """The takeover's opening, predecessor side: returns the control connection after READY."""
+    conn, _ = server.accept()
+    conn.settimeout(10)
+    seen["request"] = read_line(conn)
+    socket.send_fds(conn, [b"L"], [listener.fileno()])
+    seen["ready"] = read_line(conn)
+    return conn
+
+
+def fake_predecessor(control, behaviour):
+    """A running instance played by the test: hands over a listener, then misbehaves."""
+    listener, server = predecessor_sockets(control)
     seen = {}
 
     def serve():
-        conn, _ = server.accept()
-        conn.settimeout(10)
-        seen["request"] = read_line(conn)
-        socket.send_fds(conn, [b"L"], [listener.fileno()])
-        seen["ready"] = read_line(conn)
+        conn = hand_over_listener(server, listener, seen)
         if behaviour == "old version":  # an instance without handover closes after READY
             conn.close()
             return
@@ -386,3 +398,103 @@ def test_in_a_fleet_the_successor_continues_the_bus_sequence(tmp_path, nats_serv
             gw.stop()
         if new is not None:
             terminate(new, 20)
+
+
+def encode_session(symbol, depth, input_bytes=b""):
+    """A SessionHandover record written by the test, field by field (HandoverFormat 1): a v2
+    connection subscribed to `symbol` at `depth`, nothing pending but `input_bytes`."""
+    def data(b):
+        return struct.pack("<I", len(b)) + b
+    record = b"\x01" + data(b"v2")                 # subprotocol
+    record += b"\x00"                              # no permessage-deflate
+    record += struct.pack("<QQQI", 0, 2**64 - 1, 0, 0)  # silent for, since ping (never), rate debt, refusals
+    record += b"\x00" + b"\x00" + data(b"")        # no fragment opcode, not compressed, no fragments
+    record += data(input_bytes) + data(b"")        # unconsumed input, unwritten output
+    record += data(b"v2") + struct.pack("<I", 1) + data(symbol.encode()) + struct.pack("<H", depth << 1)
+    record += b"\x00" + b"\x00"                    # no claims, not conflating
+    return record
+
+
+def encode_market(symbol, seq):
+    def data(b):
+        return struct.pack("<I", len(b)) + b
+    state = data(symbol.encode()) + struct.pack("<qqqQqH", 100_00000000, 99_99000000, 100_01000000, seq, 0, 0)
+    return struct.pack("<I", 1) + state + b"\x00"  # one symbol, no simulator position
+
+
+def test_a_successor_keeps_confirmed_batches_and_drops_the_last_unconfirmed_one(tmp_path):
+    """The predecessor is played by the test, writing the state format itself: it upgrades
+    clients, hands over a market (SYM0001 at seq 1000) and two batches, and dies after the
+    second. The successor serves the first batch (seq continues at 1001, a frame half received
+    before the move is completed after it) and drops the unconfirmed second (its clients see
+    EOF, not a hang)."""
+    control = str(tmp_path / "control.sock")
+    listener, server = predecessor_sockets(control)
+    port = listener.getsockname()[1]
+    clients, accepted = [], []
+    for _ in range(5):
+        dial = socket.create_connection(("127.0.0.1", port))
+        conn, _ = listener.accept()
+        clients.append(dial)
+        accepted.append(conn)
+    list_symbols = frame(0x1, json.dumps({"type": "list_symbols"}).encode())
+    seen = {}
+
+    def predecessor():
+        conn = hand_over_listener(server, listener, seen)
+        seen["handover"] = read_line(conn)
+        conn.sendall(b"STATE 1\n")
+        seen["answer"] = read_line(conn)
+        market = encode_market("SYM0001", 1000)
+        conn.sendall(b"MRKT" + struct.pack("<II", 0, len(market)) + market)
+        first = struct.pack("<I", 3) + encode_session("SYM0001", 1, list_symbols[:5]) + b"".join(
+            encode_session("SYM0001", depth) for depth in (2, 3))
+        socket.send_fds(conn, [b"CONN" + struct.pack("<II", 3, len(first))], [c.fileno() for c in accepted[:3]])
+        conn.sendall(first)
+        seen["first"] = read_line(conn)
+        second = struct.pack("<I", 2) + encode_session("SYM0001", 1) + encode_session("SYM0001", 1)
+        socket.send_fds(conn, [b"CONN" + struct.pack("<II", 2, len(second))], [c.fileno() for c in accepted[3:]])
+        conn.sendall(second)
+        seen["second"] = read_line(conn)
+        for c in accepted:  # the predecessor dies: its descriptors close with it
+            c.close()
+        conn.close()
+
+    thread = threading.Thread(target=predecessor, daemon=True)
+    thread.start()
+    new = start_successor(control, *SIM)
+    try:
+        thread.join(10)
+        assert seen == {"request": "TAKEOVER", "ready": "READY", "handover": "HANDOVER", "answer": "ACCEPT",
+                        "first": "ADOPTED 3", "second": "ADOPTED 2"}, seen
+        assert wait_for(lambda: http_get(port, "/health/live")[0] == 200, 10)
+        metrics = http_get(port, "/metrics")[1]
+        assert sample(metrics, "tickstream_handover_adopted_total") == 3
+        assert sample(metrics, "tickstream_handover_failed_total") == 2
+        # The confirmed batch is served: the half frame completed, and SYM0001 continues at 1001.
+        clients[0].sendall(list_symbols[5:])
+        for number, client in enumerate(clients[:3]):
+            reader = RawClient.__new__(RawClient)
+            reader.sock, reader.buffer = client, b""
+            client.settimeout(5)
+            messages = []
+            while len(messages) < (6 if number == 0 else 5):
+                opcode, payload = reader.read_frame()
+                assert opcode == 0x1
+                messages.append(json.loads(payload))
+            updates = [m for m in messages if m.get("symbol") == "SYM0001"]
+            assert updates[0]["seq"] == 1001, updates  # the market arrived: seq continues
+            assert [m["seq"] for m in updates] == list(range(updates[0]["seq"], updates[0]["seq"] + len(updates)))
+            assert len(updates[0]["depth"]) == number + 1
+            if number == 0:
+                assert any(m.get("type") == "symbols" for m in messages), messages
+        # The unconfirmed batch was dropped: both sides' copies are closed, so its clients see EOF.
+        for client in clients[3:]:
+            client.settimeout(5)
+            assert client.recv(1) == b""
+    finally:
+        terminate(new, 10)
+        listener.close()
+        server.close()
+        for client in clients:
+            client.close()

@@ -39,24 +39,25 @@ struct HandoverReceiver {
             return outcome
         }
         var unconfirmed: [(Int32, SessionHandover)] = []
+        outcome.stoppedBecause = receiveAll(&unconfirmed, &outcome, applyMarket: applyMarket, adopt: adopt)
+        // Never confirmed: the sender keeps (or has lost) these; our copies go.
+        for (fd, _) in unconfirmed { Glibc.close(fd) }
+        outcome.failed += unconfirmed.count
+        return outcome
+    }
+
+    /// Reads messages until `DONE` (nil) or the reason the exchange ended early.
+    private func receiveAll(_ unconfirmed: inout [(Int32, SessionHandover)], _ outcome: inout Outcome,
+                            applyMarket: (MarketHandover) -> Void, adopt: (Int32, SessionHandover) -> Bool) -> String? {
         var marketApplied = false
-        defer {
-            // Never confirmed: the sender keeps (or has lost) these; our copies go.
-            for (fd, _) in unconfirmed { Glibc.close(fd) }
-            outcome.failed += unconfirmed.count
-        }
         while true {
-            guard let received = channel.receive() else {
-                outcome.stoppedBecause = "the running instance went away mid-handover"
-                return outcome
-            }
+            guard let received = channel.receive() else { return "the running instance went away mid-handover" }
             let message: ControlChannel.Message
             switch received {
             case .success(let got): message = got
             case .failure(let error):
                 channel.writeLine("REFUSE \(error)")
-                outcome.stoppedBecause = "unreadable message: \(error)"
-                return outcome
+                return "unreadable message: \(error)"
             }
             // This message proves the previous batch's ADOPTED was read: that batch is ours.
             for (fd, session) in unconfirmed {
@@ -70,8 +71,7 @@ struct HandoverReceiver {
                     marketApplied = true
                 } catch {
                     channel.writeLine("REFUSE market: \(error)")
-                    outcome.stoppedBecause = "unreadable market: \(error)"
-                    return outcome
+                    return "unreadable market: \(error)"
                 }
             case .connections:
                 let sessions: [SessionHandover]
@@ -84,16 +84,12 @@ struct HandoverReceiver {
                 } catch {
                     for fd in message.fds { Glibc.close(fd) }
                     channel.writeLine("REFUSE \(error)")
-                    outcome.stoppedBecause = "unreadable batch: \(error)"
-                    return outcome
+                    return "unreadable batch: \(error)"
                 }
                 unconfirmed = Array(zip(message.fds, sessions))
-                guard channel.writeLine("ADOPTED \(sessions.count)") else {
-                    outcome.stoppedBecause = "the running instance went away mid-handover"
-                    return outcome
-                }
+                guard channel.writeLine("ADOPTED \(sessions.count)") else { return "the running instance went away mid-handover" }
             case .done:
-                return outcome
+                return nil
             }
         }
     }
