@@ -81,7 +81,8 @@ final class ConnectionRegistry: ServerConnectionDelegate {
             socket.close()
             return false
         }
-        let source = admission.countAdopted(peer: Socket.peerAddress(fd))
+        // The peer's address only matters with a per-address limit: no syscall otherwise.
+        let source = admission.maxPerAddress == nil ? nil : admission.countAdopted(peer: Socket.peerAddress(fd))
         connections[ObjectIdentifier(connection)] = Entry(connection: connection, source: source, refusal: nil)
         context.metrics.connectionsOpen += 1
         connectionDidUpgrade(connection)
