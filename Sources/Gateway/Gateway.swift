@@ -372,7 +372,16 @@ public final class Gateway {
                 for (name, state) in market.states { service.restore(name, state: state) }
                 if let position = market.simulator { simulator?.resume(from: position) }
             },
-            adopt: { fd, session in registry.adopt(fd) { endpoint.adopt(session, socket: $0, delegate: $1) } })
+            adopt: { fd, session in
+                // Continued, or taken only to be closed with 1001 (it did not fit here).
+                var continued = false
+                let taken = registry.adopt(fd) { socket, delegate in
+                    let connection = endpoint.adopt(session, socket: socket, delegate: delegate)
+                    continued = connection?.acceptsData ?? false
+                    return connection
+                }
+                return taken && continued
+            })
         context.metrics.handoverAdopted &+= UInt64(outcome.adopted)
         context.metrics.handoverFailed &+= UInt64(outcome.failed)
         let metadata: Logger.Metadata = [

@@ -498,3 +498,29 @@ def test_a_successor_keeps_confirmed_batches_and_drops_the_last_unconfirmed_one(
         server.close()
         for client in clients:
             client.close()
+
+
+def test_a_connection_that_does_not_fit_the_successor_is_closed_with_1001(tmp_path):
+    """The successor allows 5 subscriptions per connection: a client with 3 moves on, one with
+    10 is told to reconnect (Close 1001) and counted as failed."""
+    control = str(tmp_path / "control.sock")
+    old = Gateway(*SIM, "--control-socket", control)
+    new = None
+    try:
+        symbols = [f"SYM{i:04d}" for i in range(20)]
+        fits = Follower(old.port, "v2", {"type": "subscribe", "symbols": symbols[:3]})
+        too_many = Follower(old.port, "v2", {"type": "subscribe", "symbols": symbols[:10]})
+        assert wait_for(lambda: fits.updates() and too_many.updates(), 5)
+        new = start_successor(control, *SIM, "--max-subscriptions", "5")
+        assert old.process.wait(timeout=15) == 0
+        assert wait_for(lambda: too_many.closed is not None, 5)
+        assert too_many.closed == ("close", 1001)
+        count = len(fits.updates())
+        assert wait_for(lambda: len(fits.updates()) > count + 20, 5) and fits.closed is None
+        metrics = http_get(old.port, "/metrics")[1]
+        assert sample(metrics, "tickstream_handover_adopted_total") == 1
+        assert sample(metrics, "tickstream_handover_failed_total") == 1
+    finally:
+        old.stop()
+        if new is not None:
+            terminate(new, 20)
