@@ -364,7 +364,6 @@ public final class Gateway {
     /// `--handover connections`: takes the running instance's market and live connections
     /// before this loop first runs, so nothing is written to them until all have arrived.
     private func receiveConnections(over channel: ControlChannel) {
-        channel.setTimeout(seconds: 5)
         let started = MonotonicClock.now()
         let service = marketData, endpoint = marketEndpoint, registry = connections, simulator = simulator
         let outcome = HandoverReceiver(channel: channel).run(

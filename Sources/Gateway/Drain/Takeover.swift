@@ -87,16 +87,15 @@ struct TakeoverClient {
     static func receiveListener(from path: String) throws -> TakeoverClient {
         let control = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard control >= 0 else { throw SystemError("socket(AF_UNIX)") }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(control, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Also bounds the handover that may follow: a predecessor silent for 5 s is gone.
+        ControlChannel(fd: control).setTimeout(seconds: 5)
         var address = UnixAddress(path)
         guard address.withSockaddr({ connect(control, $0, $1) }) == 0 else {
             let error = SystemError("takeover: connect to \(path)")
             Glibc.close(control)
             throw error
         }
-        let request = "TAKEOVER\n"
-        _ = request.withCString { write(control, $0, strlen($0)) }
+        ControlChannel(fd: control).writeLine("TAKEOVER")
         let fd = ts_recv_fd(control)
         guard fd >= 0 else {
             Glibc.close(control)
@@ -108,8 +107,7 @@ struct TakeoverClient {
 
     /// Tells the old instance we are accepting, so it may stop.
     func confirm() throws {
-        let ready = "READY\n"
-        guard ready.withCString({ write(control, $0, strlen($0)) }) == 6 else {
+        guard channel.writeLine("READY") else {
             Glibc.close(control)
             throw SystemError("takeover: could not confirm")
         }
