@@ -50,12 +50,14 @@ struct HandoverSender {
         }
         let market = MarketHandover(states: service.store.all.map { (service.name(of: $0.0), $0.1) }, simulator: simulator?.position)
         guard channel.send(.market, body: market.encoded()) else { return stop("the successor went away") }
-        let movable = connections.all.filter { $0.canHandOver && $0.session is MarketSession }
+        // Nothing runs between here and the last batch, so what can move now still can then.
+        let movable = connections.all.compactMap { connection in
+            connection.canHandOver ? (connection.session as? MarketSession).map { (connection, $0) } : nil
+        }
         for start in stride(from: 0, to: movable.count, by: Self.batchSize) {
             var fds: [Int32] = []
             var sessions: [SessionHandover] = []
-            for connection in movable[start..<min(start + Self.batchSize, movable.count)] {
-                guard connection.canHandOver, let session = connection.session as? MarketSession else { continue }
+            for (connection, session) in movable[start..<min(start + Self.batchSize, movable.count)] {
                 let part = session.prepareHandover()
                 // Nil: the socket failed while writing and closed the usual way.
                 guard let (fd, state) = connection.handOver() else { continue }
