@@ -5,8 +5,9 @@ import Glibc
 /// Flushing gathers up to 1024 of them into one sendmsg.
 ///
 /// A ring of unmanaged references rather than a Deque: each queued frame costs exactly one
-/// retain when queued and one release when written (the generic container paid two retains),
-/// and an idle connection holds no storage at all.
+/// retain when queued and one release when written (the generic container paid two retains).
+/// The ring comes from the loop's `BufferPool` when output is queued and goes back when the
+/// last byte is written, so an idle connection holds no storage at all.
 struct OutboundQueue: ~Copyable {
     private var slots: UnsafeMutablePointer<Unmanaged<SharedBytes>>?
     private var capacity = 0
@@ -34,26 +35,26 @@ struct OutboundQueue: ~Copyable {
     @inline(__always)
     private func entry(_ index: Int) -> SharedBytes { slots![slot(index)].takeUnretainedValue() }
 
-    private mutating func grow() {
+    private mutating func grow(pool: BufferPool) {
         let newCapacity = max(8, capacity * 2)
-        let grown = UnsafeMutablePointer<Unmanaged<SharedBytes>>.allocate(capacity: newCapacity)
+        let grown = pool.takeRing(capacity: newCapacity)
         for i in 0..<frameCount { (grown + i).initialize(to: slots![slot(i)]) }
-        slots?.deallocate()
+        if let slots { pool.recycleRing(slots, capacity: capacity) }
         slots = grown
         capacity = newCapacity
         head = 0
     }
 
-    mutating func append(_ bytes: SharedBytes) {
+    mutating func append(_ bytes: SharedBytes, pool: BufferPool) {
         guard bytes.count > 0 else { return }
-        push(Unmanaged.passRetained(bytes))
+        push(Unmanaged.passRetained(bytes), pool: pool)
         byteCount += bytes.count
         tailIsPrivate = false
     }
 
     @inline(__always)
-    private mutating func push(_ reference: Unmanaged<SharedBytes>) {
-        if frameCount == capacity { grow() }
+    private mutating func push(_ reference: Unmanaged<SharedBytes>, pool: BufferPool) {
+        if frameCount == capacity { grow(pool: pool) }
         (slots! + slot(frameCount)).initialize(to: reference)
         frameCount += 1
     }
@@ -63,7 +64,7 @@ struct OutboundQueue: ~Copyable {
     mutating func appendCopy(count: Int, pool: BufferPool, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
         guard count > 0 else { return }
         if !tailIsPrivate || entry(frameCount - 1).capacity - entry(frameCount - 1).count < count {
-            push(Unmanaged.passRetained(pool.take(minimumCapacity: count)))
+            push(Unmanaged.passRetained(pool.take(minimumCapacity: count)), pool: pool)
             tailIsPrivate = true
         }
         let chunk = entry(frameCount - 1)
@@ -139,11 +140,19 @@ struct OutboundQueue: ~Copyable {
                 head = (head + 1) & (capacity - 1)
                 frameCount -= 1
                 if isKnownUniquelyReferenced(&popped) { pool.recycle(popped) }
+                if frameCount == 0 { returnRing(to: pool) }
             } else {
                 headOffset += remaining
                 remaining = 0
             }
         }
+    }
+
+    private mutating func returnRing(to pool: BufferPool) {
+        if let slots { pool.recycleRing(slots, capacity: capacity) }
+        slots = nil
+        capacity = 0
+        head = 0
     }
 
     mutating func removeAll() {

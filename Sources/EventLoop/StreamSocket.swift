@@ -132,7 +132,7 @@ public final class StreamSocket: EventHandler {
         loop.assertOnLoopThread()
         guard state == .open else { return }
         if queue.isEmpty { pendingSince = loop.now }
-        queue.append(bytes)
+        queue.append(bytes, pool: loop.bufferPool)
         markDirty()
     }
 

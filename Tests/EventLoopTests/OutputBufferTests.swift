@@ -50,23 +50,46 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
         defer { iovecs.deallocate() }
         var queue = OutboundQueue()
         var received: [UInt8] = []
-        // 6 in, 6 out: head moves to 6 of a capacity of 8.
-        for i in 0..<6 { queue.append(frame(i)) }
-        _ = queue.write(to: ours, iovecs: iovecs, maxIovecs: 4, pool: pool)
-        received += readAll(theirs)
-        let emptied = queue.isEmpty
-        #expect(emptied)
-        // 6 more wrap past the end (slots 6, 7, 0, 1, 2, 3); 10 more force a grow while wrapped.
-        for i in 6..<12 { queue.append(frame(i)) }
-        for i in 12..<22 { queue.append(frame(i)) }
+        // 6 in, 5 taken off the front (as if written): head moves to 5 of a capacity of 8,
+        // with frame 5 still queued, so the ring is kept.
+        for i in 0..<6 { queue.append(frame(i), pool: pool) }
+        queue.consume(500, pool: pool)
+        // 7 more wrap past the end (slots 6, 7, 0, 1, 2, 3, 4); 9 more force a grow while wrapped.
+        for i in 6..<13 { queue.append(frame(i), pool: pool) }
+        for i in 13..<22 { queue.append(frame(i), pool: pool) }
         let (frames, bytes) = (queue.frameCount, queue.byteCount)
-        #expect(frames == 16 && bytes == 1600)
+        #expect(frames == 17 && bytes == 1700)
         // Four iovecs per sendmsg: several rounds, each gathering across the old wrap point.
         while !queue.isEmpty {
             _ = queue.write(to: ours, iovecs: iovecs, maxIovecs: 4, pool: pool)
             received += readAll(theirs)
         }
-        #expect(received == expected(0..<22))
+        #expect(received == expected(5..<22))
+    }
+
+    /// A queue holds its ring only while it has output: the ring goes back to the pool with
+    /// the last byte written, and the next queue with output takes that same ring, so
+    /// connections written in turn share rings instead of each keeping one.
+    @Test func anEmptiedQueueGivesItsRingBackForTheNextOne() throws {
+        let (ours, theirs) = socketPair()
+        defer { close(ours); close(theirs) }
+        let pool = BufferPool()
+        let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: 16)
+        defer { iovecs.deallocate() }
+        var received: [UInt8] = []
+        for round in 0..<50 {
+            var queue = OutboundQueue()
+            // 12 frames: the ring grows from 8 to 16 the first time, and is reused after.
+            for i in 0..<12 { queue.append(frame(round * 12 + i), pool: pool) }
+            _ = queue.write(to: ours, iovecs: iovecs, maxIovecs: 16, pool: pool)
+            received += readAll(theirs)
+            let emptied = queue.isEmpty
+            #expect(emptied)
+        }
+        // The first round took a ring of 8 and one of 16 (the 8 went back when it grew); every
+        // later round took the pooled 8 and 16 again.
+        #expect(pool.ringsCreated == 2)
+        #expect(received == expected(0..<600))
     }
 
     /// A short write leaves the rest of the first frame in place; the next write continues
@@ -79,7 +102,7 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
         let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: 1024)
         defer { iovecs.deallocate() }
         var queue = OutboundQueue()
-        for i in 0..<40 { queue.append(frame(i, length: 1000)) }
+        for i in 0..<40 { queue.append(frame(i, length: 1000), pool: pool) }
         var received: [UInt8] = []
         var rounds = 0
         while !queue.isEmpty && rounds < 1000 {

@@ -177,6 +177,7 @@ final class MarketSession: Subscriber, DrainableSession {
         }
         let plain: ProtocolVariant = version == .v1 ? .v1 : .v2(depth: depth)
         let variant = connection.compression == nil ? plain : plain.compressed
+        subscriptionSlots.reserveCapacity(forAdditional: newOnes.count)
         for id in ids { service.registry.subscribe(self, to: id, variant: variant) }
         if version == .v2 { replyAck(subscribed: true, names, depth: depth) }
         // Snapshot: the latest known state of each, so nobody waits for the next tick.

@@ -56,7 +56,12 @@ public final class SubscriptionRegistry {
             entry.activeVariants.insert(variant.index, at: position)
         }
         subscriber.subscriptionSlots[symbol] = SubscriptionSlot(variant: variant, position: entry.groups[variant.index].count)
-        entry.groups[variant.index].append(Unmanaged.passUnretained(subscriber))
+        let group = variant.index
+        // Grown by an eighth, not doubled: the groups hold every subscription of every
+        // connection, and doubling leaves a quarter of them empty on average.
+        let count = entry.groups[group].count
+        if count == entry.groups[group].capacity { entry.groups[group].reserveCapacity(count + 4 + count / 8) }
+        entry.groups[group].append(Unmanaged.passUnretained(subscriber))
         entry.total += 1
         symbols[index] = entry
         totalSubscriptions += 1
