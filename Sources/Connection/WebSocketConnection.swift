@@ -36,6 +36,10 @@ public final class WebSocketConnection: StreamSocketDelegate {
         case closed
     }
 
+    // Every field costs memory on each of tens of thousands of connections: the server keeps
+    // only what it reads, the client's extra state sits behind one optional reference, and the
+    // fields are declared in an order that leaves no padding between them (a class's fields
+    // are laid out as declared).
     public let socket: StreamSocket
     public let role: Role
     public private(set) var phase: Phase
@@ -43,36 +47,43 @@ public final class WebSocketConnection: StreamSocketDelegate {
     public private(set) var closeSent = false
     /// Whether the connection ever upgraded, whatever happened after.
     public private(set) var didOpen = false
-    /// The negotiated subprotocol, once open.
-    public private(set) var subprotocol: String?
+    private var closeReceived = false
     /// The peer's Close code, once its Close arrived (nil for an empty Close).
     public private(set) var peerCloseCode: CloseCode?
+    /// Milliseconds: the listener's timeouts, at 4 bytes each rather than 8.
+    private let closeTimeoutMilliseconds: UInt32
+    /// The negotiated subprotocol, once open.
+    public private(set) var subprotocol: String?
     /// Client role: the reason text of the server's Close, once it arrived and if it had one.
     /// (The server role keeps only the code: every field costs memory on each connection.)
     public var peerCloseReason: String? { client?.closeReason }
     /// permessage-deflate, when the handshake agreed it.
     public private(set) var compression: ConnectionCompression?
-    private var closeReceived = false
     /// Serves the connection once open. Strong: the connection and its session live and die
     /// together, and the reference is dropped when the connection closes.
     public var session: WebSocketSession?
-
-    // Every field costs memory on each of tens of thousands of connections: the server keeps
-    // only what it reads, and the client's extra state sits behind one optional reference.
-    private let handshakeTimeout: UInt64
-    private let closeTimeout: UInt64
     private let server: ServerConnectionDelegate?
     private let client: ClientState?
     private var requestParser: HTTPRequestParser?
     var reader: MessageReader?
     /// The route's message rate (server role), when it has one.
     var rateLimiter: MessageRateLimiter?
+    private let handshakeTimeoutMilliseconds: UInt32
     /// Loop time of the last input once open, and of our last ping: the liveness check's clock.
     var lastInputAt: UInt64 = 0
     var lastPingAt: UInt64 = 0
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
     private var timer: Timer?
+
+    private var handshakeTimeout: UInt64 { UInt64(handshakeTimeoutMilliseconds) * 1_000_000 }
+    private var closeTimeout: UInt64 { UInt64(closeTimeoutMilliseconds) * 1_000_000 }
+
+    /// Nanoseconds as whole milliseconds, rounded up so a short timeout never becomes none,
+    /// and capped at 49 days.
+    private static func milliseconds(_ nanoseconds: UInt64) -> UInt32 {
+        UInt32(clamping: nanoseconds / 1_000_000 + (nanoseconds % 1_000_000 == 0 ? 0 : 1))
+    }
 
     /// What only a client connection needs.
     private final class ClientState {
@@ -96,8 +107,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
     public init(accepted socket: StreamSocket, limits: ConnectionLimits, delegate: ServerConnectionDelegate) {
         self.socket = socket
         self.role = .server
-        handshakeTimeout = limits.handshakeTimeout
-        closeTimeout = limits.closeTimeout
+        handshakeTimeoutMilliseconds = Self.milliseconds(limits.handshakeTimeout)
+        closeTimeoutMilliseconds = Self.milliseconds(limits.closeTimeout)
         self.server = delegate
         self.client = nil
         phase = .awaitingRequest
@@ -116,8 +127,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
         precondition(!handshake.offersCompression || workspace != nil, "offering compression needs a workspace")
         self.socket = socket
         self.role = .client
-        handshakeTimeout = limits.handshakeTimeout
-        closeTimeout = limits.closeTimeout
+        handshakeTimeoutMilliseconds = Self.milliseconds(limits.handshakeTimeout)
+        closeTimeoutMilliseconds = Self.milliseconds(limits.closeTimeout)
         self.server = nil
         self.client = ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes, workspace: workspace)
         self.session = session
@@ -143,8 +154,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
               state.input.count <= ConnectionLimits.bufferedFrameBytes(maxMessageBytes: route.maxMessageBytes) else { return nil }
         self.socket = socket
         self.role = .server
-        handshakeTimeout = limits.handshakeTimeout
-        closeTimeout = limits.closeTimeout
+        handshakeTimeoutMilliseconds = Self.milliseconds(limits.handshakeTimeout)
+        closeTimeoutMilliseconds = Self.milliseconds(limits.closeTimeout)
         server = delegate
         client = nil
         phase = .open

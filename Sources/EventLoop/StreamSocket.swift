@@ -60,35 +60,43 @@ public final class StreamSocket: EventHandler {
         case closed
     }
 
+    // Declared in an order that leaves no padding between fields (a class's fields are laid
+    // out as declared): at tens of thousands of sockets, every 8 bytes counts.
     public let fd: Int32
+    private var interest: UInt32
     /// Strong and immutable, so hot paths use it without retaining it (an unowned(unsafe)
     /// reference is retained around every call). The loop lives as long as the process, and a
     /// socket leaves the loop's handler table when it closes, so nothing leaks.
     public let loop: EventLoop
     /// Strong until the socket closes, so a connection lives as long as its socket.
     public var delegate: StreamSocketDelegate?
-    /// Bound on input kept between reads (a partial frame or request head).
-    public var maxBufferedInput: Int
-    /// Output level above which reading pauses.
-    public var outboundHighWater: Int
+    /// TLS, when the socket has it: the transport and the ciphertext waiting for the socket.
+    /// Behind one optional reference, so a plaintext connection pays 8 bytes for it.
+    private let secure: SecureChannel?
+    /// Input kept between reads; idle connections hold none at all.
+    private var pending = GrowableBuffer()
+    private var queue = OutboundQueue()
     public private(set) var state: State = .open
     /// Whether the delegate hears about each write (it wants to know when a backlog drains);
     /// off by default so the common flush costs no call.
     public var notifiesWrites = false
-
-    /// TLS, when the socket has it: the transport and the ciphertext waiting for the socket.
-    /// Behind one optional reference, so a plaintext connection pays 8 bytes for it.
-    private let secure: SecureChannel?
-
-    /// Input kept between reads; idle connections hold none at all.
-    private var pending = GrowableBuffer()
-    private var pendingCount = 0
-    private var queue = OutboundQueue()
-    private var interest: UInt32
     private var isDirty = false
+    private var readPaused = false
+    private var maxBufferedInputBytes: Int32
+    private var outboundHighWaterBytes: Int32
+    private var pendingCount = 0
     /// Loop time when output was queued with nothing pending: the age of the oldest queued bytes.
     private var pendingSince: UInt64 = 0
-    private var readPaused = false
+    /// Bound on input kept between reads (a partial frame or request head); at most 2 GiB.
+    public var maxBufferedInput: Int {
+        get { Int(maxBufferedInputBytes) }
+        set { maxBufferedInputBytes = Int32(clamping: newValue) }
+    }
+    /// Output level above which reading pauses; at most 2 GiB.
+    public var outboundHighWater: Int {
+        get { Int(outboundHighWaterBytes) }
+        set { outboundHighWaterBytes = Int32(clamping: newValue) }
+    }
     private var lingerTimeout: UInt64 = 0
     private var lingerTimer: Timer?
 
@@ -101,8 +109,8 @@ public final class StreamSocket: EventHandler {
                 security: TransportSecurity? = nil) throws {
         self.fd = fd
         self.loop = loop
-        self.maxBufferedInput = maxBufferedInput
-        self.outboundHighWater = outboundHighWater
+        maxBufferedInputBytes = Int32(clamping: maxBufferedInput)
+        outboundHighWaterBytes = Int32(clamping: outboundHighWater)
         self.interest = Self.baseInterest
         secure = security.map { SecureChannel(security: $0, pool: loop.bufferPool) }
         try loop.register(fd, interest: interest, handler: self)

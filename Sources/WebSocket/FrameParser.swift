@@ -24,14 +24,14 @@ public struct FrameParser: Sendable {
         case failure(ProtocolFailure)
     }
 
-    public let role: Role
+    // The two Ints first, the bytes after: 18 bytes, so a reader's flags fit in its tail.
     /// Largest payload accepted in one frame; larger is failed with 1009 from the header alone.
-    public var maxPayloadLength: Int
-    /// RSV bits a negotiated extension allows; none by default.
-    public var allowedRSV: UInt8 = 0
-
+    public let maxPayloadLength: Int
     /// Payload bytes of the current frame already unmasked and reported.
     private var processedPayload = 0
+    public let role: Role
+    /// RSV bits a negotiated extension allows; none by default.
+    public var allowedRSV: UInt8 = 0
 
     /// Payload bytes of the incomplete frame at the start of the input already unmasked in
     /// place (a reader handing its input over masks them again).

@@ -32,14 +32,24 @@ final class MarketSession: Subscriber, DrainableSession {
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
     private var slowConsumerTimer: Timer?
-    /// What the connection's token allows; nil without token authentication.
-    private let claims: AccessClaims?
-    private var expiryTimer: Timer?
+    /// What the connection's token allows and when it expires; nil without token
+    /// authentication. Held behind one reference: at 18,000 connections without tokens, the
+    /// claims' 48 bytes inline would be paid by each for nothing.
+    private let token: TokenBinding?
+
+    private final class TokenBinding {
+        let claims: AccessClaims
+        var expiryTimer: Timer?
+
+        init(claims: AccessClaims) { self.claims = claims }
+    }
+
+    private var claims: AccessClaims? { token?.claims }
 
     init(connection: WebSocketConnection, version: ProtocolVersion, service: MarketDataService, context: GatewayContext,
          claims: AccessClaims? = nil) {
         self.connection = connection
-        self.claims = claims
+        token = claims.map(TokenBinding.init)
         self.version = version
         self.service = service
         self.context = context
@@ -48,15 +58,15 @@ final class MarketSession: Subscriber, DrainableSession {
         maxQueueBytes = context.configuration.maxQueueBytes
         super.init()
         metrics.connectionOpened(version: version)
-        if let expiresAt = claims?.expiresAt {
+        if let token, let expiresAt = token.claims.expiresAt {
             let remaining = Double(expiresAt) - Double(WallClock.microsecondsSinceEpoch()) / 1e6
             // Strong capture, cancelled at close (see slowConsumerTimer).
-            expiryTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(remaining)) { self.tokenExpired() }
+            token.expiryTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(remaining)) { self.tokenExpired() }
         }
     }
 
     private func tokenExpired() {
-        expiryTimer = nil
+        token?.expiryTimer = nil
         guard connection.acceptsData else { return }
         metrics.tokenExpiryCloses &+= 1
         reply(.tokenExpired)
@@ -255,8 +265,8 @@ final class MarketSession: Subscriber, DrainableSession {
 
     func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
         slowConsumerTimer?.cancel()
-        expiryTimer?.cancel()
-        expiryTimer = nil
+        token?.expiryTimer?.cancel()
+        token?.expiryTimer = nil
         conflated = nil
         service.registry.unsubscribeAll(self)
         metrics.connectionClosed(version: version)
