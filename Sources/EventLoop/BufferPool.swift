@@ -36,6 +36,9 @@ final class BufferPool {
     static let ringLimit = 8192
     /// Rings allocated over the pool's life: stays flat while rings come back to be reused.
     private(set) var ringsCreated = 0
+    /// Rings handed out, from the pool or new: one per burst of output on a connection that
+    /// takes its ring at the size it needed last.
+    private(set) var ringsTaken = 0
 
     deinit {
         for rings in freeRings { for ring in rings { ring.deallocate() } }
@@ -54,6 +57,7 @@ final class BufferPool {
 
     /// Uninitialized room for `capacity` frame references; `capacity` is a power of two ≥ 8.
     func takeRing(capacity: Int) -> UnsafeMutablePointer<Unmanaged<SharedBytes>> {
+        ringsTaken &+= 1
         if let sizeClass = Self.ringClass(capacity), let ring = freeRings[sizeClass].popLast() { return ring }
         ringsCreated += 1
         return .allocate(capacity: capacity)

@@ -19,6 +19,9 @@ struct OutboundQueue: ~Copyable {
     private(set) var byteCount = 0
     /// Whether the last entry is a private chunk that copies may be appended to.
     private var tailIsPrivate = false
+    /// log2 of the ring size this queue needed last (8 to 64): its next ring is taken at that
+    /// size, so a connection that gets ten frames a tick does not grow a ring of 8 every tick.
+    private var ringShift: UInt8 = 3
 
     init() {}
 
@@ -36,7 +39,8 @@ struct OutboundQueue: ~Copyable {
     private func entry(_ index: Int) -> SharedBytes { slots![slot(index)].takeUnretainedValue() }
 
     private mutating func grow(pool: BufferPool) {
-        let newCapacity = max(8, capacity * 2)
+        let newCapacity = capacity == 0 ? 1 << Int(ringShift) : capacity * 2
+        ringShift = UInt8(min(newCapacity.trailingZeroBitCount, 6))
         let grown = pool.takeRing(capacity: newCapacity)
         for i in 0..<frameCount { (grown + i).initialize(to: slots![slot(i)]) }
         if let slots { pool.recycleRing(slots, capacity: capacity) }

@@ -69,7 +69,8 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
 
     /// A queue holds its ring only while it has output: the ring goes back to the pool with
     /// the last byte written, and the next queue with output takes that same ring, so
-    /// connections written in turn share rings instead of each keeping one.
+    /// connections written in turn share rings instead of each keeping one. A queue takes its
+    /// next ring at the size it needed last, rather than growing one of 8 again every time.
     @Test func anEmptiedQueueGivesItsRingBackForTheNextOne() throws {
         let (ours, theirs) = socketPair()
         defer { close(ours); close(theirs) }
@@ -77,19 +78,31 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
         let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: 16)
         defer { iovecs.deallocate() }
         var received: [UInt8] = []
+        var first = OutboundQueue()
+        var second = OutboundQueue()
         for round in 0..<50 {
-            var queue = OutboundQueue()
-            // 12 frames: the ring grows from 8 to 16 the first time, and is reused after.
-            for i in 0..<12 { queue.append(frame(round * 12 + i), pool: pool) }
-            _ = queue.write(to: ours, iovecs: iovecs, maxIovecs: 16, pool: pool)
-            received += readAll(theirs)
-            let emptied = queue.isEmpty
+            // 12 frames a round on each queue in turn: more than a ring of 8 holds.
+            for queueIndex in 0..<2 {
+                for i in 0..<12 {
+                    let bytes = frame(round * 24 + queueIndex * 12 + i)
+                    if queueIndex == 0 { first.append(bytes, pool: pool) } else { second.append(bytes, pool: pool) }
+                }
+                if queueIndex == 0 {
+                    _ = first.write(to: ours, iovecs: iovecs, maxIovecs: 16, pool: pool)
+                } else {
+                    _ = second.write(to: ours, iovecs: iovecs, maxIovecs: 16, pool: pool)
+                }
+                received += readAll(theirs)
+            }
+            let emptied = first.isEmpty && second.isEmpty
             #expect(emptied)
         }
-        // The first round took a ring of 8 and one of 16 (the 8 went back when it grew); every
-        // later round took the pooled 8 and 16 again.
+        // The first queue's first burst made a ring of 8 and one of 16 (the 8 went back when it
+        // grew); the second queue took both from the pool. After that every burst took the pooled
+        // 16 at once: 4 takes in the first round, then one per burst.
         #expect(pool.ringsCreated == 2)
-        #expect(received == expected(0..<600))
+        #expect(pool.ringsTaken == 4 + 49 * 2)
+        #expect(received == expected(0..<1200))
     }
 
     /// A short write leaves the rest of the first frame in place; the next write continues

@@ -67,4 +67,23 @@ import Testing
         #expect(slots.symbols == [9])
         #expect(slots.removeValue(forKey: 42) == nil)
     }
+
+    /// The list grows a few entries at a time and keeps every entry through growth and
+    /// removals from the middle; positions use their full 24 bits.
+    @Test func keepsEveryEntryThroughGrowthAndRemovals() {
+        var slots = SubscriptionSlots()
+        slots.reserveCapacity(forAdditional: 3)
+        for symbol in SymbolID(0)..<300 {
+            slots[symbol] = SubscriptionSlot(variant: symbol % 2 == 0 ? .v1 : .v2(depth: Int(symbol % 50) + 1), position: Int(symbol) << 14)
+        }
+        #expect(slots.count == 300)
+        for symbol in stride(from: SymbolID(0), to: 300, by: 3) { slots[symbol] = nil }
+        #expect(slots.count == 200)
+        for symbol in SymbolID(0)..<300 {
+            let expected = symbol % 3 == 0 ? nil
+                : SubscriptionSlot(variant: symbol % 2 == 0 ? .v1 : .v2(depth: Int(symbol % 50) + 1), position: Int(symbol) << 14)
+            #expect(slots[symbol] == expected)
+        }
+        #expect(Set(slots.symbols) == Set((SymbolID(0)..<300).filter { $0 % 3 != 0 }))
+    }
 }

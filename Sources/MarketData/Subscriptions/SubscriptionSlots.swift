@@ -10,14 +10,17 @@ public struct SubscriptionSlot: Equatable, Sendable {
     }
 }
 
-/// One connection's subscriptions: a compact array of 8-byte entries rather than a
+/// One connection's subscriptions: a compact list of 8-byte entries rather than a
 /// dictionary, because it is touched only on subscribe and unsubscribe, and at 18,000
-/// connections every byte here is paid per subscription. The array grows by a few entries at a
-/// time, not by doubling: a connection with 10 subscriptions holds 10 to 13 entries, not 16.
-public struct SubscriptionSlots: Sendable {
+/// connections every byte here is paid per subscription.
+///
+/// One allocation holds the count, the capacity and the entries (a Swift array would add a
+/// 32-byte header), and it grows by a few entries at a time, not by doubling: a connection with
+/// 10 subscriptions holds exactly 10 entries in 88 bytes. Not copyable: it owns that memory.
+public struct SubscriptionSlots: ~Copyable {
     /// A group position takes 24 bits (16 million subscribers of one symbol and variant, far
     /// past any process's descriptor limit) and the variant the low 8.
-    private struct Entry: Sendable {
+    private struct Entry {
         var symbol: SymbolID
         var positionAndVariant: UInt32
 
@@ -32,29 +35,49 @@ public struct SubscriptionSlots: Sendable {
         }
     }
 
-    private var entries: [Entry] = []
+    /// Count and capacity (two UInt32s), then the entries; nil while there are none.
+    private var storage: UnsafeMutableRawPointer?
+    private static let headerBytes = 8
 
     public init() {}
 
-    public var count: Int { entries.count }
-    public var isEmpty: Bool { entries.isEmpty }
-    public var symbols: [SymbolID] { entries.map(\.symbol) }
+    deinit { storage?.deallocate() }
+
+    public var count: Int { storage.map { Int($0.load(as: UInt32.self)) } ?? 0 }
+    private var capacity: Int { storage.map { Int($0.load(fromByteOffset: 4, as: UInt32.self)) } ?? 0 }
+    public var isEmpty: Bool { count == 0 }
+
+    private var entries: UnsafeMutablePointer<Entry>? {
+        storage.map { ($0 + Self.headerBytes).assumingMemoryBound(to: Entry.self) }
+    }
+
+    public var symbols: [SymbolID] {
+        guard let entries else { return [] }
+        return (0..<count).map { entries[$0].symbol }
+    }
+
+    private func index(of symbol: SymbolID) -> Int? {
+        guard let entries else { return nil }
+        return (0..<count).first { entries[$0].symbol == symbol }
+    }
 
     public subscript(symbol: SymbolID) -> SubscriptionSlot? {
         get {
-            entries.first(where: { $0.symbol == symbol })?.slot
+            index(of: symbol).map { entries![$0].slot }
         }
         set {
-            let index = entries.firstIndex(where: { $0.symbol == symbol })
-            switch (index, newValue) {
+            switch (index(of: symbol), newValue) {
             case (let index?, let slot?):
-                entries[index] = Entry(symbol: symbol, slot: slot)
+                entries![index] = Entry(symbol: symbol, slot: slot)
             case (nil, let slot?):
-                if entries.count == entries.capacity { entries.reserveCapacity(entries.count + 1 + entries.count / 4) }
-                entries.append(Entry(symbol: symbol, slot: slot))
+                let count = self.count
+                if count == capacity { resize(to: count + 1 + count / 4) }
+                entries![count] = Entry(symbol: symbol, slot: slot)
+                setCount(count + 1)
             case (let index?, nil):
-                entries.swapAt(index, entries.count - 1)
-                entries.removeLast()
+                let last = count - 1
+                entries![index] = entries![last]
+                setCount(last)
             case (nil, nil):
                 break
             }
@@ -62,9 +85,9 @@ public struct SubscriptionSlots: Sendable {
     }
 
     /// Makes room for `count` more subscriptions at once (a subscribe message naming several
-    /// symbols), so the array is allocated once at its exact size.
+    /// symbols), so the list is allocated once at its exact size.
     public mutating func reserveCapacity(forAdditional count: Int) {
-        if entries.count + count > entries.capacity { entries.reserveCapacity(entries.count + count) }
+        if self.count + count > capacity { resize(to: self.count + count) }
     }
 
     @discardableResult
@@ -72,5 +95,22 @@ public struct SubscriptionSlots: Sendable {
         let slot = self[symbol]
         self[symbol] = nil
         return slot
+    }
+
+    private mutating func setCount(_ count: Int) {
+        storage!.storeBytes(of: UInt32(count), as: UInt32.self)
+    }
+
+    private mutating func resize(to newCapacity: Int) {
+        precondition(newCapacity <= Int(UInt32.max), "too many subscriptions")
+        let count = self.count
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: Self.headerBytes + newCapacity * MemoryLayout<Entry>.stride,
+                                                     alignment: MemoryLayout<UInt32>.alignment)
+        grown.storeBytes(of: UInt32(count), as: UInt32.self)
+        grown.storeBytes(of: UInt32(newCapacity), toByteOffset: 4, as: UInt32.self)
+        let newEntries = (grown + Self.headerBytes).bindMemory(to: Entry.self, capacity: newCapacity)
+        if let entries { newEntries.initialize(from: entries, count: count) }
+        storage?.deallocate()
+        storage = grown
     }
 }
