@@ -40,7 +40,7 @@ extension WebSocketConnection {
     /// not started closing, on a plaintext socket, whose peer does not keep a compression
     /// window (a zlib stream cannot move). Others are drained the usual way.
     public var canHandOver: Bool {
-        role == .server && acceptsData && reader != nil && socket.canDetach && !(compression?.keepsPeerContext ?? false)
+        role == .server && acceptsData && hasReader && socket.canDetach && !(compression?.keepsPeerContext ?? false)
     }
 
     /// Leaves this process: writes what the socket takes, then returns the descriptor (now the
@@ -49,9 +49,9 @@ extension WebSocketConnection {
     /// what it needs from the session. Nil when it cannot move, or the socket failed while
     /// writing (then it closed the usual way).
     public func handOver() -> (fd: Int32, state: ConnectionHandover)? {
-        guard canHandOver, let reader else { return nil }
+        guard canHandOver else { return nil }
         let now = socket.loop.now
-        let progress = socket.withBufferedInput { reader.suspend(unconsumed: $0) }
+        guard let progress = socket.withBufferedInput({ suspendReader(unconsumed: $0) }) else { return nil }
         guard let detached = socket.detach() else { return nil }
         let bucket = rateLimiter?.carried(now: now)
         let state = ConnectionHandover(

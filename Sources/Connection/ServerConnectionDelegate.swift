@@ -28,4 +28,12 @@ public protocol ServerConnectionDelegate: AnyObject {
     func connectionCloseTimedOut(_ connection: WebSocketConnection)
     /// The TCP connection is gone; `wasWebSocket` tells whether it had upgraded.
     func connectionDidEnd(_ connection: WebSocketConnection, wasWebSocket: Bool)
+    /// Where upgraded connections with this message limit borrow a reader while they are
+    /// mid-message (see `MessageReaderPool`); nil: each connection keeps a reader of its own.
+    /// The same pool for the same limit, every time.
+    func readerPool(forMessagesUpTo maxMessageBytes: Int) -> MessageReaderPool?
+}
+
+extension ServerConnectionDelegate {
+    public func readerPool(forMessagesUpTo maxMessageBytes: Int) -> MessageReaderPool? { nil }
 }

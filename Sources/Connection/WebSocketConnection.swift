@@ -65,7 +65,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
     private let server: ServerConnectionDelegate?
     private let client: ClientState?
     private var requestParser: HTTPRequestParser?
-    var reader: MessageReader?
+    /// Reads frames once open; a server connection at rest holds its route's pool instead.
+    private var readerState = ReaderState.none
     /// The route's message rate (server role), when it has one.
     var rateLimiter: MessageRateLimiter?
     private let handshakeTimeoutMilliseconds: UInt32
@@ -75,6 +76,31 @@ public final class WebSocketConnection: StreamSocketDelegate {
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
     private var timer: Timer?
+
+    /// A connection's frame reader. 8 bytes, like the optional reference it replaces: the
+    /// payloads are references, and the tag sits in their spare bits.
+    enum ReaderState {
+        case none
+        /// At rest between messages: a reader is borrowed from the pool when bytes arrive.
+        case pooled(MessageReaderPool)
+        /// Its own (client role, no pool), or borrowed and mid-message.
+        case active(MessageReader)
+    }
+
+    /// Whether frames are being read (open and not failed or closed).
+    var hasReader: Bool {
+        if case .none = readerState { return false }
+        return true
+    }
+
+    /// Where a reader stopped, for a handover: a connection at rest has no progress to carry.
+    func suspendReader(unconsumed: UnsafeMutableRawBufferPointer) -> MessageReader.Progress? {
+        switch readerState {
+        case .none: return nil
+        case .pooled: return MessageReader.Progress()
+        case .active(let reader): return reader.suspend(unconsumed: unconsumed)
+        }
+    }
 
     private var handshakeTimeout: UInt64 { UInt64(handshakeTimeoutMilliseconds) * 1_000_000 }
     private var closeTimeout: UInt64 { UInt64(closeTimeoutMilliseconds) * 1_000_000 }
@@ -133,7 +159,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         self.client = ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes, workspace: workspace)
         self.session = session
         phase = .awaitingResponse
-        reader = MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes)
+        readerState = .active(MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes))
         socket.maxBufferedInput = max(limits.maxHeaderBytes, ConnectionLimits.bufferedFrameBytes(maxMessageBytes: limits.maxMessageBytes))
         socket.delegate = self
         handshake.request(host: host, path: path, extraHeaders: extraHeaders).withUnsafeBytes { socket.enqueueCopy($0) }
@@ -162,7 +188,12 @@ public final class WebSocketConnection: StreamSocketDelegate {
         didOpen = true
         subprotocol = state.subprotocol
         self.compression = compression
-        self.reader = reader
+        // Most connections move at rest: they wait for their next bytes without a reader.
+        if reader.isAtRest, let pool = delegate.readerPool(forMessagesUpTo: route.maxMessageBytes) {
+            readerState = .pooled(pool)
+        } else {
+            readerState = .active(reader)
+        }
         let now = socket.loop.now
         lastInputAt = now &- state.silentFor
         lastPingAt = state.sincePing == .max ? 0 : now &- state.sincePing
@@ -289,7 +320,18 @@ public final class WebSocketConnection: StreamSocketDelegate {
     }
 
     private func readFrames(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
-        guard let reader else { return bytes.count }
+        let reader: MessageReader
+        var lender: MessageReaderPool?
+        switch readerState {
+        case .none:
+            return bytes.count
+        case .active(let own):
+            reader = own
+        case .pooled(let pool):
+            reader = pool.take(acceptsCompressed: compression != nil)
+            readerState = .active(reader)
+            lender = pool
+        }
         let consumed = reader.readEvents(bytes) { event in
             switch event {
             case .pending, .pong:
@@ -308,6 +350,12 @@ public final class WebSocketConnection: StreamSocketDelegate {
                 fail(failure)
             }
             return phase == .open
+        }
+        if reader.isAtRest, role == .server, case .active(let current) = readerState, current === reader,
+           let pool = lender ?? server?.readerPool(forMessagesUpTo: reader.maxMessageLength) {
+            // Between messages: the reader goes back (the next read borrows again).
+            pool.recycle(reader)
+            readerState = .pooled(pool)
         }
         return phase == .open ? consumed : bytes.count
     }
@@ -333,7 +381,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
     /// Inflates a compressed message within the route's limit (a bomb stops at the limit),
     /// checks text once whole, and hands it on.
     private func receiveCompressed(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
-        guard let compression, let reader else { return }
+        guard let compression, case .active(let reader) = readerState else { return }
         switch compression.inflate(payload, limit: reader.maxMessageLength) {
         case .failure(.tooBig):
             fail(ProtocolFailure(.messageTooBig, "message inflates past the size limit"))
@@ -409,8 +457,13 @@ public final class WebSocketConnection: StreamSocketDelegate {
             timer = nil
             requestParser = nil
             self.subprotocol = subprotocol
-            reader = MessageReader(role: .server, maxMessageLength: limits.maxMessageBytes)
-            reader?.acceptsCompressed = compression != nil
+            if let pool = server.readerPool(forMessagesUpTo: limits.maxMessageBytes) {
+                readerState = .pooled(pool)
+            } else {
+                let reader = MessageReader(role: .server, maxMessageLength: limits.maxMessageBytes)
+                reader.acceptsCompressed = compression != nil
+                readerState = .active(reader)
+            }
             self.compression = compression
             let now = socket.loop.now
             rateLimiter = limits.messageRate.map { MessageRateLimiter($0, now: now) }
@@ -471,7 +524,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
                 self.subprotocol = subprotocol
                 if let parameters = agreement.compression, let workspace = client.workspace {
                     compression = ConnectionCompression(parameters: parameters, role: .client, workspace: workspace)
-                    reader?.acceptsCompressed = true
+                    if case .active(let reader) = readerState { reader.acceptsCompressed = true }
                 }
                 phase = .open
                 didOpen = true
@@ -488,7 +541,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         phase = .closed
         timer?.cancel()
         timer = nil
-        reader = nil
+        readerState = .none
         session = nil
     }
 
@@ -504,7 +557,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         phase = .closed
         timer?.cancel()
         timer = nil
-        reader = nil
+        readerState = .none
         let session = self.session
         self.session = nil
         session?.connectionDidClose(self, closeCode: peerCloseCode, error: error)

@@ -47,6 +47,21 @@ public final class MessageReader {
     /// Largest message, summed over its fragments: the parser's bound on one frame, kept once.
     public var maxMessageLength: Int { parser.maxPayloadLength }
 
+    /// Between messages: no fragmented message in progress and no frame partly read, so the
+    /// next bytes start a frame and any reader with the same settings would read them the same.
+    public var isAtRest: Bool { fragmentOpcode == nil && parser.unmaskedPayloadBytes == 0 }
+
+    /// Leaves nothing of the last connection's messages: storage freed, UTF-8 state fresh (a
+    /// message that failed validation may have left it mid-sequence). For a reader at rest
+    /// going back to its pool.
+    func prepareForReuse() {
+        storageDelivered = false
+        storageCount = 0
+        storage.release()
+        textValidator = UTF8Validator()
+        fragmentCompressed = false
+    }
+
     private func acceptCompressed(_ accepts: Bool) { acceptsCompressed = accepts }
     static let compressedBit: UInt8 = 0b100
 

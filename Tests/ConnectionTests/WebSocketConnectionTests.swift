@@ -21,6 +21,10 @@ final class RecordingServer: ServerConnectionDelegate {
     var closesReceived: [UInt16] = []
     var closeTimeouts = 0
     var ended: [Bool] = []
+    /// Lends readers as the gateway's registry does, so every connection test here also runs
+    /// with readers borrowed mid-message and given back at rest; false: each keeps its own.
+    var lendsReaders = true
+    private(set) var readerPools: [Int: MessageReaderPool] = [:]
 
     func connection(_ connection: WebSocketConnection, route head: HTTPRequestHead, body: UnsafeRawBufferPointer) -> RequestOutcome {
         guard head.path == "/echo" else {
@@ -51,6 +55,14 @@ final class RecordingServer: ServerConnectionDelegate {
     func connection(_ connection: WebSocketConnection, didReceiveClose code: CloseCode) { closesReceived.append(code.rawValue) }
     func connectionCloseTimedOut(_ connection: WebSocketConnection) { closeTimeouts += 1 }
     func connectionDidEnd(_ connection: WebSocketConnection, wasWebSocket: Bool) { ended.append(wasWebSocket) }
+
+    func readerPool(forMessagesUpTo maxMessageBytes: Int) -> MessageReaderPool? {
+        guard lendsReaders else { return nil }
+        if let pool = readerPools[maxMessageBytes] { return pool }
+        let pool = MessageReaderPool(maxMessageLength: maxMessageBytes)
+        readerPools[maxMessageBytes] = pool
+        return pool
+    }
 }
 
 final class EchoSession: WebSocketSession {

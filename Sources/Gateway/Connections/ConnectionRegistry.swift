@@ -19,6 +19,8 @@ final class ConnectionRegistry: ServerConnectionDelegate {
     /// Counted against this address in `admission`.
     private var sources: [ObjectIdentifier: PeerAddress] = [:]
     private var refusals: [ObjectIdentifier: AdmissionControl.Refusal] = [:]
+    /// Readers lent to upgraded connections mid-message, one pool per message limit (a route's).
+    private var readerPools: [Int: MessageReaderPool] = [:]
     /// Called after each connection ends.
     var onConnectionEnded: (() -> Void)?
 
@@ -183,6 +185,17 @@ final class ConnectionRegistry: ServerConnectionDelegate {
                                 headers: [("Retry-After", "1")])
         }
     }
+
+    func readerPool(forMessagesUpTo maxMessageBytes: Int) -> MessageReaderPool? {
+        if let pool = readerPools[maxMessageBytes] { return pool }
+        let pool = MessageReaderPool(maxMessageLength: maxMessageBytes)
+        readerPools[maxMessageBytes] = pool
+        return pool
+    }
+
+    /// Readers made by this listener's pools: stays near the number of connections that are
+    /// mid-message at once, however many are open.
+    var readersCreated: Int { readerPools.values.reduce(0) { $0 + $1.readersCreated } }
 
     func connectionDidEnd(_ connection: WebSocketConnection, wasWebSocket: Bool) {
         let key = ObjectIdentifier(connection)
