@@ -62,8 +62,8 @@ public final class WebSocketConnection: StreamSocketDelegate {
     /// Serves the connection once open. Strong: the connection and its session live and die
     /// together, and the reference is dropped when the connection closes.
     public var session: WebSocketSession?
-    private let server: ServerConnectionDelegate?
-    private let client: ClientState?
+    /// The server's delegate or the client's extra state: one or the other, in one field.
+    private let side: Side
     private var requestParser: HTTPRequestParser?
     /// Reads frames once open; a server connection at rest holds its route's pool instead.
     private var readerState = ReaderState.none
@@ -76,6 +76,21 @@ public final class WebSocketConnection: StreamSocketDelegate {
     /// The one timer a phase needs: the request head (server), the 101 (client), the peer's
     /// Close reply, or the server's TCP close (client).
     private var timer: Timer?
+
+    private enum Side {
+        case server(ServerConnectionDelegate)
+        case client(ClientState)
+    }
+
+    private var server: ServerConnectionDelegate? {
+        if case .server(let delegate) = side { return delegate }
+        return nil
+    }
+
+    private var client: ClientState? {
+        if case .client(let state) = side { return state }
+        return nil
+    }
 
     /// A connection's frame reader. 8 bytes, like the optional reference it replaces: the
     /// payloads are references, and the tag sits in their spare bits.
@@ -135,8 +150,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         self.role = .server
         handshakeTimeoutMilliseconds = Self.milliseconds(limits.handshakeTimeout)
         closeTimeoutMilliseconds = Self.milliseconds(limits.closeTimeout)
-        self.server = delegate
-        self.client = nil
+        side = .server(delegate)
         phase = .awaitingRequest
         requestParser = HTTPRequestParser(maxHeaderBytes: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
         socket.maxBufferedInput = limits.maxHeaderBytes + limits.maxBodyBytes
@@ -155,8 +169,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         self.role = .client
         handshakeTimeoutMilliseconds = Self.milliseconds(limits.handshakeTimeout)
         closeTimeoutMilliseconds = Self.milliseconds(limits.closeTimeout)
-        self.server = nil
-        self.client = ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes, workspace: workspace)
+        side = .client(ClientState(handshake: handshake, maxHeaderBytes: limits.maxHeaderBytes, workspace: workspace))
         self.session = session
         phase = .awaitingResponse
         readerState = .active(MessageReader(role: .client, maxMessageLength: limits.maxMessageBytes))
@@ -182,8 +195,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
         self.role = .server
         handshakeTimeoutMilliseconds = Self.milliseconds(limits.handshakeTimeout)
         closeTimeoutMilliseconds = Self.milliseconds(limits.closeTimeout)
-        server = delegate
-        client = nil
+        side = .server(delegate)
         phase = .open
         didOpen = true
         subprotocol = state.subprotocol

@@ -81,7 +81,9 @@ struct GatewayCommand: ParsableCommand {
         guard (0...1 << 30).contains(compression.deflateMinBytes) else {
             throw ValidationError("--deflate-min-bytes must be 0...1073741824, got \(compression.deflateMinBytes)")
         }
-        guard limits.maxQueueBytes >= 4096 else { throw ValidationError("--max-queue-bytes must be at least 4096") }
+        guard (4096...1 << 30).contains(limits.maxQueueBytes) else {
+            throw ValidationError("--max-queue-bytes must be 4096...1073741824, got \(limits.maxQueueBytes)")
+        }
         guard (0...1_000_000).contains(limits.flushInterval) else {
             throw ValidationError("--flush-interval must be 0...1000000 microseconds, got \(limits.flushInterval)")
         }

@@ -126,7 +126,8 @@ def test_invalid_values_fail_fast_with_exit_code_2():
                  ["--drain-grace", "20", "--drain-timeout", "10"], ["--require-feed"], ["--no-such-flag"],
                  ["--max-symbols", "5"], ["--jwt-secret", "too-short"], ["--jwt-public-key", "/nonexistent.pem"],
                  ["--ping-interval", "30", "--idle-timeout", "20"], ["--allowed-origins", "desk.example.com"],
-                 ["--message-rate", "-1"], ["--max-connections", "0"], ["--admin-port", "70000"]):
+                 ["--message-rate", "-1"], ["--max-connections", "0"], ["--admin-port", "70000"],
+                 ["--max-queue-bytes", "1024"], ["--max-queue-bytes", str(2**31)]):
         result = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=10)
         assert result.returncode == 2, args
         assert "Error" in result.stderr, args

@@ -12,8 +12,8 @@ final class MarketDataEndpoint: WebSocketEndpoint {
     let subprotocols = ProtocolVersion.supportedTokens
     let limits: RouteLimits
     var minimumCompressedBytes: Int { context.configuration.deflateMinBytes }
-    private let context: GatewayContext
-    private let service: MarketDataService
+    let context: GatewayContext
+    let service: MarketDataService
     private let tokens: TokenAuthorization?
 
     init(context: GatewayContext, service: MarketDataService, verifier: TokenVerifier? = nil) {
@@ -32,7 +32,7 @@ final class MarketDataEndpoint: WebSocketEndpoint {
 
     func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession {
         let version = subprotocol.flatMap(ProtocolVersion.init(rawValue:)) ?? .v1
-        return MarketSession(connection: connection, version: version, service: service, context: context, claims: claims)
+        return MarketSession(connection: connection, version: version, endpoint: self, claims: claims)
     }
 
     /// A `/ws` connection handed over by another instance, continued on `socket`: nil when
@@ -45,7 +45,7 @@ final class MarketDataEndpoint: WebSocketEndpoint {
         guard let connection = WebSocketConnection(adopting: handover.connection, socket: socket, limits: context.connectionLimits,
                                                    route: limits, compression: compression, delegate: delegate) else { return nil }
         socket.outboundHighWater = max(context.configuration.maxQueueBytes, 2 * limits.maxMessageBytes + 64)
-        let session = MarketSession(connection: connection, version: handover.version, service: service, context: context,
+        let session = MarketSession(connection: connection, version: handover.version, endpoint: self,
                                     claims: handover.claims)
         connection.session = session
         guard session.resume(subscriptions: handover.subscriptions, conflatingFor: handover.conflatingFor) else {

@@ -19,6 +19,9 @@ import WebSocket
 /// (`token_expired`) and closed with 1008.
 final class MarketSession: Subscriber, DrainableSession {
     let version: ProtocolVersion
+    /// `--max-queue-bytes`, 32-bit so it sits beside `version` (every field costs memory on
+    /// each of tens of thousands of sessions; the declaration order leaves no padding).
+    private let maxQueueBytes: Int32
     // What `deliver` touches is held in strong `let`s: while a method runs, `self` keeps them
     // alive, so the optimizer uses them without retaining (an unowned(unsafe) load costs a
     // retain/release pair around every cross-module call). The cycle with the connection is
@@ -26,9 +29,8 @@ final class MarketSession: Subscriber, DrainableSession {
     private let connection: WebSocketConnection
     private let socket: StreamSocket
     private let metrics: GatewayMetrics
-    private let maxQueueBytes: Int
-    private let service: MarketDataService
-    private let context: GatewayContext
+    /// The service and the context, reached through the endpoint: only cold paths use them.
+    private let endpoint: MarketDataEndpoint
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
     private var slowConsumerTimer: Timer?
@@ -45,17 +47,18 @@ final class MarketSession: Subscriber, DrainableSession {
     }
 
     private var claims: AccessClaims? { token?.claims }
+    private var service: MarketDataService { endpoint.service }
+    private var context: GatewayContext { endpoint.context }
 
-    init(connection: WebSocketConnection, version: ProtocolVersion, service: MarketDataService, context: GatewayContext,
-         claims: AccessClaims? = nil) {
+    init(connection: WebSocketConnection, version: ProtocolVersion, endpoint: MarketDataEndpoint, claims: AccessClaims? = nil) {
         self.connection = connection
         token = claims.map(TokenBinding.init)
         self.version = version
-        self.service = service
-        self.context = context
+        self.endpoint = endpoint
+        let context = endpoint.context
         socket = connection.socket
         metrics = context.metrics
-        maxQueueBytes = context.configuration.maxQueueBytes
+        maxQueueBytes = Int32(clamping: context.configuration.maxQueueBytes)
         super.init()
         metrics.connectionOpened(version: version)
         if let token, let expiresAt = token.claims.expiresAt {
@@ -87,7 +90,7 @@ final class MarketSession: Subscriber, DrainableSession {
         guard connection.acceptsData else { return }
         socket.enqueue(frame)
         metrics.recordSent(version: version, bytes: frame.count)
-        if socket.outboundBytes > maxQueueBytes { startConflating() }
+        if socket.outboundBytes > Int(maxQueueBytes) { startConflating() }
     }
 
     /// Ends conflation: queues the newest pending frame of each symbol and stops the
@@ -119,9 +122,9 @@ final class MarketSession: Subscriber, DrainableSession {
     }
 
     func connectionDidWrite(_ connection: WebSocketConnection) {
-        guard conflated != nil, socket.outboundBytes <= maxQueueBytes / 2 else { return }
+        guard conflated != nil, socket.outboundBytes <= Int(maxQueueBytes) / 2 else { return }
         stopConflating()
-        if socket.outboundBytes > maxQueueBytes { startConflating() }
+        if socket.outboundBytes > Int(maxQueueBytes) { startConflating() }
     }
 
     private var slowConsumerTimeout: UInt64 { ConnectionLimits.nanoseconds(context.configuration.slowConsumerTimeout) }
@@ -259,7 +262,7 @@ final class MarketSession: Subscriber, DrainableSession {
             resolved.append((id, variant))
         }
         for (id, variant) in resolved { service.registry.subscribe(self, to: id, variant: variant) }
-        if conflatingFor != nil || socket.outboundBytes > maxQueueBytes { startConflating(alreadyFor: conflatingFor ?? 0) }
+        if conflatingFor != nil || socket.outboundBytes > Int(maxQueueBytes) { startConflating(alreadyFor: conflatingFor ?? 0) }
         return true
     }
 
