@@ -15,19 +15,13 @@ public struct HTTPRequestParser: Sendable {
 
     // 32-bit limits (at most 2 GiB, clamped): every connection holds a parser until it
     // upgrades, in 9 bytes rather than 17.
-    private var headerLimit: Int32
-    private var bodyLimit: Int32
+    private let headerLimit: Int32
+    private let bodyLimit: Int32
 
     /// Limit on the request line plus header fields; past it the answer is 431.
-    public var maxHeaderBytes: Int {
-        get { Int(headerLimit) }
-        set { headerLimit = Int32(clamping: newValue) }
-    }
+    public var maxHeaderBytes: Int { Int(headerLimit) }
     /// Limit on a Content-Length body the caller will read; past it the answer is 413.
-    public var maxBodyBytes: Int {
-        get { Int(bodyLimit) }
-        set { bodyLimit = Int32(clamping: newValue) }
-    }
+    public var maxBodyBytes: Int { Int(bodyLimit) }
 
     public init(maxHeaderBytes: Int = 8192, maxBodyBytes: Int = 65536) {
         headerLimit = Int32(clamping: maxHeaderBytes)
