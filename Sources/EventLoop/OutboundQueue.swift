@@ -6,8 +6,8 @@ import Glibc
 ///
 /// A ring of unmanaged references rather than a Deque: each queued frame costs exactly one
 /// retain when queued and one release when written (the generic container paid two retains).
-/// The ring comes from the loop's `BufferPool` when output is queued and goes back when the
-/// last byte is written, so an idle connection holds no storage at all.
+/// The ring comes from the loop's free rings (`RingFreeLists`) when output is queued and goes
+/// back when the last byte is written, so an idle connection holds no storage at all.
 struct OutboundQueue: ~Copyable {
     private var slots: UnsafeMutablePointer<Unmanaged<SharedBytes>>?
     private var capacity = 0
@@ -38,27 +38,37 @@ struct OutboundQueue: ~Copyable {
     @inline(__always)
     private func entry(_ index: Int) -> SharedBytes { slots![slot(index)].takeUnretainedValue() }
 
-    private mutating func grow(pool: BufferPool) {
-        let newCapacity = capacity == 0 ? 1 << Int(ringShift) : capacity * 2
+    // Out of line, like `returnRing`: kept out of the paths that queue and write each frame,
+    // so those stay small enough to be inlined into the loop's flush.
+    @inline(never)
+    private mutating func grow(rings: RingFreeLists) {
+        if capacity == 0 {
+            // A burst of output starts: a ring of the size this queue needed last.
+            capacity = 1 << Int(ringShift)
+            slots = rings.take(capacity: capacity)
+            return
+        }
+        let newCapacity = capacity * 2
         ringShift = UInt8(min(newCapacity.trailingZeroBitCount, 6))
-        let grown = pool.takeRing(capacity: newCapacity)
+        let grown = rings.take(capacity: newCapacity)
         for i in 0..<frameCount { (grown + i).initialize(to: slots![slot(i)]) }
-        if let slots { pool.recycleRing(slots, capacity: capacity) }
+        if let slots { rings.recycle(slots, capacity: capacity) }
         slots = grown
         capacity = newCapacity
         head = 0
     }
 
-    mutating func append(_ bytes: SharedBytes, pool: BufferPool) {
+    @inline(__always)
+    mutating func append(_ bytes: SharedBytes, rings: RingFreeLists) {
         guard bytes.count > 0 else { return }
-        push(Unmanaged.passRetained(bytes), pool: pool)
+        push(Unmanaged.passRetained(bytes), rings: rings)
         byteCount += bytes.count
         tailIsPrivate = false
     }
 
     @inline(__always)
-    private mutating func push(_ reference: Unmanaged<SharedBytes>, pool: BufferPool) {
-        if frameCount == capacity { grow(pool: pool) }
+    private mutating func push(_ reference: Unmanaged<SharedBytes>, rings: RingFreeLists) {
+        if frameCount == capacity { grow(rings: rings) }
         (slots! + slot(frameCount)).initialize(to: reference)
         frameCount += 1
     }
@@ -68,7 +78,7 @@ struct OutboundQueue: ~Copyable {
     mutating func appendCopy(count: Int, pool: BufferPool, _ write: (UnsafeMutableRawBufferPointer) -> Void) {
         guard count > 0 else { return }
         if !tailIsPrivate || entry(frameCount - 1).capacity - entry(frameCount - 1).count < count {
-            push(Unmanaged.passRetained(pool.take(minimumCapacity: count)), pool: pool)
+            push(Unmanaged.passRetained(pool.take(minimumCapacity: count)), rings: pool.rings)
             tailIsPrivate = true
         }
         let chunk = entry(frameCount - 1)
@@ -144,7 +154,7 @@ struct OutboundQueue: ~Copyable {
                 head = (head + 1) & (capacity - 1)
                 frameCount -= 1
                 if isKnownUniquelyReferenced(&popped) { pool.recycle(popped) }
-                if frameCount == 0 { returnRing(to: pool) }
+                if frameCount == 0 { returnRing(to: pool.rings) }
             } else {
                 headOffset += remaining
                 remaining = 0
@@ -152,8 +162,9 @@ struct OutboundQueue: ~Copyable {
         }
     }
 
-    private mutating func returnRing(to pool: BufferPool) {
-        if let slots { pool.recycleRing(slots, capacity: capacity) }
+    @inline(never)
+    private mutating func returnRing(to rings: RingFreeLists) {
+        if let slots { rings.recycle(slots, capacity: capacity) }
         slots = nil
         capacity = 0
         head = 0

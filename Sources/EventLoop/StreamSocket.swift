@@ -140,7 +140,7 @@ public final class StreamSocket: EventHandler {
         loop.assertOnLoopThread()
         guard state == .open else { return }
         if queue.isEmpty { pendingSince = loop.now }
-        queue.append(bytes, pool: loop.bufferPool)
+        queue.append(bytes, rings: loop.bufferPool.rings)
         markDirty()
     }
 
@@ -202,6 +202,8 @@ public final class StreamSocket: EventHandler {
         flushNow()
     }
 
+    // Inlined into the loop's flush of dirty sockets, the path every delivery takes.
+    @inline(__always)
     private func flushNow() {
         guard state == .open || state == .shuttingDown else { return }
         let result: Swift.Result<Int, SystemError>

@@ -52,11 +52,11 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
         var received: [UInt8] = []
         // 6 in, 5 taken off the front (as if written): head moves to 5 of a capacity of 8,
         // with frame 5 still queued, so the ring is kept.
-        for i in 0..<6 { queue.append(frame(i), pool: pool) }
+        for i in 0..<6 { queue.append(frame(i), rings: pool.rings) }
         queue.consume(500, pool: pool)
         // 7 more wrap past the end (slots 6, 7, 0, 1, 2, 3, 4); 9 more force a grow while wrapped.
-        for i in 6..<13 { queue.append(frame(i), pool: pool) }
-        for i in 13..<22 { queue.append(frame(i), pool: pool) }
+        for i in 6..<13 { queue.append(frame(i), rings: pool.rings) }
+        for i in 13..<22 { queue.append(frame(i), rings: pool.rings) }
         let (frames, bytes) = (queue.frameCount, queue.byteCount)
         #expect(frames == 17 && bytes == 1700)
         // Four iovecs per sendmsg: several rounds, each gathering across the old wrap point.
@@ -85,7 +85,7 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
             for queueIndex in 0..<2 {
                 for i in 0..<12 {
                     let bytes = frame(round * 24 + queueIndex * 12 + i)
-                    if queueIndex == 0 { first.append(bytes, pool: pool) } else { second.append(bytes, pool: pool) }
+                    if queueIndex == 0 { first.append(bytes, rings: pool.rings) } else { second.append(bytes, rings: pool.rings) }
                 }
                 if queueIndex == 0 {
                     _ = first.write(to: ours, iovecs: iovecs, maxIovecs: 16, pool: pool)
@@ -115,7 +115,7 @@ private func expected(_ range: Range<Int>, length: Int = 100) -> [UInt8] {
         let iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: 1024)
         defer { iovecs.deallocate() }
         var queue = OutboundQueue()
-        for i in 0..<40 { queue.append(frame(i, length: 1000), pool: pool) }
+        for i in 0..<40 { queue.append(frame(i, length: 1000), rings: pool.rings) }
         var received: [UInt8] = []
         var rounds = 0
         while !queue.isEmpty && rounds < 1000 {
