@@ -51,13 +51,14 @@ public final class MessageReader {
     /// next bytes start a frame and any reader with the same settings would read them the same.
     public var isAtRest: Bool { fragmentOpcode == nil && parser.unmaskedPayloadBytes == 0 }
 
-    /// Leaves nothing of the last connection's messages: storage freed, UTF-8 state fresh (a
-    /// message that failed validation may have left it mid-sequence). For a reader at rest
-    /// going back to its pool.
+    /// Leaves nothing of the last connection's messages: storage emptied (and freed above
+    /// 16 KiB, as after any message, so fragmented messages do not allocate each time), UTF-8
+    /// state fresh (a message that failed validation may have left it mid-sequence). For a
+    /// reader at rest going back to its pool.
     func prepareForReuse() {
         storageDelivered = false
         storageCount = 0
-        storage.release()
+        storage.trim(above: Self.retainedCapacity)
         textValidator = UTF8Validator()
         fragmentCompressed = false
     }

@@ -39,7 +39,8 @@ public final class MessageReaderPool {
     }
 
     /// Takes back a reader that is at rest (`isAtRest`), with nothing of its last connection
-    /// left in it.
+    /// left in it. A pooled reader may keep up to 16 KiB of message storage, so the pool holds
+    /// at most `limit` × 16 KiB.
     public func recycle(_ reader: MessageReader) {
         precondition(reader.isAtRest, "a reader goes back to the pool only between messages")
         precondition(reader.maxMessageLength == maxMessageLength, "a reader goes back to the pool it came from")
