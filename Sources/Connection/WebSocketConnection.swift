@@ -37,9 +37,9 @@ public final class WebSocketConnection: StreamSocketDelegate {
     }
 
     // Every field costs memory on each of tens of thousands of connections: the server keeps
-    // only what it reads, the client's extra state sits behind one optional reference, and the
-    // fields are declared in an order that leaves no padding between them (a class's fields
-    // are laid out as declared).
+    // only what it reads, the client's extra state sits behind one reference, and the fields
+    // are declared in an order that leaves no padding between them (a class's fields are laid
+    // out as declared).
     public let socket: StreamSocket
     public let role: Role
     public private(set) var phase: Phase
@@ -363,7 +363,7 @@ public final class WebSocketConnection: StreamSocketDelegate {
             }
             return phase == .open
         }
-        if reader.isAtRest, role == .server, case .active(let current) = readerState, current === reader,
+        if reader.isAtRest, case .active(let current) = readerState, current === reader,
            let pool = lender ?? server?.readerPool(forMessagesUpTo: reader.maxMessageLength) {
             // Between messages: the reader goes back (the next read borrows again).
             pool.recycle(reader)

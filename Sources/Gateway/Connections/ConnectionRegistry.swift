@@ -204,10 +204,6 @@ final class ConnectionRegistry: ServerConnectionDelegate {
         return pool
     }
 
-    /// Readers made by this listener's pools: stays near the number of connections that are
-    /// mid-message at once, however many are open.
-    var readersCreated: Int { readerPools.values.reduce(0) { $0 + $1.readersCreated } }
-
     func connectionDidEnd(_ connection: WebSocketConnection, wasWebSocket: Bool) {
         let key = ObjectIdentifier(connection)
         let slot = Int(connection.socket.fd)
