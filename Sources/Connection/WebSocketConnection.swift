@@ -93,13 +93,15 @@ public final class WebSocketConnection: StreamSocketDelegate {
     }
 
     /// A connection's frame reader. 8 bytes, like the optional reference it replaces: the
-    /// payloads are references, and the tag sits in their spare bits.
+    /// payloads are references, and the tag sits in their spare bits. `active` comes first so
+    /// its reference is stored untagged, as a plain pointer: leak checkers and heap profilers
+    /// then see the reader as held (the pool is held by its owner anyway).
     enum ReaderState {
         case none
-        /// At rest between messages: a reader is borrowed from the pool when bytes arrive.
-        case pooled(MessageReaderPool)
         /// Its own (client role, no pool), or borrowed and mid-message.
         case active(MessageReader)
+        /// At rest between messages: a reader is borrowed from the pool when bytes arrive.
+        case pooled(MessageReaderPool)
     }
 
     /// Whether frames are being read (open and not failed or closed).
