@@ -25,7 +25,7 @@ public final class MessageReader {
     }
 
     // Declared in an order that leaves no padding (a class's fields are laid out as declared):
-    // every connection holds a reader, and 73 bytes here round to a smaller allocation than 89.
+    // 65 bytes here take an 80-byte allocation where 89 took 112.
     /// Fragments of the message in progress; above 16 KiB freed after its message so idle
     /// connections stay small.
     private var storage = GrowableBuffer()
@@ -56,9 +56,7 @@ public final class MessageReader {
     /// state fresh (a message that failed validation may have left it mid-sequence). For a
     /// reader at rest going back to its pool.
     func prepareForReuse() {
-        storageDelivered = false
-        storageCount = 0
-        storage.trim(above: Self.retainedCapacity)
+        releaseStorage()
         textValidator = UTF8Validator()
         fragmentCompressed = false
     }
