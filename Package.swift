@@ -68,8 +68,7 @@ let package = Package(
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [
-                "Auth", "Bus", "ByteBuffers", "EventLoop", "Gateway", "MarketData", "NATS", "TLS",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ByteBuffers", "Gateway",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -52,13 +52,20 @@ public final class Gateway {
 
     private var logger: Logger { context.logger }
 
+    /// Throws `SettingError` for a configuration that breaks its rules or names a certificate,
+    /// key or token key that cannot serve: nothing starts.
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
+        try configuration.validate()
         self.configuration = configuration
         self.loop = try EventLoop()
         loop.flushDelay = UInt64(configuration.flushInterval) * 1000
         var certificate: ListenerCertificate?
         if let cert = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
-            certificate = try ListenerCertificate(certificatePath: cert, keyPath: key, keyPasswordPath: configuration.tlsKeyPasswordPath)
+            do {
+                certificate = try ListenerCertificate(certificatePath: cert, keyPath: key, keyPasswordPath: configuration.tlsKeyPasswordPath)
+            } catch {
+                throw SettingError(setting: nil, error.description)
+            }
         }
         let context = GatewayContext(loop: loop, configuration: configuration, logger: logger, certificate: certificate)
         self.context = context
@@ -66,8 +73,12 @@ public final class Gateway {
         marketData = service
         var verifier: TokenVerifier?
         if configuration.jwtSecret != nil || configuration.jwtPublicKeyPath != nil {
-            verifier = try TokenVerifier(secret: configuration.jwtSecret.map { Array($0.utf8) },
-                                         publicKeyPath: configuration.jwtPublicKeyPath)
+            do {
+                verifier = try TokenVerifier(secret: configuration.jwtSecret.map { Array($0.utf8) },
+                                             publicKeyPath: configuration.jwtPublicKeyPath)
+            } catch {
+                throw SettingError(setting: configuration.jwtPublicKeyPath == nil ? "jwt-secret" : "jwt-public-key", error.description)
+            }
         }
         tokenAlgorithms = verifier?.algorithms ?? []
         marketEndpoint = MarketDataEndpoint(context: context, service: service, verifier: verifier)
@@ -88,7 +99,11 @@ public final class Gateway {
             adminRouter = nil
             adminConnections = nil
         }
-        let bus = configuration.bus.map { [loop] in MarketBus(loop: loop, service: service, settings: $0) }
+        let bus = configuration.bus.map { [loop] settings in
+            var named = settings
+            named.clientName = "tickstream \(ProcessStatistics.hostName()) pid \(getpid())"
+            return MarketBus(loop: loop, service: service, settings: named)
+        }
         self.bus = bus
         drain = DrainController(context: context, connections: connections,
                                 releaseSharedListener: { [unowned self] in self.releaseSharedListener() },
@@ -138,7 +153,7 @@ public final class Gateway {
             AdminEndpoints.register(on: operations, token: token, drain: drain,
                                     reloadCertificate: { [unowned self] in self.reloadCertificate(trigger: "POST /admin/reload-tls") })
         }
-        if configuration.simulatorRate > 0 {
+        if configuration.effectiveSimulatorRate > 0 {
             let names = configuration.simulatorSymbols.isEmpty
                 ? SimulatedMarket.defaultSymbols.map(\.0) : configuration.simulatorSymbols
             let step: (inout SimulatedMarket, Int64) -> Void
@@ -152,7 +167,7 @@ public final class Gateway {
             } else {
                 step = { market, timestamp in service.stepSimulator(&market, timestamp: timestamp) }
             }
-            simulator = SimulatorDriver(market: service.simulatedMarket(symbols: names), rate: configuration.simulatorRate,
+            simulator = SimulatorDriver(market: service.simulatedMarket(symbols: names), rate: configuration.effectiveSimulatorRate,
                                         loop: loop, step: step)
         }
     }
@@ -217,7 +232,7 @@ public final class Gateway {
         if let bus { startBus(bus) }
         simulator?.start(now: MonotonicClock.now())
         if simulator != nil {
-            logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.simulatorRate)",
+            logger.notice("feed up: simulator", metadata: ["rate": "\(configuration.effectiveSimulatorRate)",
                                                           "target": "\(configuration.simulatorTarget.rawValue)"])
         }
         let served = marketData.servedSymbols

@@ -142,7 +142,7 @@ def test_every_bad_value_stops_the_start_with_exit_2_naming_its_source():
         (["--host", "nothost"], {}, "--host must be an IPv4 or IPv6 literal"),
         (["--port", "-1"], {}, "--port must be 0...65535, got -1"),
         (["--sim-rate", "-5"], {}, "--sim-rate must be 0...10000000, got -5"),
-        ([], {"GATEWAY_REUSE_PORT": "banana"}, "GATEWAY_REUSE_PORT=banana: expected true or false"),
+        ([], {"GATEWAY_REUSE_PORT": "banana"}, "GATEWAY_REUSE_PORT=banana: --reuse-port takes true or false"),
         ([], {"GATEWAY_PORT": "abc"}, "GATEWAY_PORT=abc"),
         ([], {"GATEWAY_DRAIN_GRACE": "-3"}, "GATEWAY_DRAIN_GRACE=-3"),
         # What Kubernetes injects for a Service named "gateway": the cause and the fix, named.
@@ -234,14 +234,16 @@ def test_version_and_build_info(gateway_factory):
     assert len(info) == 1 and dict(info[0])["version"] == version
 
 
-def test_the_readme_flag_table_and_the_binary_agree():
-    """Every flag README's table names exists, and every flag the binary takes is in the table."""
+def test_the_docs_settings_table_and_the_binary_agree():
+    """Every flag docs/configuration.md's table names exists, and every flag the binary takes is
+    in the table; the table is what `--help-markdown` prints."""
     import re
     from conftest import ROOT
-    with open(os.path.join(ROOT, "README.md")) as f:
-        readme = f.read()
-    start = readme.index("## Flags")
-    table = readme[start:readme.index("\n## ", start + 1)]
+    with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
+        page = f.read()
+    table = page[page.index("<!-- settings:begin"):page.index("<!-- settings:end")]
+    printed = subprocess.run([BINARY, "--help-markdown"], capture_output=True, text=True, timeout=10).stdout
+    assert printed in table
     documented = set(re.findall(r"^\| `(--[a-z0-9-]+)`", table, re.M))
     help_text = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=10).stdout
     accepted = set(re.findall(r"^\s+(--[a-z0-9-]+)", help_text, re.M)) - {"--help", "--version"}

@@ -1,7 +1,10 @@
 import Bus
+import Logging
 
-/// Everything the gateway needs to run, already validated. Built from flags and environment
-/// variables by the `gateway` executable; tests build it directly.
+/// Everything the gateway needs to run. The initial values here are the defaults that
+/// `--help` and docs/configuration.md state; `GatewaySettings` declares how each is set from
+/// a flag or a `GATEWAY_*` variable, and `validate()` (which `Gateway.init` calls, so every
+/// way of building one is checked) holds the rules.
 public struct GatewayConfiguration: Sendable {
     /// Address to listen on, a literal IPv4 or IPv6 address.
     public var host = "0.0.0.0"
@@ -84,14 +87,29 @@ public struct GatewayConfiguration: Sendable {
     /// The simulator's symbols; empty means the built-in list of well-known tickers.
     public var simulatorSymbols: [String] = []
     /// Simulated updates per second over all symbols, round-robin; 0 turns the simulator off.
-    public var simulatorRate = 1000
+    /// nil: 1000 without a bus; with one, 0 unless this instance simulates into it.
+    public var simulatorRate: Int?
+    /// The rate the simulator runs at.
+    public var effectiveSimulatorRate: Int {
+        simulatorRate ?? (bus != nil && simulatorTarget == .local ? 0 : 1000)
+    }
     /// Where simulated updates go: applied here, or published into the bus (one simulating
     /// instance feeds the fleet).
     public var simulatorTarget = SimulatorTarget.local
 
     /// The market bus (NATS): with it, every update reaches this instance through the bus and
     /// publishers' updates go into it.
-    public var bus: BusSettings?
+    public var bus: BusSettings? {
+        get { busOptions.servers.isEmpty ? nil : busOptions }
+        set { busOptions = newValue ?? BusSettings(servers: []) }
+    }
+    /// The bus settings whether or not `--bus` names servers: its companions (`--bus-prefix`...)
+    /// are set here before or after the servers are.
+    public var busOptions = BusSettings(servers: [])
+    var busLingerSeconds: Double {
+        get { Double(busOptions.linger) / 1e9 }
+        set { busOptions.linger = UInt64(newValue * 1e9) }
+    }
 
     /// The HS256 secret of `/ws` tokens (at least 32 bytes). With it (or `jwtPublicKeyPath`)
     /// every `/ws` connection needs a valid JWT; without either, `/ws` is open.
@@ -124,6 +142,11 @@ public struct GatewayConfiguration: Sendable {
     /// running instance drains them).
     public var handover = HandoverMode.drain
 
+    /// The least severe level logged.
+    public var logLevel = Logger.Level.info
+    /// Text lines for people or one JSON object per line for log shippers.
+    public var logFormat = LogFormat.text
+
     /// Descriptors kept out of `maxConnections`'s default for listeners, the loop, logs, the
     /// control socket and the reserve the listener answers with when the process runs out.
     public static let reservedDescriptors = 64
@@ -142,4 +165,9 @@ public enum HandoverMode: String, Sendable, CaseIterable {
 /// Where the simulator's updates go.
 public enum SimulatorTarget: String, Sendable, CaseIterable {
     case local, bus
+}
+
+/// How log lines are written.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text, json
 }

@@ -57,4 +57,11 @@ enum ProcessStatistics {
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         return Int(limit.rlim_cur)
     }
+
+    /// This machine's name, for what a NATS server shows of its clients.
+    static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count) == 0 else { return "unknown" }
+        return String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
