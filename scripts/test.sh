@@ -7,17 +7,29 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/prerequisites.sh
+missing=$(missing_prerequisites)
+if [[ -n $missing ]]; then
+    echo "missing: $missing (install them: apt-get install $missing; or run .ci/run, which does)"
+    exit 1
+fi
+command -v swift >/dev/null || { echo "missing: swift (6.2 or later) on PATH"; exit 1; }
+
+# Every suite says when it starts and how long it took, so a slow one is visible.
+SECONDS=0
+stamp() { printf '[%s +%dm%02ds] ' "$(date +%H:%M:%S)" $((SECONDS / 60)) $((SECONDS % 60)); }
+
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 if [[ ! -x $VENV/bin/python ]] || ! cmp -s blackbox/requirements.txt $VENV/.requirements; then
-    echo "== setting up $VENV (pinned test clients)"
+    echo "$(stamp)== setting up $VENV (pinned test clients)"
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV" || { echo "python3 -m venv failed (on Debian: apt-get install python3-venv)"; exit 1; }
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r blackbox/requirements.txt || exit 1
     cp blackbox/requirements.txt $VENV/.requirements
 fi
 
-echo "== release build (warnings in our code fail the run)"
+echo "$(stamp)== release build (warnings in our code fail the run)"
 if ! swift build -c release > .build-release.log 2>&1; then
     cat .build-release.log; echo "release build failed"; exit 1
 fi
@@ -37,8 +49,8 @@ count() {
     echo "-- $1: ${2:-0} passed, ${3:-0} failed"
 }
 
-echo "== unit tests"
-swift test 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳' | tee "$LOGS/unit"
+echo "$(stamp)== unit tests"
+swift test 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|^◇|^↳|^Test Suite .All tests|Executed 0 tests' | tee "$LOGS/unit"
 unit_status=${PIPESTATUS[0]}
 unit_total=$(grep -oE 'Test run with [0-9]+ tests' "$LOGS/unit" | grep -oE '[0-9]+' | tail -1)
 unit_failed=$(grep -cE '^✘ Test .*\) failed after' "$LOGS/unit")
@@ -48,7 +60,7 @@ count "unit tests" $((unit_total - unit_failed)) "$unit_failed"
 
 GATEWAY=.build/release/gateway
 LOADTEST=.build/release/loadtest
-echo "== black-box tests (Python websockets against $GATEWAY)"
+echo "$(stamp)== black-box tests (Python websockets against $GATEWAY)"
 TICKSTREAM_GATEWAY=$GATEWAY "$VENV/bin/python" -m pytest -q blackbox/integration 2>&1 | tee "$LOGS/blackbox"
 blackbox_status=${PIPESTATUS[0]}
 last=$(tail -1 "$LOGS/blackbox")
@@ -68,7 +80,7 @@ summarise_autobahn() {
     count "$3" "${ok:-0}" "${bad:-1}"
 }
 
-echo "== Autobahn TestSuite 1.* - 10.*, server side: kosoku against /echo"
+echo "$(stamp)== Autobahn TestSuite 1.* - 10.*, server side: kosoku against /echo"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 $GATEWAY --host 127.0.0.1 --port "$PORT" --echo --echo-max-message-bytes 16777216 --log-level warning &
 GATEWAY_PID=$!
@@ -78,13 +90,13 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break;
     --exclude '12.*' --exclude '13.*' --outdir reports/autobahn 2>&1 | tee "$LOGS/autobahn-server"
 summarise_autobahn "$LOGS/autobahn-server" "${PIPESTATUS[0]}" "Autobahn server side"
 
-echo "== Autobahn TestSuite 12.*, 13.*, server side: permessage-deflate against /echo (two cases at a time)"
+echo "$(stamp)== Autobahn TestSuite 12.*, 13.*, server side: permessage-deflate against /echo (two cases at a time)"
 "$VENV/bin/python" blackbox/conformance/run_autobahn.py "ws://127.0.0.1:$PORT/echo" \
     --case '12.*' --case '13.*' --concurrency 2 --outdir reports/autobahn-deflate 2>&1 | tee "$LOGS/autobahn-deflate"
 summarise_autobahn "$LOGS/autobahn-deflate" "${PIPESTATUS[0]}" "Autobahn server side, permessage-deflate"
 kill $GATEWAY_PID 2>/dev/null || true
 
-echo "== Autobahn TestSuite 1.* - 10.*, server side over TLS: kosoku -> socat (TLS client relay) -> wss /echo"
+echo "$(stamp)== Autobahn TestSuite 1.* - 10.*, server side over TLS: kosoku -> socat (TLS client relay) -> wss /echo"
 CERTS="$LOGS/certs"
 scripts/make-test-certificates.sh "$CERTS"
 TLS_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -101,15 +113,15 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$RELAY_PORT) 2>/dev/null && 
 summarise_autobahn "$LOGS/autobahn-tls" "${PIPESTATUS[0]}" "Autobahn server side over TLS"
 kill $GATEWAY_PID $RELAY_PID 2>/dev/null || true
 
-echo "== Autobahn TestSuite 1.* - 13.*, client side: kosoku's fuzzing server against loadtest autobahn"
+echo "$(stamp)== Autobahn TestSuite 1.* - 13.*, client side: kosoku's fuzzing server against loadtest autobahn"
 "$VENV/bin/python" blackbox/conformance/run_autobahn_client.py "$LOADTEST" \
     --outdir reports/autobahn-client 2>&1 | tee "$LOGS/autobahn-client"
 summarise_autobahn "$LOGS/autobahn-client" "${PIPESTATUS[0]}" "Autobahn client side"
 
-echo "== fuzzing: libFuzzer + AddressSanitizer on every parser of client input, 12 s each"
+echo "$(stamp)== fuzzing: libFuzzer + AddressSanitizer on every parser of client input, 12 s each"
 scripts/fuzz.sh 12 2>&1 | tee "$LOGS/fuzz"
 summarise_autobahn "$LOGS/fuzz" "${PIPESTATUS[0]}" "fuzzers"
 
-echo "== all suites"
+echo "$(stamp)== all suites"
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
