@@ -270,6 +270,43 @@ def test_takeover_deploy_script_keeps_every_setting_and_creates_its_folders(tmp_
             os.kill(new_pid, signal.SIGTERM)
 
 
+def test_deploy_choices_are_not_carried_into_the_next_deploy(tmp_path):
+    """Regression: the script copied the running instance's command line, so after one
+    --handover connections deploy the next one got --takeover twice and --handover twice, and a
+    deploy without --handover was a handover again. Settings carry over; the deploy's own
+    choices are the current command's alone."""
+    control = str(tmp_path / "control.sock")
+    old = Gateway("--sim-symbols", "5", "--sim-rate", "100", "--control-socket", control, "--drain-duration", "0.2")
+    pids = []
+    try:
+        def deploy(*flags):
+            serving = json.loads(get(old.port, "/health/live")[2])["pid"]
+            result = subprocess.run([DEPLOY_SCRIPT, BINARY, *flags], capture_output=True, text=True, timeout=60,
+                                    env={**os.environ, "OLD_PID": str(serving), "LOG": str(tmp_path / "gateway.log")})
+            assert result.returncode == 0, result.stdout + result.stderr
+            pid = json.loads(get(old.port, "/health/live")[2])["pid"]
+            assert pid != serving
+            pids.append(pid)
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return [a.decode() for a in f.read().split(b"\0") if a][1:]
+        first = deploy("--handover", "connections")
+        assert first.count("--takeover") == 1 and first.count("--handover") == 1 and "connections" in first
+        second = deploy()
+        assert second.count("--takeover") == 1, second
+        assert "--handover" not in second, "a deploy without --handover drains, whatever the last one did"
+        assert second.count("--control-socket") == 1 and "--sim-symbols" in second, "settings carry over"
+        third = deploy("--handover=drain")
+        assert third.count("--takeover") == 1 and third.count("--handover=drain") == 1 and "connections" not in third
+        assert json.loads(get(old.port, "/symbols")[2])["count"] == 5
+    finally:
+        old.stop()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
 def test_a_failed_takeover_deploy_leaves_the_old_instance_serving(tmp_path):
     control = str(tmp_path / "control.sock")
     old = Gateway("--sim-rate", "0", "--control-socket", control)

@@ -11,6 +11,8 @@
 # GATEWAY_* environment are read from /proc and given to the new binary, so a deploy never
 # changes the configuration by accident. FLAGs given here are added after them and win (a
 # change made on purpose); every setting that differs is printed before the switch.
+# The deploy's own choices (--takeover, --handover) are not settings: the running instance's
+# are dropped, and only this command's FLAGs choose how this deploy hands over.
 #
 # The running gateway must have been started with --control-socket (its path is read from
 # its command line; CONTROL=PATH overrides). OLD_PID=N names the running instance when more
@@ -47,6 +49,9 @@ kill -0 "$OLD_PID" 2>/dev/null || fail "no running process $OLD_PID"
 mapfile -d "" -t old_args <"/proc/$OLD_PID/cmdline"
 old_args=("${old_args[@]:1}")
 mapfile -d '' -t old_env < <(grep -z '^GATEWAY_' "/proc/$OLD_PID/environ" || true)
+# How the running instance was deployed, which says nothing about how this deploy goes.
+DEPLOY_FLAGS=(--takeover --handover)
+DEPLOY_VARIABLES=(GATEWAY_TAKEOVER GATEWAY_HANDOVER)
 
 # The value of FLAG in an argument list (as --flag VALUE or --flag=VALUE), else empty.
 flag_value() {
@@ -95,18 +100,24 @@ serving_pid() {
 }
 [[ $(serving_pid) == "$OLD_PID" ]] || fail "process $OLD_PID does not answer on $scheme://$health_host:$port/health/live"
 
-# The new command line: the old one without its --takeover (a takeover of its own, long done),
-# then this deploy's takeover, then the changes made on purpose.
+# The new command line: the old one without the old deploy's choices (its takeover, long
+# done, and how it handed over), then this deploy's takeover, then this command's FLAGs.
 new_args=()
 skip=0
 for argument in "${old_args[@]}"; do
     if ((skip)); then skip=0; continue; fi
-    case $argument in
-        --takeover) skip=1; continue ;;
-        --takeover=*) continue ;;
-    esac
+    for flag in "${DEPLOY_FLAGS[@]}"; do
+        [[ $argument == "$flag" ]] && { skip=1; continue 2; }
+        [[ $argument == "$flag="* ]] && continue 2
+    done
     new_args+=("$argument")
 done
+settings_env=()
+for entry in "${old_env[@]}"; do
+    for name in "${DEPLOY_VARIABLES[@]}"; do [[ $entry == "$name="* ]] && continue 2; done
+    settings_env+=("$entry")
+done
+old_env=("${settings_env[@]}")
 new_args+=(--takeover "$CONTROL")
 [[ -n $(flag_value --control-socket "${new_args[@]}") ]] || new_args+=(--control-socket "$CONTROL")
 new_args+=("${EXTRA[@]}")
