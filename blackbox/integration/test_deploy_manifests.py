@@ -107,3 +107,16 @@ def test_nats_keeps_jetstream_on_a_volume_and_the_demo_simulator_is_one_writer(g
     gw = gateway_factory(*args[2:])  # without --port: the fixture picks one
     assert wait_for(lambda: http_get(gw.port, "/health/ready")[0] == 200, 10)
     assert wait_for(lambda: "tickstream_bus_published_total 0" not in http_get(gw.port, "/metrics")[1], 5)
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_schema():
+    """kubectl drops or refuses a field in the wrong place: nats.yaml once had its resources
+    under the config volume, so the NATS server ran with no requests or limits."""
+    import glob
+    import sys
+    validate = os.path.join(os.path.dirname(sys.executable), "kubernetes-validate")
+    manifests = sorted(glob.glob(os.path.join(MANIFESTS, "*.yaml")))
+    assert manifests
+    result = subprocess.run([validate, "--strict", "-k", "1.37.0", *manifests], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "did not validate" not in result.stdout + result.stderr
