@@ -236,7 +236,8 @@ struct MarketCommand: ParsableCommand {
                    percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
                    Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount),
             "  seq gaps        \(r.gaps) (updates missed: \(r.missed))",
-            String(format: "  longest silence %.1f ms without an update, over every client", r.longestGapMilliseconds),
+            r.messagesV1 + r.messagesV2 == 0 ? "  longest silence the whole run: nothing was received"
+                : String(format: "  longest silence %.1f ms without an update, over every client", r.longestGapMilliseconds),
             "  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
                 + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies",
             String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)

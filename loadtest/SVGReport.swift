@@ -55,7 +55,8 @@ enum SVGReport {
         guard let last = points.last else { return out }
         // The whole run, from its start (warm-up included), on round ticks.
         let time = niceScale(max(1, last.t))
-        let rate = niceScale(max(1, points.map(\.rate).max() ?? 1))
+        // Headroom above the peak, so a flat run is not drawn on the chart's top border.
+        let rate = niceScale(max(1, (points.map(\.rate).max() ?? 1) * 1.1))
         let path = points.map { p in
             "\(fmt(x + p.t / time.top * w)),\(fmt(y + h - p.rate / rate.top * h))"
         }.joined(separator: " ")

@@ -245,12 +245,20 @@ public final class Gateway {
                                           "scheme": "\(context.certificate == nil ? "ws/http" : "wss/https")",
                                           "max_connections": "\(maxConnections)"]
         if let adminAddress { listening["admin_address"] = "\(adminAddress)" }
+        if configuration.web, let boundAddress { listening["page"] = "\(Self.pageURL(boundAddress, tls: context.certificate != nil))" }
         listening["ws_auth"] = "\(tokenAlgorithms.isEmpty ? "open" : "jwt " + tokenAlgorithms.joined(separator: ","))"
         if let certificate = context.certificate?.current {
             listening["certificate"] = "\(certificate.subject)"
             listening["not_after"] = "\(TLSServerContext.formatDate(certificate.notAfter))"
         }
         logger.notice("listening", metadata: listening)
+    }
+
+    /// Where a browser on this machine finds the live page: a wildcard address is reached as
+    /// localhost.
+    static func pageURL(_ address: SocketAddress, tls: Bool) -> String {
+        let host = address.host == "0.0.0.0" || address.host == "::" ? "localhost" : address.family == AF_INET6 ? "[\(address.host)]" : address.host
+        return "\(tls ? "https" : "http")://\(host):\(address.port)/"
     }
 
     /// Reads the certificate and key files again; nil when the listener does not use TLS.

@@ -30,4 +30,14 @@ import Testing
         #expect(svg.contains("median 400,000/s · peak 400,000/s over 13 s"))
         #expect(svg.contains(">15</text>"))  // the time axis reaches past the run's 13 s on a round tick
     }
+
+    /// Regression: a run at a steady round rate (400k) drew its line on the chart's top border,
+    /// because the axis ended at the peak.
+    @Test func aSteadyRateIsDrawnBelowTheTopOfItsAxis() throws {
+        let path = "/tmp/tickstream-report-flat-\(getpid()).svg"
+        let points = (1...10).map { (t: Double($0), rate: 400_000.0) }
+        try SVGReport.write(.init(title: "t", perSecond: points, latency: .init(highestTrackableValue: 1_000_000, numberOfSignificantValueDigits: .three)), to: path)
+        let svg = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(svg.contains(">500k</text>"), "the axis goes past the peak to the next round tick")
+    }
 }
