@@ -142,7 +142,7 @@ struct MarketCommand: ParsableCommand {
         if let back = report.reconnection {
             if back.away > 0 { failed.append("\(back.away) clients never came back") }
             if back.abruptCloses > 0 { failed.append("\(back.abruptCloses) connections ended without notice or Close 1001") }
-            if back.sequenceRestarts > 0 { failed.append("\(back.sequenceRestarts) snapshots went back in seq: another sequence space") }
+            if back.sequenceRestarts > 0 { failed.append("\(back.sequenceRestarts) snapshots went back in seq within the same epoch: a rewind") }
         }
         if let publisher = report.publisher {
             if let failure = publisher.failure { failed.append("publisher: \(failure)") }
@@ -252,7 +252,8 @@ struct MarketCommand: ParsableCommand {
             let p = { (q: Double) in t.totalCount > 0 ? t.valueAtPercentile(q) : 0 }
             lines.append("  reconnects      \(back.reconnects), time p50 \(p(50)) ms, p99 \(p(99)) ms, max \(t.totalCount > 0 ? t.max : 0) ms; "
                          + "\(back.away) never came back, \(back.abruptCloses) abrupt closes")
-            lines.append("  continuity      \(back.coveredBySnapshot) updates covered by snapshots, \(back.sequenceRestarts) seq restarts")
+            lines.append("  continuity      \(back.coveredBySnapshot) updates covered by snapshots, \(back.sequenceRestarts) seq rewinds, "
+                         + "\(back.resyncs) resynced in a new epoch")
         }
         if let status = r.duringStatus { lines.append("  during          exited \(status)") }
         if r.loadtestCPU > 0.9 { lines.append("  note            the load generator used over 90% of its core: it may be the limit") }

@@ -152,7 +152,9 @@ final class MarketLoad: WebSocketClientDelegate {
         var text: String
         let names = (0..<options.subsPerConnection).map { k in symbolName(symbol(connection: i, slot: k)) }
         if state[i].wantsV2 {
-            text = #"{"type":"subscribe","symbols":["# + names.map { "\"\($0)\"" }.joined(separator: ",") + #"],"depth":\#(options.depth)}"#
+            // Through deploys the client asks for the epoch, to tell a restart from a rewind.
+            text = #"{"type":"subscribe","symbols":["# + names.map { "\"\($0)\"" }.joined(separator: ",") + #"],"depth":\#(options.depth)"#
+                + (options.reconnect ? #","epoch":true}"# : "}")
             Array(text.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
         } else {
             for name in names {
@@ -166,7 +168,9 @@ final class MarketLoad: WebSocketClientDelegate {
     func client(_ client: WebSocketClient, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         let i = client.index
         guard let number = UpdateScanner.symbolNumber(payload) else {
-            if options.reconnect && reconnection.noticeIfReconnect(payload, client: i) { return }
+            if options.reconnect && (reconnection.noticeIfReconnect(payload, client: i) || reconnection.noticeIfSubscribed(payload, client: i)) {
+                return
+            }
             // An ack or an error: errors are counted, acks ignored.
             if payload.count > 15, payload[9] == UInt8(ascii: "e") { counters.errors += 1 }
             return

@@ -19,8 +19,15 @@ struct ReconnectTracker {
     private(set) var reconnects = 0
     /// Connections that ended with neither a notice nor Close 1001 (reset, timeout, other code).
     private(set) var abruptCloses = 0
-    /// Snapshots whose seq was lower than the last one seen: another instance's sequence space.
+    /// Snapshots whose seq was lower than the last one seen in the same epoch: a rewind.
     private(set) var sequenceRestarts = 0
+    /// Per client: the epoch its last `subscribed` reply named, and whether it changed at the
+    /// reconnect (a new sequence space: its snapshots resync, they do not rewind).
+    private var epochs: [String?]
+    private var epochChanged: [Bool]
+    /// Subscriptions resynced from a snapshot in a new epoch (the server's sequence restarted
+    /// and said so).
+    private(set) var resyncs = 0
     /// Updates between the last one seen and the snapshot, which carries their result.
     private(set) var coveredBySnapshot: UInt64 = 0
 
@@ -28,6 +35,20 @@ struct ReconnectTracker {
         closedAt = Array(repeating: nil, count: clients)
         retryAfter = Array(repeating: nil, count: clients)
         awaitingSnapshot = Array(repeating: Array(repeating: false, count: subscriptions), count: clients)
+        epochs = Array(repeating: nil, count: clients)
+        epochChanged = Array(repeating: false, count: clients)
+    }
+
+    /// A v2 `subscribed` reply: remembers the epoch it names, noting a change since the last.
+    mutating func noticeIfSubscribed(_ payload: UnsafeRawBufferPointer, client: Int) -> Bool {
+        let text = String(decoding: payload, as: UTF8.self)
+        guard text.contains("\"type\":\"subscribed\"") else { return false }
+        if let range = text.range(of: "\"epoch\":\"") {
+            let epoch = String(text[range.upperBound...].prefix(while: { $0 != "\"" }))
+            if let previous = epochs[client], previous != epoch { epochChanged[client] = true }
+            epochs[client] = epoch
+        }
+        return true
     }
 
     /// Clients whose connection ended and did not come back (yet).
@@ -51,6 +72,7 @@ struct ReconnectTracker {
         closedAt[client] = closedAt[client] ?? now
         retryAfter[client] = nil
         for k in awaitingSnapshot[client].indices { awaitingSnapshot[client][k] = true }
+        epochChanged[client] = false
         let wait = told ?? Int.random(in: 100...1000)
         return UInt64(wait + Int.random(in: 0...max(0, wait / 2))) * 1_000_000
     }
@@ -66,7 +88,9 @@ struct ReconnectTracker {
     /// The first update of subscription `k` after a reconnect; returns the seq to remember.
     mutating func snapshot(client: Int, subscription k: Int, seq: UInt64, last: UInt64) {
         awaitingSnapshot[client][k] = false
-        if seq < last {
+        if epochChanged[client] {
+            resyncs += 1
+        } else if seq < last {
             sequenceRestarts += 1
         } else if last != 0 && seq > last + 1 {
             coveredBySnapshot += seq - last - 1

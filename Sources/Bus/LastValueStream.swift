@@ -28,9 +28,45 @@ struct LastValueStream {
             + "\"storage\":\"\(settings.streamStorage)\",\"discard\":\"old\",\"num_replicas\":\(settings.streamReplicas),\"allow_direct\":true}"
     }
 
-    /// Creates the stream if it is missing. The completion gets nil when the stream is there,
-    /// else why not.
-    func ensure(_ completion: @escaping (String?) -> Void) {
+    /// Creates the stream if it is missing, then learns when it was created (its identity:
+    /// a stream deleted and made again is another sequence space). The completion gets the
+    /// creation time (nil when the server does not say) or why the stream is not there.
+    func ensure(_ completion: @escaping (Result<String?, StreamProblem>) -> Void) {
+        ensureExists { problem in
+            if let problem { return completion(.failure(StreamProblem(description: problem))) }
+            client.request("$JS.API.STREAM.INFO.\(settings.stream)", payload: [], timeout: settings.requestTimeout) { result in
+                guard case .success(let reply) = result else { return completion(.success(nil)) }
+                completion(.success(Self.created(inStreamInfo: reply.payload)))
+            }
+        }
+    }
+
+    /// Why the stream cannot be used.
+    struct StreamProblem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The top-level `"created"` of a stream info reply, or nil.
+    static func created(inStreamInfo payload: [UInt8]) -> String? {
+        payload.withUnsafeBytes { bytes in
+            var reader = JSONReader(bytes)
+            var created: String?
+            do {
+                try reader.readObject { reader, key in
+                    if bytesEqual(key, "created"), reader.peekValueStart() == UInt8(ascii: "\"") {
+                        created = String(decoding: try reader.readStringBytes(), as: UTF8.self)
+                    } else {
+                        try reader.skipValue()
+                    }
+                }
+            } catch {
+                return nil
+            }
+            return created
+        }
+    }
+
+    private func ensureExists(_ completion: @escaping (String?) -> Void) {
         client.request("$JS.API.STREAM.CREATE.\(settings.stream)", payload: Array(configuration.utf8), timeout: settings.requestTimeout) { result in
             switch result {
             case .failure(.noResponders):

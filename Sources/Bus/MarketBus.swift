@@ -138,7 +138,14 @@ public final class MarketBus {
         switch event {
         case .connected:
             streamProblem = "being checked"
-            stream.ensure { [unowned self] problem in
+            stream.ensure { [unowned self] result in
+                var problem: String?
+                switch result {
+                case .failure(let why): problem = why.description
+                case .success(let created):
+                    // The stream is the sequence space: every instance it feeds shares its epoch.
+                    if let created { self.service.epoch = MarketEpoch.derived(from: self.settings.stream + " " + created) }
+                }
                 self.streamProblem = problem
                 if let problem {
                     self.onEvent?(.streamUnavailable(problem))

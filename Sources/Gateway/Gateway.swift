@@ -226,7 +226,7 @@ public final class Gateway {
         if let path = configuration.controlSocket {
             control = try ControlSocket(path: path, loop: loop, logger: logger,
                                         listenerToHandOver: { [unowned self] in self.listener?.fd },
-                                        listenerTakenOver: { [unowned self] in self.listenerWasTakenOver(handover: $0) })
+                                        listenerTakenOver: { [unowned self] in self.listenerWasTakenOver(handover: $0, successorReads: $1) })
         }
         loop.startLagProbe()
         if let bus { startBus(bus) }
@@ -356,24 +356,24 @@ public final class Gateway {
     /// Whether this instance accepts connections (not yet handed over or released).
     var isListening: Bool { listener != nil }
 
-    private func listenerWasTakenOver(handover channel: ControlChannel?) {
+    private func listenerWasTakenOver(handover channel: ControlChannel?, successorReads: Int) {
         guard let listener else { return }
         listenerHandedOver = true
         listener.close()  // our copy only: the new instance holds its own descriptor
         self.listener = nil
         adminListener?.close()  // the new instance has its own beside it (SO_REUSEPORT)
         adminListener = nil
-        if let channel { handOverConnections(over: channel) }
+        if let channel { handOverConnections(over: channel, successorReads: successorReads) }
         drain.begin(trigger: "takeover", skipGrace: true)
     }
 
     /// The successor asked for the live connections too: what can move moves, the rest (and
     /// everything, if the handover is refused or breaks) is drained.
-    private func handOverConnections(over channel: ControlChannel) {
+    private func handOverConnections(over channel: ControlChannel, successorReads: Int) {
         let started = MonotonicClock.now()
         let before = connections.count
         let outcome = HandoverSender(channel: channel, context: context, service: marketData, connections: connections,
-                                     endpoint: marketEndpoint, simulator: simulator).run()
+                                     endpoint: marketEndpoint, simulator: simulator, successorReads: successorReads).run()
         let metadata: Logger.Metadata = [
             "moved": "\(outcome.moved)", "staying": "\(connections.count)", "connections_before": "\(before)",
             "milliseconds": "\(Double((MonotonicClock.now() - started) / 1000) / 1000)"]
@@ -392,6 +392,8 @@ public final class Gateway {
         let outcome = HandoverReceiver(channel: channel).run(
             applyMarket: { market in
                 for (name, state) in market.states { service.restore(name, state: state) }
+                // The same sequence space continues here; a format-1 sender had none to give.
+                if let epoch = market.epoch { service.epoch = epoch }
                 if let position = market.simulator { simulator?.resume(from: position) }
             },
             adopt: { fd, session in

@@ -14,7 +14,8 @@ import WebSocket
                                                        askPrice: FixedPoint(189, 50_000_000), askSize: FixedPoint(-1))],
                                     seq: 41, timestamp: 1_795_000_000_000_000)),
                  ("EQ.X", BookState(last: .zero, bid: .zero, ask: .zero, levels: [], seq: .max, timestamp: -1))],
-        simulator: SimulatedMarket.Position(mids: [("AAPL", 18_925), ("MSFT", 41_510)], next: 1, random: 0xDEAD_BEEF))
+        simulator: SimulatedMarket.Position(mids: [("AAPL", 18_925), ("MSFT", 41_510)], next: 1, random: 0xDEAD_BEEF),
+        epoch: MarketEpoch("00c0ffee00c0ffee"))
 
     static let sessions = [
         SessionHandover(
@@ -38,6 +39,18 @@ import WebSocket
         #expect(try MarketHandover(decoding: bytes) == Self.market)
         let empty = MarketHandover(states: [], simulator: nil)
         #expect(try MarketHandover(decoding: empty.encoded()) == empty)
+    }
+
+    /// Format 1 (an older build on either side) carries no epoch: written without it, read
+    /// without it, and neither format reads the other's bytes.
+    @Test func formatOneLeavesTheEpochOut() throws {
+        let old = Self.market.encoded(version: 1)
+        var withoutEpoch = Self.market
+        withoutEpoch.epoch = nil
+        #expect(try MarketHandover(decoding: old, version: 1) == withoutEpoch)
+        #expect(throws: HandoverFormatError.self) { _ = try MarketHandover(decoding: old, version: 2) }
+        #expect(throws: HandoverFormatError.self) { _ = try MarketHandover(decoding: Self.market.encoded(version: 2), version: 1) }
+        #expect(HandoverFormat.readable == 1...2)
     }
 
     @Test func aBatchOfSessionsRoundTrips() throws {

@@ -31,8 +31,32 @@ import WebSocket
         _ = tracker.connectionEnded(client: 0, closeCode: .goingAway, now: 0)
         tracker.snapshot(client: 0, subscription: 0, seq: 10, last: 10)   // nothing missed
         tracker.snapshot(client: 0, subscription: 1, seq: 15, last: 10)   // 4 updates covered
-        tracker.snapshot(client: 0, subscription: 2, seq: 3, last: 10)    // another instance's numbering
+        tracker.snapshot(client: 0, subscription: 2, seq: 3, last: 10)    // a rewind: no epoch said otherwise
         #expect(tracker.coveredBySnapshot == 4 && tracker.sequenceRestarts == 1)
         #expect(tracker.awaitingSnapshot[0] == [false, false, false])
+    }
+
+    func subscribed(_ tracker: inout ReconnectTracker, epoch: String, client: Int) {
+        let text = #"{"type":"subscribed","symbols":["SYM0001"],"depth":1,"epoch":"\#(epoch)"}"#
+        #expect(Array(text.utf8).withUnsafeBytes { tracker.noticeIfSubscribed($0, client: client) })
+    }
+
+    /// A lower seq after a reconnect is a rewind in the same epoch, and a resync in a new one.
+    @Test func aNewEpochIsAResyncAndTheSameEpochARewind() {
+        var tracker = ReconnectTracker(clients: 2, subscriptions: 1)
+        for client in 0..<2 { subscribed(&tracker, epoch: "aaaa", client: client) }
+        for client in 0..<2 { _ = tracker.connectionEnded(client: client, closeCode: .goingAway, now: 1) }
+        subscribed(&tracker, epoch: "aaaa", client: 0)
+        subscribed(&tracker, epoch: "bbbb", client: 1)
+        tracker.snapshot(client: 0, subscription: 0, seq: 3, last: 900)
+        tracker.snapshot(client: 1, subscription: 0, seq: 3, last: 900)
+        #expect(tracker.sequenceRestarts == 1 && tracker.resyncs == 1)
+        // The next reconnect in the (now) same epoch is judged afresh.
+        _ = tracker.connectionEnded(client: 1, closeCode: .goingAway, now: 2)
+        subscribed(&tracker, epoch: "bbbb", client: 1)
+        tracker.snapshot(client: 1, subscription: 0, seq: 2, last: 50)
+        #expect(tracker.sequenceRestarts == 2 && tracker.resyncs == 1)
+        let notAnAck = Array(#"{"type":"reconnect","retry_after_ms":5}"#.utf8)
+        #expect(!notAnAck.withUnsafeBytes { tracker.noticeIfSubscribed($0, client: 0) })
     }
 }

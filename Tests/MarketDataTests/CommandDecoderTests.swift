@@ -23,6 +23,28 @@ func errorCode(_ text: String, _ version: ProtocolVersion) -> String? {
         #expect(decode(#"{"type":"unsubscribe","symbols":["AAPL"],"extra":{"ignored":[1,2]}}"#, .v2) == .success(.unsubscribe(symbols: ["AAPL"])))
     }
 
+    @Test func v2MayAskForTheEpoch() {
+        #expect(decode(#"{"type":"subscribe","symbols":["AAPL"],"epoch":true}"#, .v2)
+            == .success(.subscribe(symbols: ["AAPL"], depth: 1, options: SubscribeOptions(epoch: true))))
+        #expect(decode(#"{"type":"subscribe","symbols":["AAPL"],"epoch":false}"#, .v2) == .success(.subscribe(symbols: ["AAPL"], depth: 1)))
+        for bad in [#""yes""#, "1", "null", "tru"] {
+            #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"],"epoch":"# + bad + "}", .v2) != nil, "\(bad)")
+        }
+        #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"],"epoch":1}"#, .v2) == "invalid_message")
+        // v1 has no replies to carry it: the field is ignored like any unknown one.
+        #expect(decode(#"{"type":"subscribe","symbol":"AAPL","epoch":true}"#, .v1) == .success(.subscribe(symbols: ["AAPL"], depth: 1)))
+    }
+
+    @Test func epochsAreHexAndDerivedOnesAreStable() {
+        let random = MarketEpoch.random()
+        #expect(random.value.count == 16 && MarketEpoch(random.value) == random && random != MarketEpoch.random())
+        // FNV-1a 64 of "MD 2026-12-06T19:00:00Z": the same on every instance.
+        #expect(MarketEpoch.derived(from: "MD 2026-12-06T19:00:00Z") == MarketEpoch.derived(from: "MD 2026-12-06T19:00:00Z"))
+        #expect(MarketEpoch.derived(from: "") == MarketEpoch("cbf29ce484222325"), "the FNV-1a offset basis: the test vector for the empty identity")
+        #expect(MarketEpoch.derived(from: "a") == MarketEpoch("af63dc4c8601ec8c"), "FNV-1a 64 of \"a\"")
+        #expect(MarketEpoch("") == nil && MarketEpoch("ABC") == nil && MarketEpoch(String(repeating: "a", count: 65)) == nil)
+    }
+
     @Test func listSymbolsIsV2Only() {
         #expect(decode(#"{"type":"list_symbols"}"#, .v2) == .success(.listSymbols))
         #expect(errorCode(#"{"type":"list_symbols"}"#, .v1) == "unknown_type")

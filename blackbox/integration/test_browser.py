@@ -94,6 +94,38 @@ def test_the_page_follows_a_drain_to_another_instance(gateway_factory, nats_serv
             instance.stop()
 
 
+def test_the_page_resyncs_when_a_deploy_restarts_the_sequence(tmp_path, chromium):
+    """Without a bus a drain deploy's new process numbers seq from 1 again, and names a new
+    epoch: the page resyncs every symbol from its snapshot instead of counting a rewind, and
+    its seq moves on from there without a gap."""
+    import subprocess
+    from conftest import BINARY, terminate
+    control = str(tmp_path / "control.sock")
+    sim = ["--sim-rate", "400", "--sim-symbols", "AAA,BBB,CCC,DDD", "--drain-grace", "0", "--drain-duration", "0.2"]
+    old = Gateway(*sim, "--control-socket", control)
+    new = None
+    try:
+        chromium.navigate(f"http://127.0.0.1:{old.port}/?symbols=AAA,BBB,CCC,DDD")
+        assert chromium.wait_for("Object.values(window.tickstreamPage.snapshot().rows).filter(r => r.seq > 20).length === 4")
+        first_epoch = snapshot(chromium)["epoch"]
+        assert first_epoch
+        new = subprocess.Popen([BINARY, "--port", str(free_port()), "--takeover", control, *sim],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert old.process.wait(timeout=15) == 0
+        assert chromium.wait_for("window.tickstreamPage.snapshot().resyncs >= 4 && window.tickstreamPage.snapshot().state === 'open'")
+        after = snapshot(chromium)
+        assert after["epoch"] != first_epoch and after["gaps"] == 0
+        assert [e for e in after["continuity"] if e.get("resynced")], after["continuity"]
+        assert chromium.wait_for("document.getElementById('continuity').textContent.includes('resynced')")
+        time.sleep(1.0)
+        later = snapshot(chromium)
+        assert later["gaps"] == 0 and later["messages"] > after["messages"]
+    finally:
+        old.stop()
+        if new:
+            terminate(new, 10)
+
+
 def test_the_page_works_with_a_token_and_an_origin_list(gateway_factory, chromium):
     """--jwt-secret and --allowed-origins: the page passes ?token= on to /ws, and its own
     origin is what the list must allow."""

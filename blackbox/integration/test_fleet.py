@@ -481,3 +481,35 @@ def test_the_documented_direct_publisher_feeds_the_fleet(gateway_factory, nats_s
     reader = run(scenario())
     assert seqs(reader.messages, "EXMPL") == [1, 2, 3, 4, 5]
     assert reader.messages[-1]["depth"] == [[100.04, 300, 100.06, 200]]
+
+
+def test_every_instance_on_one_stream_shares_its_epoch_and_a_recreated_stream_changes_it(gateway_factory, nats_server):
+    """On a bus the stream is the sequence space: two instances name the same epoch, a restart
+    keeps it, and a stream deleted and made again (seq restarts) is a new epoch."""
+
+    async def epoch_of(gw):
+        async with websockets.connect(f"{gw.url}/ws", subprotocols=["v2"]) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "symbols": ["EPO"], "epoch": True}))
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if message.get("type") == "subscribed":
+                    return message["epoch"]
+
+    a = bus_gateway(gateway_factory, nats_server.url)
+    b = bus_gateway(gateway_factory, nats_server.url)
+    assert wait_for(lambda: get(a.port, "/health/ready")[0] == 200 and get(b.port, "/health/ready")[0] == 200, 10)
+    first = run(epoch_of(a))
+    assert run(epoch_of(b)) == first
+    a.stop()
+    again = bus_gateway(gateway_factory, nats_server.url)
+    assert wait_for(lambda: get(again.port, "/health/ready")[0] == 200, 10)
+    assert run(epoch_of(again)) == first, "a restart on the same stream keeps the epoch"
+
+    async def recreate():
+        nc = await nats.connect(nats_server.url)
+        await nc.jetstream().delete_stream("MD")
+        await nc.close()
+    run(recreate())
+    fresh = bus_gateway(gateway_factory, nats_server.url)
+    assert wait_for(lambda: get(fresh.port, "/health/ready")[0] == 200, 10)
+    assert run(epoch_of(fresh)) != first

@@ -211,13 +211,14 @@ def receive_message(sock):
     return kind, fds, read_exactly(sock, length)
 
 
-def ask_for_connections(control):
+def ask_for_connections(control, request=b"TAKEOVER\n"):
     """The successor's opening, played by the test: takes the listener, asks for the connections
-    and returns the control socket, the listener and the state format announced."""
+    and returns the control socket, the listener and the state format announced. A bare
+    TAKEOVER is what builds before state format 2 send."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(10)
     sock.connect(control)
-    sock.sendall(b"TAKEOVER\n")
+    sock.sendall(request)
     _, fds, _, _ = socket.recv_fds(sock, 1, 1)
     sock.sendall(b"READY\nHANDOVER\n")
     return sock, socket.socket(fileno=fds[0]), read_line(sock)
@@ -255,6 +256,65 @@ def test_a_refused_handover_falls_back_to_draining(tmp_path):
         listener.close()
     finally:
         old.stop()
+
+
+def test_the_running_instance_writes_the_newest_format_its_successor_reads(tmp_path):
+    control = str(tmp_path / "control.sock")
+    old = Gateway(*SIM, "--control-socket", control)
+    try:
+        sock, listener, announced = ask_for_connections(control, b"TAKEOVER 2\n")
+        assert announced == "STATE 2"
+        sock.sendall(b"REFUSE testing\n")
+        assert old.process.wait(timeout=10) == 0
+        sock.close()
+        listener.close()
+    finally:
+        old.stop()
+
+
+def subscribed_epoch(port):
+    """The epoch a fresh v2 subscriber is told, and the seq of its first SYM0001 update."""
+    client = Follower(port, "v2", {"type": "subscribe", "symbols": ["SYM0001"], "epoch": True})
+    try:
+        assert wait_for(lambda: any(m.get("type") == "subscribed" for _, m in client.messages) and client.updates(), 5)
+        ack = next(m for _, m in client.messages if m.get("type") == "subscribed")
+        return ack["epoch"], client.updates()[0][1]["seq"]
+    finally:
+        client.client.sock.close()
+
+
+def test_the_epoch_survives_a_handover_and_changes_when_seq_restarts(tmp_path):
+    """The epoch names the sequence space: a live handover continues seq, so the epoch stays;
+    a deploy that drains to a fresh process without a bus restarts seq, so it changes."""
+    control = str(tmp_path / "control.sock")
+    old = Gateway(*SIM, "--control-socket", control)
+    second = third = None
+    try:
+        epoch, seq = subscribed_epoch(old.port)
+        assert len(epoch) == 16 and int(epoch, 16) > 0
+        # A client that does not ask sees exactly the reply it always did.
+        plain = Follower(old.port, "v2", {"type": "subscribe", "symbols": ["SYM0001"]})
+        assert wait_for(lambda: any(m.get("type") == "subscribed" for _, m in plain.messages), 5)
+        assert next(m for _, m in plain.messages if m.get("type") == "subscribed") == {
+            "type": "subscribed", "symbols": ["SYM0001"], "depth": 1}
+        plain.client.sock.close()
+        second = start_successor(control, *SIM)
+        assert old.process.wait(timeout=15) == 0
+        assert wait_for(lambda: http_get(old.port, "/health/live")[0] == 200 and pid_of(old.port) == second.pid, 10)
+        handed_epoch, handed_seq = subscribed_epoch(old.port)
+        assert handed_epoch == epoch and handed_seq > seq
+        # A drain deploy: the fresh process starts its own sequence, and says so.
+        third = subprocess.Popen([BINARY, "--port", str(free_port()), "--takeover", control, "--control-socket", control,
+                                  "--handover", "drain", *SIM], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert second.wait(timeout=15) == 0
+        assert wait_for(lambda: pid_of(old.port) == third.pid, 10)
+        fresh_epoch, fresh_seq = subscribed_epoch(old.port)
+        assert fresh_epoch != epoch and fresh_seq < handed_seq
+    finally:
+        old.stop()
+        for process in (second, third):
+            if process:
+                terminate(process, 10)
 
 
 def test_a_successor_dying_mid_handover_leaves_every_client_with_a_clean_end(tmp_path):
@@ -302,11 +362,19 @@ def predecessor_sockets(control):
     return listener, server
 
 
-def hand_over_listener(server, listener, seen):
-    """The takeover's opening, predecessor side: returns the control connection after READY."""
+def hand_over_listener(server, listener, seen, bare_only=False):
+    """The takeover's opening, predecessor side: returns the control connection after READY.
+    `bare_only` plays a build that knows only a bare TAKEOVER: it closes on anything else, as
+    builds before state format 2 did, and the successor must ask again the old way."""
     conn, _ = server.accept()
     conn.settimeout(10)
     seen["request"] = read_line(conn)
+    if bare_only and seen["request"] != "TAKEOVER":
+        seen["first request"] = seen["request"]
+        conn.close()
+        conn, _ = server.accept()
+        conn.settimeout(10)
+        seen["request"] = read_line(conn)
     socket.send_fds(conn, [b"L"], [listener.fileno()])
     seen["ready"] = read_line(conn)
     return conn
@@ -318,7 +386,7 @@ def fake_predecessor(control, behaviour):
     seen = {}
 
     def serve():
-        conn = hand_over_listener(server, listener, seen)
+        conn = hand_over_listener(server, listener, seen, bare_only=behaviour == "format 1 only")
         if behaviour == "old version":  # an instance without handover closes after READY
             conn.close()
             return
@@ -335,6 +403,11 @@ def fake_predecessor(control, behaviour):
             conn.sendall(b"STATE 1\n")
             seen["answer"] = read_line(conn)
             conn.sendall(b"MRKT" + struct.pack("<II", 0, 5) + b"\0\0\0\0\0")
+        elif behaviour == "format 1 only":
+            conn.sendall(b"STATE 1\n")
+            seen["answer"] = read_line(conn)
+            market = encode_market("SYM0001", 1000)
+            conn.sendall(b"MRKT" + struct.pack("<II", 0, len(market)) + market + b"DONE" + struct.pack("<II", 0, 0))
         conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -343,16 +416,17 @@ def fake_predecessor(control, behaviour):
 
 
 def test_a_successor_refuses_what_it_cannot_read_and_serves_anyway(tmp_path):
-    for behaviour, expected in [("unknown format", {"answer": "REFUSE state format 999 cannot be read here (this version reads 1)"}),
-                                ("garbage", {"answer": "ACCEPT", "after": "REFUSE unknown message \"JUNK\""}),
-                                ("old version", {}),
-                                ("dies after the market", {"answer": "ACCEPT"})]:
+    for behaviour, expected in [("unknown format", {"request": "TAKEOVER 2", "answer": "REFUSE state format 999 cannot be read here (this version reads 1...2)"}),
+                                ("garbage", {"request": "TAKEOVER 2", "answer": "ACCEPT", "after": "REFUSE unknown message \"JUNK\""}),
+                                ("old version", {"request": "TAKEOVER 2"}),
+                                ("dies after the market", {"request": "TAKEOVER 2", "answer": "ACCEPT"}),
+                                ("format 1 only", {"first request": "TAKEOVER 2", "request": "TAKEOVER", "answer": "ACCEPT"})]:
         control = str(tmp_path / f"{behaviour.replace(' ', '-')}.sock")
         listener, server, thread, seen = fake_predecessor(control, behaviour)
         new = start_successor(control, *SIM)
         try:
             thread.join(10)
-            assert seen["request"] == "TAKEOVER" and seen["ready"] == "READY"
+            assert seen["ready"] == "READY"
             for key, value in expected.items():
                 assert seen[key] == value, (behaviour, seen)
             port = listener.getsockname()[1]
@@ -465,7 +539,7 @@ def test_a_successor_keeps_confirmed_batches_and_drops_the_last_unconfirmed_one(
     new = start_successor(control, *SIM)
     try:
         thread.join(10)
-        assert seen == {"request": "TAKEOVER", "ready": "READY", "handover": "HANDOVER", "answer": "ACCEPT",
+        assert seen == {"request": "TAKEOVER 2", "ready": "READY", "handover": "HANDOVER", "answer": "ACCEPT",
                         "first": "ADOPTED 3", "second": "ADOPTED 2"}, seen
         assert wait_for(lambda: http_get(port, "/health/live")[0] == 200, 10)
         metrics = http_get(port, "/metrics")[1]

@@ -217,6 +217,7 @@ def test_environment_variables_take_effect_and_flags_win(gateway_factory):
     assert start["version"] == value_of_version()
     listening = next(json.loads(line) for line in lines if json.loads(line)["msg"] == "listening")
     assert listening["pid"] == gw.process.pid
+    assert listening["page"] == f"http://127.0.0.1:{gw.port}/", "the start-up log says where the page is"
 
 
 def value_of_version():

@@ -8,7 +8,7 @@ public enum CommandTarget {
             switch CommandDecoder.decode(data, version: version) {
             case .failure(let error):
                 precondition(!error.code.isEmpty)
-            case .success(.subscribe(let names, let depth)):
+            case .success(.subscribe(let names, let depth, _)):
                 precondition(!names.isEmpty && names.allSatisfy(SymbolSyntax.isValid) && (1...50).contains(depth))
             case .success(.unsubscribe(let names)):
                 precondition(names.allSatisfy(SymbolSyntax.isValid))

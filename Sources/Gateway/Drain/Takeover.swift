@@ -20,11 +20,11 @@ final class ControlSocket: EventHandler {
     /// The listening descriptor to send, if this instance still has one.
     private let listenerToHandOver: () -> Int32?
     /// The new instance confirmed: stop accepting, hand over the connections if it asked
-    /// (on the channel given), and drain what stays.
-    private let listenerTakenOver: (ControlChannel?) -> Void
+    /// (on the channel given, with the newest state format it reads), and drain what stays.
+    private let listenerTakenOver: (ControlChannel?, Int) -> Void
 
     init(path: String, loop: EventLoop, logger: Logger,
-         listenerToHandOver: @escaping () -> Int32?, listenerTakenOver: @escaping (ControlChannel?) -> Void) throws {
+         listenerToHandOver: @escaping () -> Int32?, listenerTakenOver: @escaping (ControlChannel?, Int) -> Void) throws {
         self.path = path
         self.loop = loop
         self.logger = logger
@@ -50,10 +50,13 @@ final class ControlSocket: EventHandler {
         defer { Glibc.close(client) }
         let channel = ControlChannel(fd: client)
         channel.setTimeout(seconds: 2)
-        guard channel.readLine() == "TAKEOVER" else {
+        // `TAKEOVER <n>`: the successor reads state formats up to n; a bare one (an older
+        // build) reads format 1.
+        guard let request = channel.readLine(), request == "TAKEOVER" || request.hasPrefix("TAKEOVER ") else {
             logger.warning("control socket: unknown request")
             return
         }
+        let successorReads = Int(request.dropFirst("TAKEOVER ".count)) ?? 1
         guard let listenerFD = listenerToHandOver() else {
             channel.writeLine("NO-LISTENER")
             return
@@ -68,7 +71,7 @@ final class ControlSocket: EventHandler {
             return
         }
         // A successor that wants the connections says so at once; one that does not closes.
-        listenerTakenOver(channel.readLine() == "HANDOVER" ? channel : nil)
+        listenerTakenOver(channel.readLine() == "HANDOVER" ? channel : nil, successorReads)
     }
 
     func close(unlink remove: Bool) {
@@ -83,8 +86,18 @@ struct TakeoverClient {
     let fd: Int32
     private let control: Int32
 
-    /// Connects to a running instance's control socket and receives its listener.
+    /// Connects to a running instance's control socket and receives its listener, saying the
+    /// newest state format this build reads. An older running instance does not know that
+    /// request and closes: then it is asked again the way it knows.
     static func receiveListener(from path: String) throws -> TakeoverClient {
+        do {
+            return try receiveListener(from: path, request: "TAKEOVER \(HandoverFormat.version)")
+        } catch let first as SystemError where first.errno == EPROTO {
+            return try receiveListener(from: path, request: "TAKEOVER")
+        }
+    }
+
+    private static func receiveListener(from path: String, request: String) throws -> TakeoverClient {
         let control = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard control >= 0 else { throw SystemError("socket(AF_UNIX)") }
         // Also bounds the handover that may follow: a predecessor silent for 5 s is gone.
@@ -95,7 +108,7 @@ struct TakeoverClient {
             Glibc.close(control)
             throw error
         }
-        ControlChannel(fd: control).writeLine("TAKEOVER")
+        ControlChannel(fd: control).writeLine(request)
         let fd = ts_recv_fd(control)
         guard fd >= 0 else {
             Glibc.close(control)

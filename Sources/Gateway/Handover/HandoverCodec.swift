@@ -5,7 +5,14 @@
 enum HandoverFormat {
     /// Raised whenever a field is added, removed or changes meaning. A new instance refuses a
     /// handover in a version it cannot read, and the old one then drains as without handover.
-    static let version = 1
+    /// The successor says the newest version it reads when it asks for the listener
+    /// (`TAKEOVER <version>`; a bare `TAKEOVER` reads 1), and the running instance writes the
+    /// newest both know, so either side may be the older build.
+    /// 1: the market (states, seq, simulator position) and the connections' state.
+    /// 2: the market's epoch too.
+    static let version = 2
+    /// The versions this build reads.
+    static let readable = 1...version
     /// Largest body of one message: a batch with every connection's unsent output. Anything
     /// larger is a broken peer, not a state.
     static let maxBodyBytes = 1 << 30

@@ -28,8 +28,8 @@ struct HandoverReceiver {
             outcome.stoppedBecause = "the running instance does not hand over connections (it drains them)"
             return outcome
         }
-        guard announced == "STATE \(HandoverFormat.version)" else {
-            let why = "state format \(announced.dropFirst(6)) cannot be read here (this version reads \(HandoverFormat.version))"
+        guard announced.hasPrefix("STATE "), let format = Int(announced.dropFirst(6)), HandoverFormat.readable.contains(format) else {
+            let why = "state format \(announced.dropFirst(6)) cannot be read here (this version reads \(HandoverFormat.readable))"
             channel.writeLine("REFUSE \(why)")
             outcome.stoppedBecause = why
             return outcome
@@ -39,7 +39,7 @@ struct HandoverReceiver {
             return outcome
         }
         var unconfirmed: [(Int32, SessionHandover)] = []
-        outcome.stoppedBecause = receiveAll(&unconfirmed, &outcome, applyMarket: applyMarket, adopt: adopt)
+        outcome.stoppedBecause = receiveAll(&unconfirmed, &outcome, format: format, applyMarket: applyMarket, adopt: adopt)
         // Never confirmed: the sender keeps (or has lost) these; our copies go.
         for (fd, _) in unconfirmed { Glibc.close(fd) }
         outcome.failed += unconfirmed.count
@@ -47,7 +47,7 @@ struct HandoverReceiver {
     }
 
     /// Reads messages until `DONE` (nil) or the reason the exchange ended early.
-    private func receiveAll(_ unconfirmed: inout [(Int32, SessionHandover)], _ outcome: inout Outcome,
+    private func receiveAll(_ unconfirmed: inout [(Int32, SessionHandover)], _ outcome: inout Outcome, format: Int,
                             applyMarket: (MarketHandover) -> Void, adopt: (Int32, SessionHandover) -> Bool) -> String? {
         var marketApplied = false
         while true {
@@ -67,7 +67,7 @@ struct HandoverReceiver {
             switch message.kind {
             case .market:
                 do {
-                    applyMarket(try MarketHandover(decoding: message.body))
+                    applyMarket(try MarketHandover(decoding: message.body, version: format))
                     marketApplied = true
                 } catch {
                     channel.writeLine("REFUSE market: \(error)")

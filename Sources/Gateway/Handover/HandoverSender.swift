@@ -6,7 +6,8 @@ import MarketData
 /// asked for the connections too. Runs inline on the loop: nothing else can usefully happen
 /// here meanwhile, and every client's pause is the handover's length.
 ///
-/// 1. Says which state format it writes (`STATE <version>`); the successor answers `ACCEPT` or
+/// 1. Says which state format it writes (`STATE <version>`, the newest the successor said it
+///    reads); the successor answers `ACCEPT` or
 ///    `REFUSE <why>`. Refused: nothing moves, and the caller drains as usual.
 /// 2. Stops the simulator and sends the market: every symbol's state with its `seq`, and the
 ///    simulator's position (`MarketHandover`).
@@ -26,6 +27,8 @@ struct HandoverSender {
     let connections: ConnectionRegistry
     let endpoint: MarketDataEndpoint
     let simulator: SimulatorDriver?
+    /// The newest state format the successor reads.
+    var successorReads = 1
 
     static let batchSize = 200
 
@@ -37,7 +40,8 @@ struct HandoverSender {
     }
 
     func run() -> Outcome {
-        guard channel.writeLine("STATE \(HandoverFormat.version)") else { return Outcome(stoppedBecause: "the successor went away") }
+        let format = min(HandoverFormat.version, successorReads)
+        guard channel.writeLine("STATE \(format)") else { return Outcome(stoppedBecause: "the successor went away") }
         guard let answer = channel.readLine() else { return Outcome(stoppedBecause: "the successor did not answer") }
         guard answer == "ACCEPT" else { return Outcome(stoppedBecause: "refused by the successor: \(answer)") }
         let simulating = simulator?.isRunning ?? false
@@ -48,8 +52,9 @@ struct HandoverSender {
             outcome.stoppedBecause = why
             return outcome
         }
-        let market = MarketHandover(states: service.store.all.map { (service.name(of: $0.0), $0.1) }, simulator: simulator?.position)
-        guard channel.send(.market, body: market.encoded()) else { return stop("the successor went away") }
+        let market = MarketHandover(states: service.store.all.map { (service.name(of: $0.0), $0.1) }, simulator: simulator?.position,
+                                    epoch: service.epoch)
+        guard channel.send(.market, body: market.encoded(version: format)) else { return stop("the successor went away") }
         // Nothing runs between here and the last batch, so what can move now still can then.
         let movable = connections.all.compactMap { connection in
             connection.canHandOver ? (connection.session as? MarketSession).map { (connection, $0) } : nil

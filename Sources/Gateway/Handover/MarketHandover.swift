@@ -6,12 +6,15 @@ import MarketData
 struct MarketHandover: Equatable {
     var states: [(name: String, state: BookState)]
     var simulator: SimulatedMarket.Position?
+    /// The sequence space the states count in (format 2 on); nil from a format-1 sender.
+    var epoch: MarketEpoch?
 
     static func == (a: MarketHandover, b: MarketHandover) -> Bool {
-        a.simulator == b.simulator && a.states.elementsEqual(b.states) { $0.name == $1.name && $0.state == $1.state }
+        a.simulator == b.simulator && a.epoch == b.epoch && a.states.elementsEqual(b.states) { $0.name == $1.name && $0.state == $1.state }
     }
 
-    func encoded() -> [UInt8] {
+    /// The market in format `version` (1 leaves the epoch out).
+    func encoded(version: Int = HandoverFormat.version) -> [UInt8] {
         var writer = HandoverWriter()
         writer.u32(UInt32(states.count))
         for (name, state) in states {
@@ -38,15 +41,17 @@ struct MarketHandover: Equatable {
                 writer.i64(mid)
             }
         }
+        if version >= 2 { writer.string(epoch?.value ?? "") }
         return writer.bytes
     }
 
-    init(states: [(name: String, state: BookState)], simulator: SimulatedMarket.Position?) {
+    init(states: [(name: String, state: BookState)], simulator: SimulatedMarket.Position?, epoch: MarketEpoch? = nil) {
         self.states = states
         self.simulator = simulator
+        self.epoch = epoch
     }
 
-    init(decoding bytes: [UInt8]) throws {
+    init(decoding bytes: [UInt8], version: Int = HandoverFormat.version) throws {
         var reader = HandoverReader(bytes)
         let count = Int(try reader.u32("symbol count"))
         states = []
@@ -73,6 +78,11 @@ struct MarketHandover: Equatable {
             var mids: [(name: String, midTicks: Int64)] = []
             for _ in 0..<count { mids.append((try reader.string("simulated symbol"), try reader.i64("mid"))) }
             return SimulatedMarket.Position(mids: mids, next: next, random: random)
+        }
+        if version >= 2 {
+            let text = try reader.string("epoch")
+            guard text.isEmpty || MarketEpoch(text) != nil else { throw HandoverFormatError("epoch \"\(text.prefix(70))\"") }
+            epoch = MarketEpoch(text)
         }
         try reader.finish()
     }

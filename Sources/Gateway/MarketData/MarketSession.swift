@@ -149,8 +149,8 @@ final class MarketSession: Subscriber, DrainableSession {
         switch CommandDecoder.decode(payload, version: version) {
         case .failure(let error):
             reply(error)
-        case .success(.subscribe(let names, let depth)):
-            subscribe(names, depth: depth)
+        case .success(.subscribe(let names, let depth, let options)):
+            subscribe(names, depth: depth, options: options)
         case .success(.unsubscribe(let names)):
             for name in names {
                 if let symbol = service.symbols.id(of: name) {
@@ -166,7 +166,7 @@ final class MarketSession: Subscriber, DrainableSession {
         }
     }
 
-    private func subscribe(_ names: [String], depth: Int) {
+    private func subscribe(_ names: [String], depth: Int, options: SubscribeOptions) {
         if let claims {
             let forbidden = names.filter { !claims.allows($0) }
             guard forbidden.isEmpty else {
@@ -192,7 +192,7 @@ final class MarketSession: Subscriber, DrainableSession {
         let variant = connection.compression == nil ? plain : plain.compressed
         subscriptionSlots.reserveCapacity(forAdditional: newOnes.count)
         for id in ids { service.registry.subscribe(self, to: id, variant: variant) }
-        if version == .v2 { replyAck(subscribed: true, names, depth: depth) }
+        if version == .v2 { replyAck(subscribed: true, names, depth: depth, epoch: options.epoch ? service.epoch : nil) }
         // Snapshot: the latest known state of each, so nobody waits for the next tick.
         for id in ids {
             if let frame = service.snapshot(of: id, variant: variant) { deliver(frame, symbol: id) }
@@ -211,8 +211,8 @@ final class MarketSession: Subscriber, DrainableSession {
         metrics.commandErrors &+= 1
     }
 
-    private func replyAck(subscribed: Bool, _ names: [String], depth: Int?) {
-        context.replies.send(on: connection) { ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, to: &$0) }
+    private func replyAck(subscribed: Bool, _ names: [String], depth: Int?, epoch: MarketEpoch? = nil) {
+        context.replies.send(on: connection) { ServerMessages.ack(subscribed: subscribed, symbols: names, depth: depth, epoch: epoch, to: &$0) }
     }
 
     /// v2's reconnect notice, queued behind everything already queued, before the Close.

@@ -239,7 +239,9 @@ setInterval(() => {
   if (continuity.length) {
     const recent = continuity.slice(-Math.max(1, client.symbols.size));
     const jumped = recent.filter((c) => !c.continuous).length;
-    $("continuity").textContent = jumped ? `${jumped} of ${recent.length} symbols jumped` : `continuous (${recent.length} symbols)`;
+    const resynced = recent.filter((c) => c.resynced).length;
+    $("continuity").textContent = jumped ? `${jumped} of ${recent.length} symbols jumped`
+      : resynced ? `new sequence (epoch): ${resynced} symbols resynced from snapshots` : `continuous (${recent.length} symbols)`;
   }
 }, 1000);
 setInterval(loadStats, 2000);
@@ -250,7 +252,8 @@ window.tickstreamPage = {
   snapshot() {
     return {
       state: client.state, protocol: client.protocol, messages: client.stats.messages, gaps: client.stats.gaps,
-      missed: client.stats.missed, reconnects: client.stats.reconnects, drains: client.stats.drains,
+      missed: client.stats.missed, reconnects: client.stats.reconnects, drains: client.stats.drains, resyncs: client.stats.resyncs,
+      epoch: client.epoch,
       continuity: client.stats.continuity, symbols: [...client.symbols],
       rows: Object.fromEntries([...rows].map(([s, e]) => [s, { last: e.last, seq: Number(e.tr.cells[5].textContent) }])),
       ladderRows: $("ladder").tBodies[0].rows.length,

@@ -20,7 +20,10 @@ enum ReferenceClientScript {
 //   reconnects and resubscribes; so on Close 1001 without a notice, and on a network error or an
 //   abnormal close, with exponential backoff (0.25 s doubling to 8 s, jittered);
 // - after a reconnect, says per symbol whether the sequence continued (the snapshot's seq follows
-//   the last one seen) or jumped (client.stats.continuity).
+//   the last one seen) or jumped (client.stats.continuity);
+// - on v2 asks for the epoch (the sequence space): when a reconnect lands in another epoch, the
+//   server's sequence restarted and said so, and each symbol resyncs from its snapshot
+//   (continuity entry {resynced: true}; client.stats.resyncs), neither a gap nor a rewind.
 (function (root) {
   "use strict";
 
@@ -38,7 +41,8 @@ enum ReferenceClientScript {
       this.lastSeq = new Map();        // symbol -> last seq seen, kept across reconnects
       this.awaitingContinuity = new Set();
       this.snapshotPending = new Set();  // symbols whose next message is the snapshot on subscribe
-      this.stats = { messages: 0, gaps: 0, missed: 0, reconnects: 0, drains: 0, latencyMs: [], continuity: [] };
+      this.stats = { messages: 0, gaps: 0, missed: 0, reconnects: 0, drains: 0, resyncs: 0, latencyMs: [], continuity: [] };
+      this.epoch = null;               // the sequence space lastSeq counts in (v2)
       this.failures = 0;
       this.ws = null;
       this.timer = null;
@@ -99,7 +103,7 @@ enum ReferenceClientScript {
       for (const symbol of symbols) this.snapshotPending.add(symbol);
       this.send(this.protocol === "v1"
         ? symbols.map((symbol) => ({ type: "subscribe", symbol }))
-        : [{ type: "subscribe", symbols, depth: this.depth }]);
+        : [{ type: "subscribe", symbols, depth: this.depth, epoch: true }]);
     }
 
     send(commands) {
@@ -117,6 +121,7 @@ enum ReferenceClientScript {
         this.onMessage(message);
         return;
       }
+      if (message.type === "subscribed" && message.epoch) this.enterEpoch(message.epoch, message.symbols);
       if (message.type) { this.onMessage(message); return; }
       if (message.symbol === undefined) return;
       this.stats.messages += 1;
@@ -143,6 +148,20 @@ enum ReferenceClientScript {
         if (this.stats.latencyMs.length > 2000) this.stats.latencyMs.splice(0, 1000);
       }
       this.onUpdate(message, { gap });
+    }
+
+    /** A subscribed reply named the epoch: in a new one, what lastSeq holds counts in the old. */
+    enterEpoch(epoch, symbols) {
+      if (this.epoch !== null && epoch !== this.epoch) {
+        for (const symbol of this.lastSeq.keys()) {
+          if (this.awaitingContinuity.delete(symbol)) {
+            this.stats.continuity.push({ symbol, before: this.lastSeq.get(symbol), after: null, continuous: true, resynced: true });
+          }
+        }
+        this.stats.resyncs += symbols.length;
+        this.lastSeq.clear();
+      }
+      this.epoch = epoch;
     }
 
     closed(event) {

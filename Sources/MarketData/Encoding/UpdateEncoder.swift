@@ -105,13 +105,19 @@ public enum ServerMessages {
         writer.write(byte: UInt8(ascii: "]"))
     }
 
-    /// `{"type":"subscribed","symbols":[...],"depth":N}` or `{"type":"unsubscribed","symbols":[...]}`.
-    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, to writer: inout ByteWriter) {
+    /// `{"type":"subscribed","symbols":[...],"depth":N}` (with `"epoch":"..."` when the client
+    /// asked for it) or `{"type":"unsubscribed","symbols":[...]}`.
+    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, epoch: MarketEpoch? = nil, to writer: inout ByteWriter) {
         writer.write(subscribed ? "{\"type\":\"subscribed\",\"symbols\":" : "{\"type\":\"unsubscribed\",\"symbols\":")
         symbolArray(symbols, to: &writer)
         if let depth {
             writer.write(",\"depth\":")
             writer.write(depth)
+        }
+        if let epoch {
+            writer.write(",\"epoch\":\"")
+            writer.write(raw: epoch.value)
+            writer.write(byte: UInt8(ascii: "\""))
         }
         writer.write(byte: UInt8(ascii: "}"))
     }

@@ -187,6 +187,18 @@ public struct JSONReader {
         return value
     }
 
+    /// `true` or `false`.
+    public mutating func readBool() throws -> Bool {
+        skipWhitespace()
+        if peek() == UInt8(ascii: "t") {
+            try expectLiteral("true")
+            return true
+        }
+        guard peek() == UInt8(ascii: "f") else { throw Failure("expected true or false") }
+        try expectLiteral("false")
+        return false
+    }
+
     /// Skips any value, validating it.
     public mutating func skipValue() throws { try skipValue(depth: 0) }
 

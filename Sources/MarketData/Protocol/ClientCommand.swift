@@ -1,10 +1,21 @@
 /// A request from a subscriber, decoded from its protocol's JSON.
 public enum ClientCommand: Equatable, Sendable {
     /// Symbols are syntax-checked and deduplicated, in the order sent.
-    case subscribe(symbols: [String], depth: Int)
+    case subscribe(symbols: [String], depth: Int, options: SubscribeOptions = SubscribeOptions())
     case unsubscribe(symbols: [String])
     /// v2 only: which symbols the gateway serves.
     case listSymbols
+}
+
+/// What a v2 client may ask of a subscription beyond its symbols and depth. A client that asks
+/// for none of it sees the stream as before.
+public struct SubscribeOptions: Equatable, Sendable {
+    /// `"epoch":true`: the `subscribed` reply names the sequence space (`MarketEpoch`).
+    public var epoch = false
+
+    public init(epoch: Bool = false) {
+        self.epoch = epoch
+    }
 }
 
 /// Why a client message was refused; sent back as `{"type":"error","code":..,"message":..}`.
@@ -41,7 +52,8 @@ public struct CommandError: Error, Equatable, Sendable {
 /// Decodes client messages for each protocol version.
 ///
 /// v1: `{"type":"subscribe","symbol":"AAPL"}`, `{"type":"unsubscribe","symbol":"AAPL"}`.
-/// v2: `{"type":"subscribe","symbols":["AAPL"],"depth":10}` (depth 1...50, default 1),
+/// v2: `{"type":"subscribe","symbols":["AAPL"],"depth":10,"epoch":true}` (depth 1...50,
+///     default 1; epoch optional),
 ///     `{"type":"unsubscribe","symbols":["AAPL"]}`.
 /// A command naming any invalid symbol is refused whole: nothing is half-applied.
 public enum CommandDecoder {
@@ -51,6 +63,7 @@ public enum CommandDecoder {
         var symbol: String?
         var symbols: [String]?
         var depth: Int?
+        var options = SubscribeOptions()
         var badSymbol: String?
         do {
             guard reader.peekValueStart() == UInt8(ascii: "{") else {
@@ -83,6 +96,8 @@ public enum CommandDecoder {
                         throw CommandError.invalidDepth
                     }
                     depth = Int(value)
+                } else if bytesEqual(key, "epoch") && version == .v2 {
+                    options.epoch = try boolean(&reader, field: "epoch")
                 } else {
                     try reader.skipValue()
                 }
@@ -109,7 +124,19 @@ public enum CommandDecoder {
             requested = symbols
         }
         if let badSymbol { return .failure(.invalidSymbol(badSymbol)) }
-        return .success(type == "subscribe" ? .subscribe(symbols: requested, depth: depth ?? 1) : .unsubscribe(symbols: requested))
+        return .success(type == "subscribe" ? .subscribe(symbols: requested, depth: depth ?? 1, options: options) : .unsubscribe(symbols: requested))
+    }
+
+    private static func boolean(_ reader: inout JSONReader, field: String) throws -> Bool {
+        let start = reader.peekValueStart()
+        guard start == UInt8(ascii: "t") || start == UInt8(ascii: "f") else {
+            throw CommandError.invalidMessage("\"\(field)\" must be true or false")
+        }
+        do {
+            return try reader.readBool()
+        } catch {
+            throw CommandError.invalidMessage("\"\(field)\" must be true or false")
+        }
     }
 
     private static func string(_ reader: inout JSONReader, field: String) throws -> String {

@@ -27,6 +27,9 @@ public final class MarketDataService: FeedIngest {
     public let registry = SubscriptionRegistry()
     public let fanOut: FanOut
     public let limits: (maxSubscriptions: Int, maxSymbols: Int)
+    /// The sequence space every symbol's `seq` counts in (see `MarketEpoch`): random for a new
+    /// process, handed over with the market, derived from the stream on a bus.
+    public var epoch = MarketEpoch.random()
 
     /// Updates received, by source.
     public private(set) var updatesFromSimulator: UInt64 = 0
