@@ -120,6 +120,13 @@ int ts_recv_fd(int sock) {
     return fd;
 }
 
+int ts_peer_pid(int sock) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    return credentials.pid;
+}
+
 struct ts_resolution {
     struct gaicb request;
     struct addrinfo hints;

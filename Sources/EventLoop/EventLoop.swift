@@ -266,6 +266,7 @@ public final class EventLoop: @unchecked Sendable {
             guard let probe = self.lagProbe else { return }
             let late = MonotonicClock.now() &- probe.deadline
             self.statistics.lastLag = late
+            self.statistics.lags.record(late)
         }
     }
 

@@ -10,6 +10,8 @@ public struct LoopStatistics {
     public private(set) var outputWaits = DurationHistogram()
     /// The most recent measured lateness of the loop's lag probe, in nanoseconds.
     public internal(set) var lastLag: UInt64 = 0
+    /// Every lateness the lag probe measured (ten a second): a stall shows in its tail.
+    public internal(set) var lags = DurationHistogram()
     /// Reads that returned bytes, over every socket of the loop.
     public internal(set) var reads: UInt64 = 0
     /// Flushes that wrote bytes, over every socket: each is one `sendmsg` (a second only past

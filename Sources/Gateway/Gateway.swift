@@ -33,13 +33,23 @@ public final class Gateway {
     private(set) var simulator: SimulatorDriver?
     /// With `--bus`: the NATS end that feeds this instance and takes its publishers' updates.
     let bus: MarketBus?
-    private var listener: Listener?
-    private var adminListener: Listener?
+    var listener: Listener?
+    var adminListener: Listener?
     private var livenessCheck: Timer?
     private var signals: SignalSource?
-    private var control: ControlSocket?
+    var control: ControlSocket?
+    /// With --control-socket: this instance's own recent figures, a watched deploy's baseline.
+    var recorder: FiguresRecorder?
+    /// After handing over to a watched successor: the watch, and the listener copy kept to
+    /// take everything back.
+    var standby: StandbyWatch?
+    var standbyListenerFD: Int32 = -1
+    /// Started with --watch: the standby predecessor's questions, answered.
+    var candidate: CandidateWatch?
+    /// What the process exits with: 0, or 3 after this version was rolled back.
+    public internal(set) var exitStatus: Int32 = 0
     /// Set once the listener was handed to a new instance.
-    private var listenerHandedOver = false
+    var listenerHandedOver = false
 
     /// The address the listener is bound to, once started (the real port when port 0 was asked).
     public private(set) var boundAddress: SocketAddress?
@@ -50,7 +60,7 @@ public final class Gateway {
     /// refused.
     static let maxAdminConnections = 64
 
-    private var logger: Logger { context.logger }
+    var logger: Logger { context.logger }
 
     /// Throws `SettingError` for a configuration that breaks its rules or names a certificate,
     /// key or token key that cannot serve: nothing starts.
@@ -183,6 +193,12 @@ public final class Gateway {
                 return
             }
             let name = signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "signal \(signal)"
+            if self.standby != nil {
+                // Stopping a standby ends the watch: the new version carries on unwatched.
+                self.logger.notice("\(name) received: the standby leaves; the new version carries on unwatched")
+                self.abandonStandby()
+                return
+            }
             if signal == SIGINT && self.context.isDraining {
                 // A second Ctrl-C: whoever pressed it will not wait for the drain.
                 self.drain.cutRemaining(because: "second SIGINT")
@@ -201,8 +217,10 @@ public final class Gateway {
             listener = try makeListener(fd, for: connections)
             try takeover.confirm()
             logger.notice("took over the listener from the running instance", metadata: ["control_socket": "\(path)"])
-            if configuration.handover == .connections { receiveConnections(over: takeover.channel) }
-            takeover.finish()
+            var handedOver = false
+            if configuration.handover == .connections { handedOver = receiveConnections(over: takeover.channel).completed }
+            // A watch goes on over the same connection; without one (or a handover) it ends here.
+            if !(handedOver && configuration.watch > 0 && beginCandidateWatch(over: takeover.channel)) { takeover.finish() }
         } else {
             guard let address = SocketAddress(host: configuration.host, port: configuration.port) else {
                 throw SystemError("invalid listen address \(configuration.host):\(configuration.port)", errno: EINVAL)
@@ -212,21 +230,13 @@ public final class Gateway {
         }
         boundAddress = Socket.localAddress(fd)
         setKeepalive(fd)
-        if let port = configuration.adminPort, let adminConnections {
-            guard let address = SocketAddress(host: configuration.adminHost, port: port) else {
-                throw SystemError("invalid admin address \(configuration.adminHost):\(port)", errno: EINVAL)
-            }
-            // SO_REUSEPORT: a successor taking the listener over binds its own admin listener
-            // beside ours; we close ours when it has taken over.
-            let adminFD = try Socket.listen(on: address, reusePort: true, backlog: 64)
-            adminListener = try makeListener(adminFD, for: adminConnections)
-            adminAddress = Socket.localAddress(adminFD)
-        }
+        try openAdminListener()
         startLivenessChecks()
-        if let path = configuration.controlSocket {
-            control = try ControlSocket(path: path, loop: loop, logger: logger,
-                                        listenerToHandOver: { [unowned self] in self.listener?.fd },
-                                        listenerTakenOver: { [unowned self] in self.listenerWasTakenOver(handover: $0, successorReads: $1) })
+        if configuration.controlSocket != nil {
+            try openControlSocket()
+            let recorder = FiguresRecorder(loop: loop) { [unowned self] in self.currentFigures() }
+            recorder.start()
+            self.recorder = recorder
         }
         loop.startLagProbe()
         if let bus { startBus(bus) }
@@ -338,7 +348,7 @@ public final class Gateway {
     }
 
     /// A listener whose connections `registry` admits (the public one, or the admin one).
-    private func makeListener(_ fd: Int32, for registry: ConnectionRegistry) throws -> Listener {
+    func makeListener(_ fd: Int32, for registry: ConnectionRegistry) throws -> Listener {
         try Listener(fd: fd, loop: loop, onAccept: { registry.accept($0, from: $1) },
                      onRefuse: { registry.refuse($0, because: nil) },
                      onError: { [unowned self] error in
@@ -356,20 +366,49 @@ public final class Gateway {
     /// Whether this instance accepts connections (not yet handed over or released).
     var isListening: Bool { listener != nil }
 
-    private func listenerWasTakenOver(handover channel: ControlChannel?, successorReads: Int) {
-        guard let listener else { return }
+    /// With --admin-port: binds the admin listener. SO_REUSEPORT: a successor taking the
+    /// listener over binds its own beside ours (we close ours when it has taken over), and a
+    /// standby taking everything back binds again beside the successor's.
+    func openAdminListener() throws {
+        guard let port = configuration.adminPort, let adminConnections else { return }
+        guard let address = SocketAddress(host: configuration.adminHost, port: adminAddress?.port ?? port) else {
+            throw SystemError("invalid admin address \(configuration.adminHost):\(port)", errno: EINVAL)
+        }
+        let adminFD = try Socket.listen(on: address, reusePort: true, backlog: 64)
+        adminListener = try makeListener(adminFD, for: adminConnections)
+        adminAddress = Socket.localAddress(adminFD)
+    }
+
+    /// Binds the control socket where a successor asks for the listener.
+    func openControlSocket() throws {
+        guard let path = configuration.controlSocket else { return }
+        control = try ControlSocket(path: path, loop: loop, logger: logger,
+                                    listenerToHandOver: { [unowned self] in self.listener?.fd },
+                                    refusal: { [unowned self] in self.takeoverRefusal() },
+                                    listenerTakenOver: { [unowned self] in self.listenerWasTakenOver(handover: $0, successorReads: $1) })
+    }
+
+    /// Returns true when the control connection stays open for a watch.
+    private func listenerWasTakenOver(handover channel: ControlChannel?, successorReads: Int) -> Bool {
+        guard let listener else { return false }
         listenerHandedOver = true
-        listener.close()  // our copy only: the new instance holds its own descriptor
+        listener.detach()  // our copy stays open until we know whether a standby needs it
         self.listener = nil
         adminListener?.close()  // the new instance has its own beside it (SO_REUSEPORT)
         adminListener = nil
-        if let channel { handOverConnections(over: channel, successorReads: successorReads) }
+        var kept = false
+        if let channel, handOverConnections(over: channel, successorReads: successorReads) {
+            kept = beginStandby(over: channel, listenerFD: listener.fd)
+        }
+        if !kept { Glibc.close(listener.fd) }  // the new instance holds its own descriptor
         drain.begin(trigger: "takeover", skipGrace: true)
+        return kept
     }
 
     /// The successor asked for the live connections too: what can move moves, the rest (and
-    /// everything, if the handover is refused or breaks) is drained.
-    private func handOverConnections(over channel: ControlChannel, successorReads: Int) {
+    /// everything, if the handover is refused or breaks) is drained. True when it completed.
+    @discardableResult
+    func handOverConnections(over channel: ControlChannel, successorReads: Int) -> Bool {
         let started = MonotonicClock.now()
         let before = connections.count
         let outcome = HandoverSender(channel: channel, context: context, service: marketData, connections: connections,
@@ -382,15 +421,20 @@ public final class Gateway {
         } else {
             logger.notice("handover: connections moved to the new instance; what stays here is drained", metadata: metadata)
         }
+        return outcome.stoppedBecause == nil
     }
 
     /// `--handover connections`: takes the running instance's market and live connections
     /// before this loop first runs, so nothing is written to them until all have arrived.
-    private func receiveConnections(over channel: ControlChannel) {
+    /// (A standby rolling back runs it too, with nothing of its own to write meanwhile.)
+    @discardableResult
+    func receiveConnections(over channel: ControlChannel) -> (completed: Bool, marketApplied: Bool) {
         let started = MonotonicClock.now()
         let service = marketData, endpoint = marketEndpoint, registry = connections, simulator = simulator
+        var marketApplied = false
         let outcome = HandoverReceiver(channel: channel).run(
             applyMarket: { market in
+                marketApplied = true
                 for (name, state) in market.states { service.restore(name, state: state) }
                 // The same sequence space continues here; a format-1 sender had none to give.
                 if let epoch = market.epoch { service.epoch = epoch }
@@ -416,6 +460,7 @@ public final class Gateway {
         } else {
             logger.notice("handover: adopted the running instance's connections", metadata: metadata)
         }
+        return (outcome.stoppedBecause == nil, marketApplied)
     }
 
     /// With --reuse-port: accept what is already queued on our listener, then close it, so new
@@ -439,8 +484,13 @@ public final class Gateway {
         logger.notice("drain: stopped simulating into the bus (one writer per symbol; another instance takes over)")
     }
 
-    /// The end of a drain: close what is left of ours and leave the loop.
-    private func stopAfterDrain() {
+    /// The end of a drain: close what is left of ours and leave the loop; a standby stays.
+    func stopAfterDrain() {
+        if standby != nil {
+            logger.notice("standby: serving nothing while the new version is watched")
+            return
+        }
+        recorder?.stop()
         simulator?.stop()
         bus?.stop()
         livenessCheck?.cancel()

@@ -48,6 +48,8 @@ enum GatewayCommand {
             writeToStandardError("gateway: \(error)\n")
             Glibc.exit(1)
         }
+        // 3: this version was rolled back by a watched deploy's standby.
+        Glibc.exit(gateway.exitStatus)
     }
 
     /// A start-up misconfiguration: exit 2, like a bad flag, with nothing started.

@@ -6,13 +6,21 @@
 #
 #   deploy/vm/takeover-deploy.sh NEW_BINARY [FLAG...]
 #   deploy/vm/takeover-deploy.sh NEW_BINARY --handover connections
+#   deploy/vm/takeover-deploy.sh NEW_BINARY --handover connections --watch 60
+#
+# With --watch the old instance stays as a standby, judges the new one against its own recent
+# figures and takes every connection back if it does worse, stalls or crashes. The script
+# waits for the verdict and its exit status says it: 0 promoted, 3 rolled back (the old
+# version serves again), 4 crashed (the new process died; the old version serves again),
+# 5 no verdict in time. Without --watch: 0 when the new instance serves and the old one left.
 #
 # The new instance runs with exactly the running one's settings: its command line and its
 # GATEWAY_* environment are read from /proc and given to the new binary, so a deploy never
 # changes the configuration by accident. FLAGs given here are added after them and win (a
 # change made on purpose); every setting that differs is printed before the switch.
-# The deploy's own choices (--takeover, --handover) are not settings: the running instance's
-# are dropped, and only this command's FLAGs choose how this deploy hands over.
+# The deploy's own choices (--takeover, --handover, --watch and its terms) are not settings:
+# the running instance's are dropped, and only this command's FLAGs choose how this deploy
+# goes.
 #
 # The running gateway must have been started with --control-socket (its path is read from
 # its command line; CONTROL=PATH overrides). OLD_PID=N names the running instance when more
@@ -40,7 +48,7 @@ if [[ -z ${OLD_PID:-} ]]; then
             candidates+=("${dir#/proc/}")
         fi
     done
-    ((${#candidates[@]} == 1)) || fail "found ${#candidates[@]} gateways started with --control-socket (${candidates[*]:-none}); set OLD_PID"
+    ((${#candidates[@]} == 1)) || fail "found ${#candidates[@]} gateways started with --control-socket (${candidates[*]:-none}); set OLD_PID (two: a watched deploy may be under way, wait for its verdict)"
     OLD_PID=${candidates[0]}
 fi
 kill -0 "$OLD_PID" 2>/dev/null || fail "no running process $OLD_PID"
@@ -50,8 +58,8 @@ mapfile -d "" -t old_args <"/proc/$OLD_PID/cmdline"
 old_args=("${old_args[@]:1}")
 mapfile -d '' -t old_env < <(grep -z '^GATEWAY_' "/proc/$OLD_PID/environ" || true)
 # How the running instance was deployed, which says nothing about how this deploy goes.
-DEPLOY_FLAGS=(--takeover --handover)
-DEPLOY_VARIABLES=(GATEWAY_TAKEOVER GATEWAY_HANDOVER)
+is_deploy_flag() { [[ $1 == --takeover || $1 == --handover || $1 == --watch || $1 == --watch-* ]]; }
+is_deploy_variable() { [[ $1 == GATEWAY_TAKEOVER || $1 == GATEWAY_HANDOVER || $1 == GATEWAY_WATCH || $1 == GATEWAY_WATCH_* ]]; }
 
 # The value of FLAG in an argument list (as --flag VALUE or --flag=VALUE), else empty.
 flag_value() {
@@ -106,15 +114,15 @@ new_args=()
 skip=0
 for argument in "${old_args[@]}"; do
     if ((skip)); then skip=0; continue; fi
-    for flag in "${DEPLOY_FLAGS[@]}"; do
-        [[ $argument == "$flag" ]] && { skip=1; continue 2; }
-        [[ $argument == "$flag="* ]] && continue 2
-    done
+    if is_deploy_flag "${argument%%=*}"; then
+        [[ $argument == *=* ]] || skip=1
+        continue
+    fi
     new_args+=("$argument")
 done
 settings_env=()
 for entry in "${old_env[@]}"; do
-    for name in "${DEPLOY_VARIABLES[@]}"; do [[ $entry == "$name="* ]] && continue 2; done
+    is_deploy_variable "${entry%%=*}" && continue
     settings_env+=("$entry")
 done
 old_env=("${settings_env[@]}")
@@ -134,22 +142,58 @@ while IFS= read -r name; do env_args=("-u" "$name" "${env_args[@]}"); done < <(e
 nohup env "${env_args[@]}" "$NEW_BINARY" "${new_args[@]}" >>"$LOG" 2>&1 &
 new_pid=$!
 
+# The new instance is the process started here, or its child when NEW_BINARY is a wrapper.
+is_new() { [[ -n $1 && ( $1 == "$new_pid" || $(awk '{print $4}' "/proc/$1/stat" 2>/dev/null) == "$new_pid" ) ]]; }
 deadline=$((SECONDS + TIMEOUT))
 while ((SECONDS < deadline)); do
-    [[ $(serving_pid) == "$new_pid" ]] && break
+    is_new "$(serving_pid)" && break
     if ! kill -0 "$new_pid" 2>/dev/null; then break; fi
     sleep 0.1
 done
-if [[ $(serving_pid) != "$new_pid" ]]; then
+if ! is_new "$(serving_pid)"; then
     kill "$new_pid" 2>/dev/null || true
     echo "takeover-deploy: FAILED: the new instance $new_pid did not take over within ${TIMEOUT}s;" \
          "the old instance $OLD_PID keeps serving, unchanged. Last lines of $LOG:" >&2
     tail -n 5 "$LOG" >&2
     exit 1
 fi
-echo "takeover-deploy: new instance $new_pid serving; old instance $OLD_PID draining"
-# The old instance exits 0 once its last client has gone (at most --drain-timeout). Exited
-# means gone or a zombie its parent has not reaped yet.
+serving=$(serving_pid)
+# Exited means gone or a zombie its parent has not reaped yet.
 running() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-while running "$OLD_PID"; do sleep 0.2; done
-echo "takeover-deploy: old instance $OLD_PID has exited"
+watch=$(flag_value --watch "${EXTRA[@]}")
+if [[ -z $watch || $watch == 0 ]]; then
+    echo "takeover-deploy: new instance $serving serving; old instance $OLD_PID draining"
+    # The old instance exits 0 once its last client has gone (at most --drain-timeout).
+    while running "$OLD_PID"; do sleep 0.2; done
+    echo "takeover-deploy: old instance $OLD_PID has exited"
+    exit 0
+fi
+
+echo "takeover-deploy: new instance $serving serving; old instance $OLD_PID stands by for ${watch}s and judges it"
+# The verdict: the old instance leaving means promoted; the new one leaving means rolled back
+# (it exits 3 once it has handed everything back) or crashed. The watch may run on for its
+# sample, up to three times its length.
+verdict_deadline=$((SECONDS + ${watch%.*} * 3 + 30))
+while ((SECONDS < verdict_deadline)); do
+    if ! kill -0 "$new_pid" 2>/dev/null; then
+        status=0
+        wait "$new_pid" || status=$?
+        grep -h "watch decision" "$LOG" 2>/dev/null | tail -n 1 || true
+        if ((status == 3)); then
+            echo "takeover-deploy: ROLLED BACK: the old instance $OLD_PID serves again; the new version handed everything back"
+            exit 3
+        fi
+        for _ in $(seq 30); do [[ $(serving_pid) == "$OLD_PID" ]] && break; sleep 0.1; done
+        echo "takeover-deploy: CRASHED: the new instance exited with status $status; the old instance $OLD_PID serves again" \
+             "($( [[ $(serving_pid) == "$OLD_PID" ]] && echo "confirmed" || echo "NOT confirmed: check it" ))"
+        exit 4
+    fi
+    if ! running "$OLD_PID"; then
+        grep -h "watch decision" "$LOG" 2>/dev/null | tail -n 1 || true
+        echo "takeover-deploy: PROMOTED: new instance $serving serves; the old instance $OLD_PID has exited"
+        exit 0
+    fi
+    sleep 0.2
+done
+echo "takeover-deploy: no verdict within $((${watch%.*} * 3 + 30))s: both instances are left as they are" >&2
+exit 5

@@ -36,6 +36,9 @@ int ts_send_fd(int sock, int fd);
 /// Receives a descriptor sent with ts_send_fd; -1 on failure.
 int ts_recv_fd(int sock);
 
+/// The process id at the other end of a connected Unix socket (SO_PEERCRED); -1 on failure.
+int ts_peer_pid(int sock);
+
 /// Most descriptors one message carries (the kernel's SCM_MAX_FD is 253).
 #define TS_MAX_FDS_PER_MESSAGE 250
 

@@ -22,10 +22,29 @@ enum HealthEndpoints {
         }
     }
 
+    /// Whether `/health/ready` would answer 200 now (a watched deploy's standby asks).
+    static func isReady(context: GatewayContext, service: MarketDataService, bus: MarketBus?, listening: Bool,
+                        simulatorRunning: Bool?) -> Bool {
+        checks(context: context, listening: listening, feed: feedCheck(context: context, service: service, simulatorRunning: simulatorRunning),
+               bus: bus.map(busCheck)).allSatisfy(\.1)
+    }
+
     /// 200 only when the gateway can serve: listening, not draining, feed healthy, loop lag
     /// under the bound. Otherwise 503 naming the failing checks.
     static func readiness(context: GatewayContext, listening: Bool, feed: (String, Bool, String),
                           bus: (String, Bool, String)? = nil) -> HTTPResponse {
+        let checks = checks(context: context, listening: listening, feed: feed, bus: bus)
+        let ready = checks.allSatisfy(\.1)
+        var body = "{\"ready\":\(ready),\"checks\":{"
+        body += checks.map { "\"\($0.0)\":{\"ok\":\($0.1),\"detail\":\"\($0.2)\"}" }.joined(separator: ",")
+        body += "}"
+        if !ready { body += ",\"failing\":[" + checks.filter { !$0.1 }.map { "\"\($0.0)\"" }.joined(separator: ",") + "]" }
+        body += "}\n"
+        return HTTPResponse(status: ready ? .ok : .serviceUnavailable, contentType: "application/json", body: body)
+    }
+
+    private static func checks(context: GatewayContext, listening: Bool, feed: (String, Bool, String),
+                               bus: (String, Bool, String)?) -> [(String, Bool, String)] {
         var checks: [(String, Bool, String)] = []
         checks.append(("listener", listening, listening ? "listening" : "not listening"))
         checks.append(("draining", !context.isDraining, context.isDraining ? "draining (\(context.drainPhase.rawValue))" : "serving"))
@@ -34,13 +53,7 @@ enum HealthEndpoints {
         let lag = context.loop.statistics.lastLag
         let lagOK = Double(lag) / 1e9 <= context.configuration.maxLoopLag
         checks.append(("event_loop", lagOK, "lag \(lag / 1000) us"))
-        let ready = checks.allSatisfy(\.1)
-        var body = "{\"ready\":\(ready),\"checks\":{"
-        body += checks.map { "\"\($0.0)\":{\"ok\":\($0.1),\"detail\":\"\($0.2)\"}" }.joined(separator: ",")
-        body += "}"
-        if !ready { body += ",\"failing\":[" + checks.filter { !$0.1 }.map { "\"\($0.0)\"" }.joined(separator: ",") + "]" }
-        body += "}\n"
-        return HTTPResponse(status: ready ? .ok : .serviceUnavailable, contentType: "application/json", body: body)
+        return checks
     }
 
     /// A pod that loses the bus is not ready (new clients go to pods that have data) but keeps

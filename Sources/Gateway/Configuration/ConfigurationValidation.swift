@@ -32,6 +32,9 @@ extension GatewayConfiguration {
         if requireFeed && publisherToken == nil && bus == nil {
             try refuse("require-feed", "--require-feed needs --publisher-token or --bus (where the feed comes in)")
         }
+        if watch > 0 && handover != .connections {
+            try refuse("watch", "--watch needs --takeover and --handover connections (the standby takes the connections back the way they came)")
+        }
         if handover == .connections && takeover == nil {
             try refuse("handover", "--handover connections needs --takeover (the running instance to take them from)")
         }

@@ -147,6 +147,27 @@ public struct GatewayConfiguration: Sendable {
     /// Text lines for people or one JSON object per line for log shippers.
     public var logFormat = LogFormat.text
 
+    /// Seconds the old instance stays as a standby after a handover and judges the new one
+    /// against its own recent figures, rolling back a version that does worse; 0: no watch.
+    /// The deploy's choice, given to the new instance with `--takeover`.
+    public var watch = 0.0
+    /// Deliveries the new version must make before any verdict on its figures.
+    public var watchMinSample = 1000
+    /// Sessions (connections open or opened during the watch) before the share of failed ones
+    /// can decide.
+    public var watchMinSessions = 10
+    /// How much the share of failed sessions may grow over the baseline, in percentage points.
+    public var watchMaxFailureIncrease = 2.0
+    /// How much the p99 of output wait (queued to written) may grow, in milliseconds.
+    public var watchMaxLatencyIncrease = 50.0
+    /// How much the p99 of event-loop lag may grow, in milliseconds.
+    public var watchMaxLagIncrease = 50.0
+    /// Seconds the new version may leave the standby's questions unanswered (or stay unready)
+    /// before it is rolled back.
+    public var watchUnresponsive = 3.0
+    /// Seconds of the old version's own past its baseline covers.
+    public var watchBaseline = 60.0
+
     /// Descriptors kept out of `maxConnections`'s default for listeners, the loop, logs, the
     /// control socket and the reserve the listener answers with when the process runs out.
     public static let reservedDescriptors = 64

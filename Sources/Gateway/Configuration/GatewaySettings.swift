@@ -214,6 +214,22 @@ public enum GatewaySettings {
                   help: "Take the listener over from the instance whose --control-socket is at this path, instead of binding."),
             .choice("handover", .deploy, \.handover,
                     help: "With --takeover: drain (the running instance drains its clients) or connections (they move here, same TCP connection, seq continuing)."),
+            .seconds("watch", .deploy, \.watch, range: 0...86_400, zeroMeans: "no watch",
+                     help: "With --takeover and --handover connections: the running instance stays as a standby this long, judges this one against its own recent figures, and takes every connection back if this one does worse, stalls or crashes."),
+            .integer("watch-min-sample", .deploy, \.watchMinSample, range: 0...1_000_000_000, unit: "deliveries",
+                     help: "Deliveries this version must make before its figures can pass or fail it (a quiet minute decides nothing): the watch runs on until then, for at most three times --watch, and a version that never gets its sample is rolled back."),
+            .integer("watch-min-sessions", .deploy, \.watchMinSessions, range: 1...10_000_000, unit: "sessions",
+                     help: "Sessions (connections open or opened during the watch) before the share of failed ones can fail this version: one failure in three sessions is noise. A version that fails its clients is judged on this, even when it stops delivering."),
+            .seconds("watch-max-failure-increase", .deploy, \.watchMaxFailureIncrease, range: 0...100, unit: "percentage-points",
+                     help: "Failed sessions (server error closes, slow-consumer and idle closes, protocol errors either way) as a share of connections may exceed the old version's by this much; the canary practice's usual +2 points."),
+            .seconds("watch-max-latency-increase", .deploy, \.watchMaxLatencyIncrease, range: 0...60_000, unit: "milliseconds",
+                     help: "The p99 of output wait (an update queued to written) may exceed the old version's by this much: far above a healthy gateway's spread, well under what a trading screen shows."),
+            .seconds("watch-max-lag-increase", .deploy, \.watchMaxLagIncrease, range: 0...60_000, unit: "milliseconds",
+                     help: "The p99 of event-loop lag may exceed the old version's by this much: a loop this late stalls every client at once."),
+            .seconds("watch-unresponsive", .deploy, \.watchUnresponsive, range: 1...600,
+                     help: "Seconds this version may leave the standby's questions unanswered, or stay unready, before it is rolled back (three missed polls by default)."),
+            .seconds("watch-baseline", .deploy, \.watchBaseline, range: 5...300,
+                     help: "Seconds of the old version's own recent past that its baseline covers."),
         ]
     }
 

@@ -22,6 +22,12 @@ final class GatewayMetrics {
     var handoverSent: UInt64 = 0
     var handoverAdopted: UInt64 = 0
     var handoverFailed: UInt64 = 0
+    /// Watched deploys: verdicts by decision (promoted, rolled_back, crashed), whether one is
+    /// under way here (as the new version or the standby), and the figures of the last verdict
+    /// (side: baseline or candidate).
+    var watchDecisions: [String: UInt64] = [:]
+    var watching = false
+    var watchFigures: [(side: String, figure: String, value: Double)] = []
     var closeCodesSent: [UInt16: UInt64] = [:]
     var closeCodesReceived: [UInt16: UInt64] = [:]
     var closeTimeouts: UInt64 = 0
@@ -93,6 +99,18 @@ final class GatewayMetrics {
         }
         handshakes[result, default: 0] += 1
     }
+    /// A verdict and the figures it was reached on.
+    func recordWatch(decision: String, baseline: DeployWindow?, candidate: DeployWindow?) {
+        watchDecisions[decision, default: 0] += 1
+        watching = false
+        watchFigures = []
+        for (side, window) in [("baseline", baseline), ("candidate", candidate)] {
+            guard let window else { continue }
+            watchFigures += [(side, "deliveries", Double(window.deliveries)), (side, "failure_ratio", window.failureRatio),
+                             (side, "output_wait_p99_seconds", window.outputWaitP99), (side, "loop_lag_p99_seconds", window.loopLagP99)]
+        }
+    }
+
     func recordCloseSent(_ code: CloseCode) { closeCodesSent[code.rawValue, default: 0] += 1 }
     func recordCloseReceived(_ code: CloseCode) { closeCodesReceived[code.rawValue, default: 0] += 1 }
 }

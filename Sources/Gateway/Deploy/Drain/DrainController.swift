@@ -128,6 +128,16 @@ final class DrainController {
         finish(forced: 0)
     }
 
+    /// Serving again, as if no drain had begun: a standby taking its clients back.
+    func resume() {
+        evictionTimer?.cancel()
+        evictionTimer = nil
+        hardTimer?.cancel()
+        hardTimer = nil
+        queue = []
+        phase = .serving
+    }
+
     /// Ends the drain now: what remains is closed without a handshake (counted and logged).
     /// For the hard timeout, and for a second Ctrl-C from someone who will not wait.
     func cutRemaining(because reason: String) {
@@ -145,7 +155,7 @@ final class DrainController {
         evictionTimer?.cancel()
         hardTimer?.cancel()
         let milliseconds = (MonotonicClock.now() - startedAt) / 1_000_000
-        context.logger.notice("drain finished, exiting", metadata: [
+        context.logger.notice("drain finished", metadata: [
             "milliseconds": "\(milliseconds)", "forced_closes": "\(forced)",
             "evictions": "\(context.metrics.drainEvictions)"])
         finished()

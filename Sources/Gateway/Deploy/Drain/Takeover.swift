@@ -21,10 +21,15 @@ final class ControlSocket: EventHandler {
     private let listenerToHandOver: () -> Int32?
     /// The new instance confirmed: stop accepting, hand over the connections if it asked
     /// (on the channel given, with the newest state format it reads), and drain what stays.
-    private let listenerTakenOver: (ControlChannel?, Int) -> Void
+    /// Returns true to keep the control connection (a watched deploy goes on over it).
+    private let listenerTakenOver: (ControlChannel?, Int) -> Bool
+    /// Why a takeover cannot happen now (a watched deploy in progress), or nil.
+    private let refusal: () -> String?
 
     init(path: String, loop: EventLoop, logger: Logger,
-         listenerToHandOver: @escaping () -> Int32?, listenerTakenOver: @escaping (ControlChannel?, Int) -> Void) throws {
+         listenerToHandOver: @escaping () -> Int32?, refusal: @escaping () -> String? = { nil },
+         listenerTakenOver: @escaping (ControlChannel?, Int) -> Bool) throws {
+        self.refusal = refusal
         self.path = path
         self.loop = loop
         self.logger = logger
@@ -47,7 +52,10 @@ final class ControlSocket: EventHandler {
     func handleEvent(_ events: UInt32) {
         let client = accept(fd, nil, nil)
         guard client >= 0 else { return }
-        defer { Glibc.close(client) }
+        // Kept through a watch: no process this one starts may inherit it.
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        var keep = false
+        defer { if !keep { Glibc.close(client) } }
         let channel = ControlChannel(fd: client)
         channel.setTimeout(seconds: 2)
         // `TAKEOVER <n>`: the successor reads state formats up to n; a bare one (an older
@@ -57,6 +65,11 @@ final class ControlSocket: EventHandler {
             return
         }
         let successorReads = Int(request.dropFirst("TAKEOVER ".count)) ?? 1
+        if let refused = refusal() {
+            logger.warning("takeover refused: \(refused)")
+            channel.writeLine("BUSY \(refused)")
+            return
+        }
         guard let listenerFD = listenerToHandOver() else {
             channel.writeLine("NO-LISTENER")
             return
@@ -71,7 +84,7 @@ final class ControlSocket: EventHandler {
             return
         }
         // A successor that wants the connections says so at once; one that does not closes.
-        listenerTakenOver(channel.readLine() == "HANDOVER" ? channel : nil, successorReads)
+        keep = listenerTakenOver(channel.readLine() == "HANDOVER" ? channel : nil, successorReads)
     }
 
     func close(unlink remove: Bool) {
@@ -109,9 +122,14 @@ struct TakeoverClient {
             throw error
         }
         ControlChannel(fd: control).writeLine(request)
-        let fd = ts_recv_fd(control)
-        guard fd >= 0 else {
+        var fd: Int32 = -1, received: Int32 = 0
+        var first: UInt8 = 0
+        let got = ts_recv_fds(control, &fd, 1, &received, &first, 1)
+        guard got == 1, received == 1, fd >= 0 else {
+            // A line instead of a descriptor: the running instance says why not.
+            let said = got == 1 && received == 0 ? String(decoding: [first], as: UTF8.self) + (ControlChannel(fd: control).readLine() ?? "") : nil
             Glibc.close(control)
+            if let said { throw TakeoverRefused(path: path, answer: said) }
             throw SystemError("takeover: no listener received from \(path)", errno: EPROTO)
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -131,6 +149,13 @@ struct TakeoverClient {
 
     /// Ends the exchange: without a handover, the old instance drains its clients.
     func finish() { Glibc.close(control) }
+}
+
+/// The running instance would not hand its listener over, and said why.
+public struct TakeoverRefused: Error, CustomStringConvertible {
+    let path: String
+    let answer: String
+    public var description: String { "takeover refused by the instance at \(path): \(answer)" }
 }
 
 /// A `sockaddr_un` for a filesystem path.

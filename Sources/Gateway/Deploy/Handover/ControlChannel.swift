@@ -26,7 +26,8 @@ struct ControlChannel {
     }
 
     private static let headerLength = 12
-    private static let maxLine = 256
+    /// Long enough for a `FIGURES` line with its two histograms.
+    private static let maxLine = 4096
 
     /// Bounds every read and write: a peer that stops answering is treated as gone.
     func setTimeout(seconds: Int) {
@@ -35,7 +36,7 @@ struct ControlChannel {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// The next line without its newline; nil at EOF, on a timeout or past 256 bytes.
+    /// The next line without its newline; nil at EOF, on a timeout or past `maxLine` bytes.
     func readLine() -> String? {
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
