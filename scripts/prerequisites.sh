@@ -14,6 +14,7 @@ PREREQUISITES=(
     "util-linux prlimit"             # hardening tests cap the descriptor limit
     "nats-server nats-server"        # the fleet tests' bus (2.9, JetStream)
     "chromium chromium"              # the live page in a real headless browser
+    "prometheus promtool"            # the release rules and the canary analysis, tested with promtool
 )
 
 # missing_prerequisites: prints the Debian packages whose check fails, space-separated.
