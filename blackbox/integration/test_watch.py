@@ -203,3 +203,38 @@ def test_a_deploy_during_a_watched_deploy_is_refused(tmp_path):
 def test_watch_needs_a_handover_of_the_connections():
     result = subprocess.run([BINARY, "--takeover", "/tmp/x.sock", "--watch", "5"], capture_output=True, text=True, timeout=10)
     assert result.returncode == 2 and "--watch needs --takeover and --handover connections" in result.stderr
+
+
+def under_loadtest(tmp_path, binary, *flags):
+    """A watched deploy of `binary` in the middle of a loadtest run (40 clients, reconnects
+    counted, half of them v2 asking for the epoch): returns the deploy's exit status as the
+    load test saw it and the load test's report."""
+    from test_loadtest import run_loadtest
+    old, control = start_old(tmp_path)
+    deploy = (f"OLD_PID={old.process.pid} LOG={tmp_path}/new.log REAL_GATEWAY={os.path.abspath(BINARY)} CRASH_AFTER=2 "
+              f"{DEPLOY} {binary} {' '.join(WATCH)} {' '.join(flags)}")
+    try:
+        result = run_loadtest("--url", old.url + "/ws", "--conns", "40", "--subs", "5", "--symbols", "20",
+                              "--warmup", "1", "--duration", "9", "--reconnect", "--during", deploy, "--during-after", "1",
+                              timeout=90)
+        return result.stdout, old
+    finally:
+        old.stop()
+        stop_new_instances(control)
+
+
+def test_under_load_a_stalling_version_costs_no_reconnect_and_no_gap(tmp_path):
+    out, _ = under_loadtest(tmp_path, os.path.join(VERSIONS, "stall.sh"))
+    assert "during          exited 3" in out, out
+    assert "seq gaps        0 (updates missed: 0)" in out, out
+    assert "reconnects      0," in out and "0 abrupt closes" in out, out
+    assert "0 failed dials, 0 unexpected closes" in out, out
+
+
+def test_under_load_a_crashing_version_costs_one_reconnect_and_no_rewind(tmp_path):
+    out, _ = under_loadtest(tmp_path, os.path.join(VERSIONS, "crash.sh"), "--watch", "10")
+    assert "during          exited 4" in out, out
+    assert "reconnects      40," in out and "0 never came back" in out, out
+    # The standby's market is behind what the crashed process sent: the v2 clients (20 x 5
+    # subscriptions) resync in its new epoch, none sees a rewind.
+    assert "0 seq rewinds, 100 resynced in a new epoch" in out, out
