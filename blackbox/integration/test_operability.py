@@ -249,3 +249,12 @@ def test_the_docs_settings_table_and_the_binary_agree():
     help_text = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=10).stdout
     accepted = set(re.findall(r"^\s+(--[a-z0-9-]+)", help_text, re.M)) - {"--help", "--version"}
     assert documented == accepted, (sorted(documented - accepted), sorted(accepted - documented))
+
+
+def test_the_release_binary_needs_no_swift_runtime():
+    """The test command builds the release artifact (--static-swift-stdlib): one file to
+    deploy, which loads libc, libssl, libcrypto and zlib and nothing of the Swift toolchain."""
+    loaded = subprocess.run(["ldd", BINARY], capture_output=True, text=True, timeout=10).stdout
+    assert "swift" not in loaded.lower(), loaded
+    for library in ["libssl", "libcrypto", "libz"]:
+        assert library in loaded, loaded
