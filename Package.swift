@@ -5,8 +5,8 @@ import PackageDescription
 // {NATS, WebSocket, HTTP, EventLoop}. MarketData, WebSocket and HTTP are pure (no sockets, no
 // clocks) so tests drive them byte by byte. Connection is one WebSocket connection for both
 // roles, on the loop: the gateway's connections and the load test's clients. ByteBuffers holds
-// what the pure modules share with the event loop: reference-counted frame bytes and growable
-// scratch buffers.
+// what the modules share: reference-counted frame bytes, growable scratch buffers, and the
+// codecs more than one module reads with (JSONReader, Base64, header-field lookup).
 /// Release builds of the hot-path modules skip the runtime exclusivity checks (an access-set
 /// insertion per class-property access; BENCHMARKS.md has the cost). Debug builds, which every
 /// test runs, keep them, and `EventLoop.assertOnLoopThread` with them.
@@ -44,13 +44,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "HTTP"),
+        .target(name: "HTTP", dependencies: ["ByteBuffers"]),
         .target(name: "WebSocket", dependencies: ["ByteBuffers", "HTTP", "COpenSSL", "CZlib"], swiftSettings: hotPath),
         .target(name: "MarketData", dependencies: ["ByteBuffers", "WebSocket"], swiftSettings: hotPath),
         // TLS through the system OpenSSL, driven by our loop: a `TransportSecurity` for StreamSocket.
         .target(name: "TLS", dependencies: ["COpenSSL", "EventLoop"], swiftSettings: hotPath),
         // Who may read what: JSON Web Tokens checked with OpenSSL at the upgrade.
-        .target(name: "Auth", dependencies: ["COpenSSL", "MarketData", "WebSocket"]),
+        .target(name: "Auth", dependencies: ["ByteBuffers", "COpenSSL"]),
         // Our NATS client: the text protocol (pure, tested byte by byte) and a client on the loop.
         .target(name: "NATS", dependencies: ["ByteBuffers", "EventLoop"]),
         // The market bus: following symbols on NATS, one sequence per symbol for the fleet,
@@ -84,7 +84,7 @@ let package = Package(
         ),
         // Fuzzing: one function per parser (fuzz/Targets), an executable per function for libFuzzer
         // (scripts/fuzz.sh builds them with -sanitize=fuzzer), and a test that replays the corpus.
-        .target(name: "FuzzTargets", dependencies: ["Auth", "HTTP", "MarketData", "NATS", "WebSocket"], path: "fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["Auth", "ByteBuffers", "HTTP", "MarketData", "NATS", "WebSocket"], path: "fuzz/Targets"),
         .target(name: "CFuzzing", path: "fuzz/CFuzzing"),
         .executableTarget(name: "FuzzFrameStream", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/FrameStream"),
         .executableTarget(name: "FuzzHTTPRequest", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/HTTPRequest"),
@@ -94,13 +94,13 @@ let package = Package(
         .executableTarget(name: "FuzzNATS", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/NATS"),
         // Socketpairs, a hand-driven WebSocket peer and loop helpers, shared by the test targets.
         .target(name: "TestSupport", dependencies: ["EventLoop", "WebSocket"], path: "Tests/TestSupport"),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["ByteBuffers", "WebSocket", "HTTP"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData", "ByteBuffers", "WebSocket"]),
         .testTarget(name: "LoadTestTests", dependencies: ["loadtest", "MarketData"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "NATSTests", dependencies: ["NATS", "EventLoop", "TestSupport"]),
         .testTarget(name: "BusTests", dependencies: ["Bus", "MarketData"]),

@@ -1,6 +1,5 @@
+import ByteBuffers
 import COpenSSL
-import MarketData
-import WebSocket
 
 /// Checks JSON Web Tokens (RFC 7519) presented at the WebSocket upgrade: the signature with the
 /// configured key, then `exp` and `nbf`, then reads what the gateway needs (`symbols`, `sub`).

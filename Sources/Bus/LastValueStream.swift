@@ -1,3 +1,4 @@
+import ByteBuffers
 import MarketData
 import NATS
 
@@ -95,21 +96,36 @@ struct LastValueStream {
         }
     }
 
-    /// The symbols of `"subjects":{"md.AAPL":1,...}` in a stream info reply: the keys under
-    /// the prefix that are valid symbols. Nil when the reply has no subjects map.
+    /// The symbols of `"state":{"subjects":{"md.AAPL":1,...}}` in a stream info reply: the keys
+    /// under the prefix that are valid symbols. Nil when the reply has no subjects map.
     static func symbols(inStreamInfo payload: [UInt8], prefix: String) -> [String]? {
-        let text = String(decoding: payload, as: UTF8.self)
-        guard let start = text.firstRange(of: "\"subjects\":{") else { return nil }
-        let body = text[start.upperBound...].prefix { $0 != "}" }
         let lead = prefix + "."
-        var names: [String] = []
-        for entry in body.split(separator: ",") {
-            let key = entry.split(separator: ":", maxSplits: 1).first.map { $0.filter { $0 != "\"" && $0 != " " } } ?? ""
-            guard key.hasPrefix(lead) else { continue }
-            let name = String(key.dropFirst(lead.count))
-            if SymbolSyntax.isValid(name) { names.append(name) }
+        var names: [String]?
+        func readSubjects(_ reader: inout JSONReader) throws {
+            var found: [String] = []
+            try reader.readObject { reader, key in
+                let subject = String(decoding: key, as: UTF8.self)
+                try reader.skipValue()
+                guard subject.hasPrefix(lead) else { return }
+                let name = String(subject.dropFirst(lead.count))
+                if SymbolSyntax.isValid(name) { found.append(name) }
+            }
+            names = found.sorted()
         }
-        return names.sorted()
+        payload.withUnsafeBytes { bytes in
+            var reader = JSONReader(bytes)
+            try? reader.readObject { reader, key in
+                guard bytesEqual(key, "state"), reader.peekValueStart() == UInt8(ascii: "{") else { return try reader.skipValue() }
+                try reader.readObject { reader, key in
+                    if bytesEqual(key, "subjects"), reader.peekValueStart() == UInt8(ascii: "{") {
+                        try readSubjects(&reader)
+                    } else {
+                        try reader.skipValue()
+                    }
+                }
+            }
+        }
+        return names
     }
 
     /// Fetches the last message of `symbol`'s subject (JetStream direct get).

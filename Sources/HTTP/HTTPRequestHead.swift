@@ -1,5 +1,7 @@
+import ByteBuffers
+
 /// A parsed request line and header fields.
-public struct HTTPRequestHead: Sendable, Equatable {
+public struct HTTPRequestHead: Sendable, Equatable, HeaderFields {
     public var method: String
     /// The request target as sent, e.g. `/ws?x=1`.
     public var target: String
@@ -18,30 +20,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
         self.headers = headers
     }
 
-    /// The first value of a field, by case-insensitive name.
-    public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first(where: { $0.name == lowered })?.value
-    }
-
-    /// Every value of a field, one per time it appears, by case-insensitive name.
-    public func values(_ name: String) -> [String] {
-        let lowered = name.lowercased()
-        return headers.filter { $0.name == lowered }.map(\.value)
-    }
-
-    /// All values of a field, split at commas into trimmed tokens, across repeated fields.
-    public func tokens(_ name: String) -> [String] {
-        values(name).flatMap { value in
-            value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
-        }
-    }
-
-    /// Whether a comma-separated field holds a token, compared case-insensitively.
-    public func hasToken(_ name: String, _ token: String) -> Bool {
-        let lowered = token.lowercased()
-        return tokens(name).contains { $0.lowercased() == lowered }
-    }
+    public var fields: [(name: String, value: String)] { headers }
 
     /// Whether the connection should stay open after the response.
     public var keepAlive: Bool {

@@ -1,26 +1,10 @@
+import ByteBuffers
+
 /// A parsed status line and header fields, as a client receives them.
-public struct HTTPResponseHead: Sendable {
+public struct HTTPResponseHead: Sendable, HeaderFields {
     public var status: Int
     public var headers: [(name: String, value: String)]
-
-    /// The first value of a field, by case-insensitive name.
-    public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first(where: { $0.name == lowered })?.value
-    }
-
-    /// Every value of a field, one per time it appears, by case-insensitive name.
-    public func values(_ name: String) -> [String] {
-        let lowered = name.lowercased()
-        return headers.filter { $0.name == lowered }.map(\.value)
-    }
-
-    /// Whether a comma-separated field holds a token, compared case-insensitively.
-    public func hasToken(_ name: String, _ token: String) -> Bool {
-        values(name).contains { value in
-            value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token.lowercased() }
-        }
-    }
+    public var fields: [(name: String, value: String)] { headers }
 }
 
 /// Parses a response head (for the load-test client's handshake).

@@ -1,3 +1,4 @@
+import ByteBuffers
 import HTTP
 
 /// The client side of the opening handshake (RFC 6455 §4.1), for the load-test client.

@@ -1,3 +1,4 @@
+import ByteBuffers
 import Auth
 import COpenSSL
 import Glibc

@@ -1,3 +1,4 @@
+import ByteBuffers
 import Connection
 import EventLoop
 import Glibc

@@ -1,3 +1,4 @@
+import ByteBuffers
 import HTTP
 import Testing
 @testable import WebSocket

@@ -1,3 +1,4 @@
+import ByteBuffers
 /// One update from a publisher on /feed, decoded.
 public struct FeedUpdate: Sendable {
     public var symbol = ""

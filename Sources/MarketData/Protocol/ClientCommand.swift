@@ -1,3 +1,4 @@
+import ByteBuffers
 /// A request from a subscriber, decoded from its protocol's JSON.
 public enum ClientCommand: Equatable, Sendable {
     /// Symbols are syntax-checked and deduplicated, in the order sent.

@@ -1,7 +1,9 @@
+import ByteBuffers
+
 /// The header block of an `HMSG`: a status line (`NATS/1.0`, or `NATS/1.0 404 Message Not
 /// Found` for a status reply) and `Name: value` fields. Parsed on cold paths (JetStream
 /// replies), so it copies.
-public struct NATSHeaders: Equatable, Sendable {
+public struct NATSHeaders: Equatable, Sendable, HeaderFields {
     /// The status code of a status reply (404, 408, 503...), nil for plain headers.
     public let status: Int?
     /// The words after the status code.
@@ -24,10 +26,7 @@ public struct NATSHeaders: Equatable, Sendable {
     }
 
     /// The first value of the field `name` (case-insensitive).
-    public func value(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return fields.first { $0.name.lowercased() == wanted }?.value
-    }
+    public func value(_ name: String) -> String? { header(name) }
 
     public static func == (a: NATSHeaders, b: NATSHeaders) -> Bool {
         a.status == b.status && a.statusDescription == b.statusDescription

@@ -1,6 +1,7 @@
-/// What a server says about itself in INFO, the parts the client uses. Parsed on a cold path
-/// (once per connection and on cluster changes) with a small field scanner rather than a full
-/// JSON decoder.
+import ByteBuffers
+
+/// What a server says about itself in INFO, the parts the client uses, read with the shared
+/// JSON reader (once per connection and on cluster changes).
 public struct NATSServerInfo: Sendable, Equatable {
     public var serverName = ""
     public var version = ""
@@ -12,28 +13,27 @@ public struct NATSServerInfo: Sendable, Equatable {
 
     public init() {}
 
+    /// Reads the fields it knows from INFO's JSON; a field of another type, or JSON it cannot
+    /// read, leaves the rest at their defaults.
     public init(json: UnsafeRawBufferPointer) {
-        let text = String(decoding: json, as: UTF8.self)
-        serverName = Self.string(text, "server_name") ?? ""
-        version = Self.string(text, "version") ?? ""
-        if let value = Self.raw(text, "max_payload"), let number = Int(value), number > 0 { maxPayload = number }
-        headers = Self.raw(text, "headers") == "true"
-        jetStream = Self.raw(text, "jetstream") == "true"
-        lameDuck = Self.raw(text, "ldm") == "true"
-    }
-
-    /// The unquoted value of a top-level `"key":value` (a number or a literal).
-    static func raw(_ text: String, _ key: String) -> String? {
-        guard let range = text.firstRange(of: "\"\(key)\":") else { return nil }
-        let value = text[range.upperBound...].drop(while: { $0 == " " }).prefix { $0 != "," && $0 != "}" && $0 != " " }
-        return value.isEmpty ? nil : String(value)
-    }
-
-    /// The value of a top-level `"key":"value"` without escapes (names and versions have none).
-    static func string(_ text: String, _ key: String) -> String? {
-        guard let range = text.firstRange(of: "\"\(key)\":") else { return nil }
-        let rest = text[range.upperBound...].drop(while: { $0 == " " })
-        guard rest.first == "\"" else { return nil }
-        return String(rest.dropFirst().prefix { $0 != "\"" })
+        var reader = JSONReader(json)
+        try? reader.readObject { reader, key in
+            switch reader.peekValueStart() {
+            case UInt8(ascii: "\"") where bytesEqual(key, "server_name") || bytesEqual(key, "version"):
+                // Names and versions carry no escapes.
+                let text = String(decoding: try reader.readStringBytes(), as: UTF8.self)
+                if bytesEqual(key, "server_name") { serverName = text } else { version = text }
+            case UInt8(ascii: "t"), UInt8(ascii: "f"):
+                let flag = try reader.readBool()
+                if bytesEqual(key, "headers") { headers = flag } else if bytesEqual(key, "jetstream") { jetStream = flag }
+                else if bytesEqual(key, "ldm") { lameDuck = flag }
+            default:
+                if bytesEqual(key, "max_payload"), let number = try? reader.readInteger(in: 1...Int64(Int32.max)) {
+                    maxPayload = Int(number)
+                } else {
+                    try reader.skipValue()
+                }
+            }
+        }
     }
 }

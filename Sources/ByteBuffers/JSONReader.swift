@@ -179,14 +179,6 @@ public struct JSONReader {
         return value
     }
 
-    public mutating func readFixedPoint() throws -> FixedPoint {
-        let raw = try readNumberBytes()
-        guard let value = FixedPoint.parse(raw) else {
-            throw Failure("number has more than \(FixedPoint.scale) decimal places or is out of range")
-        }
-        return value
-    }
-
     /// `true` or `false`.
     public mutating func readBool() throws -> Bool {
         skipWhitespace()
