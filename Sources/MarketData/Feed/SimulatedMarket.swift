@@ -1,5 +1,5 @@
-/// The embedded feed: a random walk per symbol with a 50-level book, stepped round-robin over
-/// the symbols. Pure: the caller decides when to step (the gateway paces it on its loop).
+/// The embedded feed: a random walk per symbol with a 50-level book that changes a few levels
+/// per update, stepped round-robin over the symbols. Pure: the caller decides when to step (the gateway paces it on its loop).
 public struct SimulatedMarket {
     struct Instrument {
         let id: SymbolID
@@ -87,37 +87,46 @@ public struct SimulatedMarket {
 
     /// Moves the next symbol (round-robin) one step and writes its new state into `store`.
     /// Returns the symbol, its name and the new state.
+    ///
+    /// The book changes the way real ones mostly do: an update is a few resting orders added or
+    /// taken (one to three levels' sizes change, the top five levels four times as often as
+    /// the rest), with a trade one time in four; one update in ten moves the quote by a tick,
+    /// which re-prices the whole ladder. So consecutive states of a symbol differ in a few
+    /// fields, as the feeds a delta encoding is judged on do.
     public mutating func step(store: inout BookStore, timestamp: Int64) -> (SymbolID, String, BookState) {
         let i = next
         next = next + 1 == instruments.count ? 0 : next + 1
         let roll = random.next()
-        // Random walk of the mid: -1, 0 or +1 tick, never below one dollar.
-        instruments[i].midTicks = max(100, instruments[i].midTicks + Int64(roll % 3) - 1)
+        let quoteMoves = roll % 10 == 0
+        if quoteMoves { instruments[i].midTicks = max(100, instruments[i].midTicks + ((roll >> 4) & 1 == 1 ? 1 : -1)) }
         let instrument = instruments[i]
         let tick = instrument.tick.units
-        let halfSpread = Int64(1 + (roll >> 8) % 2)
-        let bid = (instrument.midTicks - halfSpread) * tick
-        let ask = (instrument.midTicks + halfSpread) * tick
-        let tradeAtAsk = (roll >> 16) & 1 == 1
-        var sizeBits = roll >> 20
+        let bid = (instrument.midTicks - 1) * tick
+        let ask = (instrument.midTicks + 1) * tick
+        var bits = roll >> 8
         let state = store.update(instrument.id) { state in
-            state.bid = FixedPoint(units: bid)
-            state.ask = FixedPoint(units: ask)
-            state.last = tradeAtAsk ? state.ask : state.bid
             state.timestamp = timestamp
-            if state.levels.count != BookState.maxLevels {
-                state.levels = Array(repeating: BookLevel(bidPrice: .zero, bidSize: .zero, askPrice: .zero, askSize: .zero),
-                                     count: BookState.maxLevels)
+            if quoteMoves || state.levels.count != BookState.maxLevels {
+                state.bid = FixedPoint(units: bid)
+                state.ask = FixedPoint(units: ask)
+                if state.last == .zero { state.last = state.bid }
+                state.levels = (0..<BookState.maxLevels).map { level in
+                    // Sizes in round lots of 100, 100...1,600, from bits of the same roll.
+                    let bidLots = Int64(1 + bits & 0xF), askLots = Int64(1 + (bits >> 4) & 0xF)
+                    bits = bits >> 3 | bits << 61
+                    return BookLevel(bidPrice: FixedPoint(units: bid - Int64(level) * tick), bidSize: FixedPoint(bidLots * 100),
+                                     askPrice: FixedPoint(units: ask + Int64(level) * tick), askSize: FixedPoint(askLots * 100))
+                }
+            } else {
+                for _ in 0...(bits % 3) {
+                    bits = bits >> 2 | bits << 62
+                    let level = Int(bits % 5 == 0 ? (bits >> 3) % UInt64(BookState.maxLevels) : (bits >> 3) % 5)
+                    let lots = FixedPoint(Int64(1 + (bits >> 9) & 0xF) * 100)
+                    if (bits >> 13) & 1 == 0 { state.levels[level].bidSize = lots } else { state.levels[level].askSize = lots }
+                    bits = bits >> 14 | bits << 50
+                }
             }
-            for level in 0..<BookState.maxLevels {
-                // Sizes in round lots of 100, 100...1,600, from bits of the same roll.
-                let bidLots = Int64(1 + sizeBits & 0xF)
-                let askLots = Int64(1 + (sizeBits >> 4) & 0xF)
-                sizeBits = sizeBits >> 3 | sizeBits << 61
-                state.levels[level] = BookLevel(
-                    bidPrice: FixedPoint(units: bid - Int64(level) * tick), bidSize: FixedPoint(bidLots * 100),
-                    askPrice: FixedPoint(units: ask + Int64(level) * tick), askSize: FixedPoint(askLots * 100))
-            }
+            if (roll >> 60) & 3 == 0 { state.last = (roll >> 62) & 1 == 1 ? state.ask : state.bid }
         }
         return (instrument.id, instrument.name, state)
     }
