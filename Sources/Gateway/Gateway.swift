@@ -127,42 +127,7 @@ public final class Gateway {
             service.fanOut.deflater = TieredCompressor()
             service.fanOut.deflateMinBytes = configuration.deflateMinBytes
         }
-        router.addWebSocket("/ws", endpoint: marketEndpoint)
-        if let token = configuration.publisherToken {
-            // With a bus, publishers feed the fleet: their updates go into it, numbered there,
-            // and come back to every instance (this one included) through its subscription.
-            router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service,
-                                                               ingest: bus?.writer ?? service))
-        }
-        if configuration.echo {
-            router.addWebSocket("/echo", endpoint: EchoEndpoint(maxMessageBytes: configuration.echoMaxMessageBytes))
-        }
-        // Health, metrics and admin go where operators reach them: the admin listener if there
-        // is one, else the public port.
-        let operations = adminRouter ?? router
-        HealthEndpoints.register(on: operations, context: context, service: service, bus: bus,
-                                 isListening: { [unowned self] in self.isListening },
-                                 simulatorRunning: { [unowned self] in self.simulator?.isRunning })
-        if configuration.web { WebEndpoints.register(on: router, context: context, service: service, bus: bus) }
-        router.addHTTP("/symbols", methods: ["GET", "HEAD"]) { _, _ in
-            let served = service.servedSymbols
-            var writer = ByteWriter(capacity: 64 + served.count * 12)
-            writer.write("{\"count\":")
-            writer.write(served.count)
-            writer.write(",\"symbols\":")
-            ServerMessages.symbolArray(served, to: &writer)
-            writer.write("}\n")
-            return HTTPResponse(status: .ok, contentType: "application/json", body: writer.string)
-        }
-        let registry = connections
-        operations.addHTTP("/metrics", methods: ["GET"]) { _, _ in
-            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                         body: MetricsEndpoint.render(context: context, service: service, connections: registry, bus: bus))
-        }
-        if let token = configuration.adminToken {
-            AdminEndpoints.register(on: operations, token: token, drain: drain,
-                                    reloadCertificate: { [unowned self] in self.reloadCertificate(trigger: "POST /admin/reload-tls") })
-        }
+        registerRoutes(service: service, bus: bus)
         if configuration.effectiveSimulatorRate > 0 {
             let names = configuration.simulatorSymbols.isEmpty
                 ? SimulatedMarket.defaultSymbols.map(\.0) : configuration.simulatorSymbols

@@ -13,6 +13,11 @@ final class EchoEndpoint: WebSocketEndpoint, WebSocketSession {
     /// only copes with compressed replies on such a connection (RFC 7692 would allow plain).
     let minimumCompressedBytes = 0
 
+    /// Serves `/echo` (conformance testing).
+    static func register(on router: Router, maxMessageBytes: Int) {
+        router.addWebSocket("/echo", endpoint: EchoEndpoint(maxMessageBytes: maxMessageBytes))
+    }
+
     init(maxMessageBytes: Int) { limits = RouteLimits(maxMessageBytes: maxMessageBytes) }
 
     func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession { self }

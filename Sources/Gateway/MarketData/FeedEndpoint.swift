@@ -1,3 +1,4 @@
+import Bus
 import Auth
 import Connection
 import EventLoop
@@ -18,6 +19,13 @@ final class FeedEndpoint: WebSocketEndpoint {
     private let ingest: FeedIngest
 
     /// `ingest` is the service itself (one gateway), or the bus writer (a fleet).
+    /// Serves `/feed`. With a bus, publishers feed the fleet: their updates go into it,
+    /// numbered there, and come back to every instance (this one included) through its
+    /// subscription.
+    static func register(on router: Router, token: String, context: GatewayContext, service: MarketDataService, bus: MarketBus?) {
+        router.addWebSocket("/feed", endpoint: FeedEndpoint(token: token, context: context, service: service, ingest: bus?.writer ?? service))
+    }
+
     init(token: String, context: GatewayContext, service: MarketDataService, ingest: FeedIngest) {
         self.token = token
         self.context = context

@@ -16,6 +16,9 @@ final class MarketDataEndpoint: WebSocketEndpoint {
     let service: MarketDataService
     private let tokens: TokenAuthorization?
 
+    /// Serves `/ws`.
+    func register(on router: Router) { router.addWebSocket("/ws", endpoint: self) }
+
     init(context: GatewayContext, service: MarketDataService, verifier: TokenVerifier? = nil) {
         self.context = context
         self.service = service

@@ -1,8 +1,17 @@
 import Bus
+import HTTP
 import MarketData
 
 /// Renders `GET /metrics`: one family of metrics per type in Families/, in this order.
 enum MetricsEndpoint {
+    static func register(on router: Router, context: GatewayContext, service: MarketDataService, connections: ConnectionRegistry,
+                         bus: MarketBus?) {
+        router.addHTTP("/metrics", methods: ["GET"]) { _, _ in
+            HTTPResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                         body: render(context: context, service: service, connections: connections, bus: bus))
+        }
+    }
+
     static func render(context: GatewayContext, service: MarketDataService, connections: ConnectionRegistry, bus: MarketBus? = nil) -> String {
         var out = PrometheusText()
         ConnectionMetrics.render(context: context, to: &out)
