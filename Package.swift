@@ -8,7 +8,7 @@ import PackageDescription
 // what the modules share: reference-counted frame bytes, growable scratch buffers, and the
 // codecs more than one module reads with (JSONReader, Base64, header-field lookup).
 /// Release builds of the hot-path modules skip the runtime exclusivity checks (an access-set
-/// insertion per class-property access; BENCHMARKS.md has the cost). Debug builds, which every
+/// insertion per class-property access; docs/benchmarks-history.md has the cost). Debug builds, which every
 /// test runs, keep them, and `EventLoop.assertOnLoopThread` with them.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 

@@ -8,7 +8,7 @@ import COpenSSL
 /// public key. A token is checked only with the key of its own algorithm family, so an RSA
 /// public key can never be used as an HMAC secret (the classic algorithm confusion), and
 /// `alg: none` is never accepted. Signatures go through OpenSSL, which the gateway links for
-/// TLS already; BENCHMARKS.md records why this is not vapor/jwt-kit.
+/// TLS already; docs/benchmarks-history.md records why this is not vapor/jwt-kit.
 ///
 /// Immutable after init (OpenSSL 3 allows concurrent verifications with one EVP_PKEY), hence
 /// `@unchecked Sendable`.

@@ -188,7 +188,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Counts one write whose oldest bytes were queued at loop time `queuedAt`. Kept out of
-    /// line so the flush path stays within the optimizer's inlining budget (BENCHMARKS.md,
+    /// line so the flush path stays within the optimizer's inlining budget (docs/benchmarks-history.md,
     /// "instructions per delivery", has the measurement).
     @inline(never)
     func recordOutputWait(since queuedAt: UInt64) {

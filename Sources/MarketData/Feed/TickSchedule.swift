@@ -21,7 +21,7 @@ public struct TickSchedule: Sendable {
     /// How many updates are due by the last tick at or before `elapsed`, ticks falling at
     /// `phase` + n × `tick`. A ticker that sends this many sends whole ticks' worth, the same
     /// updates together every time, whenever its timer happens to fire: a subscriber's
-    /// symbols that share a tick share a write (BENCHMARKS.md, "writes per delivery").
+    /// symbols that share a tick share a write (docs/benchmarks-history.md, "writes per delivery").
     public func dueByLastTick(at elapsed: UInt64, phase: UInt64) -> UInt64 {
         guard elapsed >= phase else { return 0 }
         return due(at: phase + (elapsed - phase) / tick * tick)

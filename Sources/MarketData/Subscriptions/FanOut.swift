@@ -13,7 +13,7 @@ public final class FanOut {
     /// Compresses frames for compressed variants: one compressor for all, each message alone
     /// (server_no_context_takeover), within a 512-byte window so that any client that accepted
     /// a window of 2^9 or more can read it. (Updates are small: a larger window compresses
-    /// them no better; BENCHMARKS.md.) nil: compressed variants get plain frames.
+    /// them no better; docs/benchmarks-history.md.) nil: compressed variants get plain frames.
     public var deflater: MessageCompressor?
     /// Updates shorter than this are sent plain even to compressed variants.
     public var deflateMinBytes = 0

@@ -5,7 +5,7 @@ import ByteBuffers
 /// 258 bytes, at most `maxDistance` back) coded with DEFLATE's fixed Huffman table (RFC 1951
 /// §3.2.6). zlib spends ~65,000 instructions on a 200-byte update, mostly building and sending
 /// Huffman trees and clearing its tables for every message; this spends a few thousand, and
-/// sends about 14% more bytes for such updates (BENCHMARKS.md).
+/// sends about 14% more bytes for such updates (docs/benchmarks-history.md).
 ///
 /// Every message is compressed alone (`server_no_context_takeover`) and its matches reach back
 /// at most 512 bytes, so the output suits any peer that accepted a window of 2^9 or more.

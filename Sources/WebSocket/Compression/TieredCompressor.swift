@@ -1,6 +1,6 @@
 /// Compresses short messages with `FastDeflater` and long ones with zlib: past about a kilobyte
 /// (a deep order book), zlib's per-message cost is shared by many more bytes and its dynamic
-/// Huffman codes save a quarter more of them (BENCHMARKS.md).
+/// Huffman codes save a quarter more of them (docs/benchmarks-history.md).
 public final class TieredCompressor: MessageCompressor {
     /// Messages from this size up go to zlib.
     public let threshold: Int
