@@ -7,7 +7,7 @@
 # take latency figures from runs without it.)
 # UWS_BIN=path runs a native uWebSockets W1 server instead (same arguments: PORT SYMBOLS RATE;
 # built by hand from uNetworking/uWebSockets + uSockets outside this repository, see
-# BENCHMARKS.md "Native uWebSockets"), so no Python sits in the server's loop.
+# docs/benchmarks-history.md "Native uWebSockets"), so no Python sits in the server's loop.
 # Usage: bench/uws_w1.sh [runs] [extra loadtest flags]; RATE=updates/s (default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
