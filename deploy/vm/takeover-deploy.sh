@@ -2,7 +2,7 @@
 # Zero-gap deploy on one host without a load balancer: the new binary takes the listening
 # socket over from the running one, which then drains its clients with Close 1001 or, with
 # `--handover connections` among the FLAGs, hands them over live (same TCP connections, seq
-# continuing; see README "Deploys").
+# continuing; see docs/deploys.md).
 #
 #   deploy/vm/takeover-deploy.sh NEW_BINARY [FLAG...]
 #   deploy/vm/takeover-deploy.sh NEW_BINARY --handover connections
