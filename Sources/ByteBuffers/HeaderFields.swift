@@ -19,7 +19,7 @@ extension HeaderFields {
     /// All values of a field, split at commas into trimmed tokens, across repeated fields.
     public func tokens(_ name: String) -> [String] {
         values(name).flatMap { value in
-            value.split(separator: ",").map { Self.trimmed($0) }.filter { !$0.isEmpty }
+            value.split(separator: ",").map { $0.trimmingOptionalWhitespace() }.filter { !$0.isEmpty }
         }
     }
 
@@ -34,10 +34,13 @@ extension HeaderFields {
             x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
         }
     }
+}
 
-    static func trimmed(_ text: some StringProtocol) -> String {
-        guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
-        let last = text.lastIndex(where: { $0 != " " && $0 != "\t" })!
-        return String(text[first...last])
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    public func trimmingOptionalWhitespace() -> String {
+        guard let first = firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        let last = lastIndex(where: { $0 != " " && $0 != "\t" })!
+        return String(self[first...last])
     }
 }

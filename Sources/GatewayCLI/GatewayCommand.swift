@@ -34,7 +34,7 @@ enum GatewayCommand {
             // Built before the first log line: a certificate that cannot serve stops us here.
             gateway = try Gateway(configuration: configuration, logger: logger)
         } catch let misconfigured as SettingError {
-            fail(settings.attributed(message: settings.attributed(misconfigured).reason))
+            fail(settings.attributed(misconfigured).reason)
         } catch {
             writeToStandardError("gateway: \(error)\n")
             Glibc.exit(1)

@@ -55,7 +55,7 @@ enum HTTPHeadScanner {
         let value = line[(colon + 1)...]
         guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { return nil }
         return (String(decoding: name, as: UTF8.self).lowercased(),
-                String(decoding: value, as: UTF8.self).trimmingSpaces())
+                String(decoding: value, as: UTF8.self).trimmingOptionalWhitespace())
     }
 
     static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }

@@ -82,19 +82,14 @@ public struct SettingsParser {
     }
 
     /// `error` with the variable and its value named when the setting at fault came from the
-    /// environment.
+    /// environment. A reason without a setting that starts with a flag (`--tls-cert ...`, from
+    /// reading a file at start) is put on that flag.
     public func attributed(_ error: SettingError) -> SettingError {
-        guard let name = error.setting, case .environment(let variable, let value)? = sources[name] else { return error }
+        let flag = error.reason.prefix(while: { $0 != " " && $0 != ":" })
+        guard let name = error.setting ?? (flag.hasPrefix("--") ? String(flag.dropFirst(2)) : nil),
+              case .environment(let variable, let value)? = sources[name] else { return error }
         let shown = GatewaySettings.named(name)?.isSecret == true ? "(secret)" : value
         return SettingError(setting: name, "in the environment, \(variable)=\(shown): \(error.reason)")
-    }
-
-    /// A message that starts with a flag (`--tls-cert ...`, from reading a file at start),
-    /// with the variable named when that flag's value came from the environment.
-    public func attributed(message: String) -> String {
-        let flag = String(message.prefix(while: { $0 != " " && $0 != ":" }))
-        guard flag.hasPrefix("--") else { return message }
-        return attributed(SettingError(setting: String(flag.dropFirst(2)), message)).reason
     }
 
     /// Whether `name=value` is what Kubernetes injects for a Service called "gateway" in the

@@ -106,8 +106,7 @@ final class GatewayMetrics {
         watchFigures = []
         for (side, window) in [("baseline", baseline), ("candidate", candidate)] {
             guard let window else { continue }
-            watchFigures += [(side, "deliveries", Double(window.deliveries)), (side, "failure_ratio", window.failureRatio),
-                             (side, "output_wait_p99_seconds", window.outputWaitP99), (side, "loop_lag_p99_seconds", window.loopLagP99)]
+            watchFigures += window.figures.map { (side, $0.name, $0.value) }
         }
     }
 

@@ -31,14 +31,20 @@ struct DeployFigures: Equatable {
     init(context: GatewayContext, ready: Bool) {
         let metrics = context.metrics
         deliveries = metrics.messagesSentV1 &+ metrics.messagesSentV2
-        for code: UInt16 in [1002, 1007, 1008, 1009, 1011] { failures &+= metrics.closeCodesSent[code] ?? 0 }
-        for code: UInt16 in [1002, 1007, 1011] { failures &+= metrics.closeCodesReceived[code] ?? 0 }
-        failures &+= metrics.idleCloses &+ metrics.closeTimeouts
+        failures = Self.failures(metrics)
         connectionsSeen = metrics.connectionsAccepted &+ metrics.handoverAdopted
         connectionsOpen = UInt64(max(0, metrics.connectionsOpen))
         outputWait = context.loop.statistics.outputWaits.bucketCounts
         loopLag = context.loop.statistics.lags.bucketCounts
         self.ready = ready
+    }
+
+    /// Sessions the server failed so far, as `failures` counts them.
+    static func failures(_ metrics: GatewayMetrics) -> UInt64 {
+        var count = metrics.idleCloses &+ metrics.closeTimeouts
+        for code: UInt16 in [1002, 1007, 1008, 1009, 1011] { count &+= metrics.closeCodesSent[code] ?? 0 }
+        for code: UInt16 in [1002, 1007, 1011] { count &+= metrics.closeCodesReceived[code] ?? 0 }
+        return count
     }
 
     /// What happened between `earlier` and this reading: counts subtracted, and the
@@ -100,6 +106,12 @@ struct DeployWindow: Equatable {
     var failureRatio: Double { connections == 0 ? 0 : Double(failures) / Double(connections) }
     var outputWaitP99: Double { Self.quantile(0.99, of: outputWait) }
     var loopLagP99: Double { Self.quantile(0.99, of: loopLag) }
+
+    /// The figures a verdict compares, by the names the log line and /metrics give them.
+    var figures: [(name: String, value: Double)] {
+        [("deliveries", Double(deliveries)), ("failure_ratio", failureRatio),
+         ("output_wait_p99_seconds", outputWaitP99), ("loop_lag_p99_seconds", loopLagP99)]
+    }
 
     /// The q-quantile in seconds of bucket counts, interpolated within its bucket as
     /// Prometheus' `histogram_quantile` does, so the PromQL of the Kubernetes analysis

@@ -89,25 +89,17 @@ extension Gateway {
         standbyListenerFD = listenerFD
         recorder.stop()
         context.metrics.watching = true
-        logger.notice("standby: judging the new version against this one's last \(WatchJudge.format(covered)) s",
-                      metadata: ["watch_s": "\(policy.seconds)", "successor_pid": "\(standby!.successorPID)",
-                                 "baseline_deliveries": "\(baseline.deliveries)", "baseline_failure_ratio": "\(baseline.failureRatio)",
-                                 "baseline_output_wait_p99_s": "\(baseline.outputWaitP99)", "baseline_loop_lag_p99_s": "\(baseline.loopLagP99)"])
+        var metadata = Self.metadata(baseline: baseline, candidate: nil)
+        metadata["watch_s"] = "\(policy.seconds)"
+        metadata["successor_pid"] = "\(standby!.successorPID)"
+        logger.notice("standby: judging the new version against this one's last \(WatchJudge.format(covered)) s", metadata: metadata)
         return true
     }
 
     private func standbyDecided(_ outcome: StandbyWatch.Outcome, candidate: DeployWindow?) {
         guard let watch = standby else { return }
         let baseline = watch.judge.baseline
-        var metadata: Logger.Metadata = [
-            "baseline_deliveries": "\(baseline.deliveries)", "baseline_failure_ratio": "\(baseline.failureRatio)",
-            "baseline_output_wait_p99_s": "\(baseline.outputWaitP99)", "baseline_loop_lag_p99_s": "\(baseline.loopLagP99)"]
-        if let candidate {
-            metadata["candidate_deliveries"] = "\(candidate.deliveries)"
-            metadata["candidate_failure_ratio"] = "\(candidate.failureRatio)"
-            metadata["candidate_output_wait_p99_s"] = "\(candidate.outputWaitP99)"
-            metadata["candidate_loop_lag_p99_s"] = "\(candidate.loopLagP99)"
-        }
+        var metadata = Self.metadata(baseline: baseline, candidate: candidate)
         switch outcome {
         case .promote(let reason):
             metadata["decision"] = "promoted"
@@ -165,6 +157,15 @@ extension Gateway {
         standby = nil
         context.metrics.watching = false
         stopAfterDrain()
+    }
+
+    /// Both sides' figures for a log line: `baseline_failure_ratio`, `candidate_deliveries`...
+    private static func metadata(baseline: DeployWindow, candidate: DeployWindow?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        for (side, window) in [("baseline", baseline), ("candidate", candidate)] {
+            for figure in window?.figures ?? [] { metadata["\(side)_\(figure.name)"] = "\(figure.value)" }
+        }
+        return metadata
     }
 
     /// Accepting again on the listener copy (the same port, the same queue), with readiness,

@@ -47,11 +47,6 @@ final class StandbyWatch: EventHandler {
         channel.writeLine("FIGURES")
     }
 
-    /// The candidate's window since the watch began, as last answered.
-    var candidate: DeployWindow? { latest }
-
-    var secondsLeft: Double { max(0, judge.policy.seconds - Double(loop.now &- startedAt) / 1e9) }
-
     /// An answer, or the end of the connection: the successor is gone.
     func handleEvent(_ events: UInt32) {
         guard !over else { return }
@@ -93,19 +88,19 @@ final class StandbyWatch: EventHandler {
     }
 
     private func finish(_ outcome: Outcome) {
-        guard !over else { return }
+        guard cancel() else { return }
+        decided(outcome, latest)
+    }
+
+    /// Stops watching (without a verdict when called from outside: the process is going
+    /// away). False when it had already stopped.
+    @discardableResult
+    func cancel() -> Bool {
+        guard !over else { return false }
         over = true
         timer?.cancel()
         timer = nil
         loop.unregister(channel.fd)
-        decided(outcome, latest)
-    }
-
-    /// Stops watching without a verdict (the process is going away).
-    func cancel() {
-        guard !over else { return }
-        over = true
-        timer?.cancel()
-        loop.unregister(channel.fd)
+        return true
     }
 }

@@ -11,7 +11,7 @@ enum DeployMetrics {
         out.metric("tickstream_handover_failed_total", "counter", "Connections received in a handover but not continued here.", m.handoverFailed)
         out.metric("tickstream_session_failures_total", "counter",
                    "Sessions the server failed (what a watched deploy and the canary analysis judge): closes sent with 1002, 1007, 1008, 1009 or 1011, closes received with 1002, 1007 or 1011, idle closes and close-handshake timeouts.",
-                   DeployFigures(context: context, ready: true).failures)
+                   DeployFigures.failures(m))
         out.metric("tickstream_deploy_watching", "gauge", "1 while a watched deploy is under way here (as the new version or as the standby).", m.watching ? 1 : 0)
         out.header("tickstream_deploy_watch_decisions_total", "counter", "Verdicts of watched deploys reached or received here, by decision.")
         for decision in ["promoted", "rolled_back", "crashed"] {
