@@ -25,7 +25,8 @@ import WebSocket
                 silentFor: 5, sincePing: .max, rateDebt: 123_456, refusedInARow: 3,
                 reader: MessageReader.Progress(fragmentOpcode: .text, compressed: false, fragments: Array("{\"ty".utf8)),
                 input: [0x80, 0x85, 1, 2], output: [0x81, 0x02, 0x7B, 0x7D]),
-            version: .v2, subscriptions: [.init(symbol: "AAPL", variant: .v2(depth: 5).compressed), .init(symbol: "EQ.X", variant: .v2(depth: 50))],
+            version: .v2, subscriptions: [.init(symbol: "AAPL", variant: .v2(depth: 5).compressed), .init(symbol: "EQ.X", variant: .v2(depth: 50)),
+                                                  .init(symbol: "MSFT", variant: .v2(depth: 10, delta: true).compressed, maxRate: 4)],
             claims: AccessClaims(expiresAt: 1_900_000_000, symbols: SymbolPermissions(["AAPL", "EQ.*"]), subject: "desk-7"),
             conflatingFor: 2_000_000_000),
         SessionHandover(
@@ -50,13 +51,27 @@ import WebSocket
         #expect(try MarketHandover(decoding: old, version: 1) == withoutEpoch)
         #expect(throws: HandoverFormatError.self) { _ = try MarketHandover(decoding: old, version: 2) }
         #expect(throws: HandoverFormatError.self) { _ = try MarketHandover(decoding: Self.market.encoded(version: 2), version: 1) }
-        #expect(HandoverFormat.readable == 1...2)
+        #expect(HandoverFormat.readable == 1...3)
     }
 
     @Test func aBatchOfSessionsRoundTrips() throws {
         let decoded = try SessionHandover.decodeBatch(SessionHandover.encodeBatch(Self.sessions))
         #expect(decoded == Self.sessions)
         #expect(decoded[0].claims?.allows("EQ.Y") == true && decoded[0].claims?.allows("MSFT") == false)
+    }
+
+    /// An older successor (format 2) cannot hold deltas or caps: the subscription moves as its
+    /// whole-state variant, uncapped, and a delta variant in format 2 is refused.
+    @Test func aFormatTwoSuccessorGetsWholeStatesWithoutCaps() throws {
+        let decoded = try SessionHandover.decodeBatch(SessionHandover.encodeBatch(Self.sessions, format: 2), format: 2)
+        #expect(decoded[0].subscriptions.map(\.variant) == [.v2(depth: 5).compressed, .v2(depth: 50), .v2(depth: 10).compressed])
+        #expect(decoded[0].subscriptions.allSatisfy { $0.maxRate == nil })
+        var capped = Self.sessions[0]
+        capped.subscriptions = [.init(symbol: "AAPL", variant: .v2(depth: 1), maxRate: 1001)]
+        #expect(throws: HandoverFormatError.self) { _ = try SessionHandover.decodeBatch(SessionHandover.encodeBatch([capped])) }
+        capped.subscriptions = [.init(symbol: "AAPL", variant: .v2(depth: 1, delta: true))]
+        let three = SessionHandover.encodeBatch([capped])
+        #expect(throws: HandoverFormatError.self) { _ = try SessionHandover.decodeBatch(three, format: 2) }
     }
 
     @Test func everyTruncationAndAnyLeftoverIsAnError() {

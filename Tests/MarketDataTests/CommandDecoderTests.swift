@@ -35,6 +35,20 @@ func errorCode(_ text: String, _ version: ProtocolVersion) -> String? {
         #expect(decode(#"{"type":"subscribe","symbol":"AAPL","epoch":true}"#, .v1) == .success(.subscribe(symbols: ["AAPL"], depth: 1)))
     }
 
+    @Test func v2MayAskForDeltasAndARateCap() {
+        #expect(decode(#"{"type":"subscribe","symbols":["AAPL"],"depth":10,"delta":true,"max_rate":4}"#, .v2)
+            == .success(.subscribe(symbols: ["AAPL"], depth: 10, options: SubscribeOptions(delta: true, maxRate: 4))))
+        #expect(decode(#"{"type":"subscribe","symbols":["AAPL"],"max_rate":1000}"#, .v2)
+            == .success(.subscribe(symbols: ["AAPL"], depth: 1, options: SubscribeOptions(maxRate: 1000))))
+        for bad in ["0", "1001", "-4", "2.5", #""4""#, "null", "1e4"] {
+            #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"],"max_rate":"# + bad + "}", .v2) == "invalid_max_rate", "\(bad)")
+        }
+        #expect(errorCode(#"{"type":"subscribe","symbols":["AAPL"],"delta":"yes"}"#, .v2) == "invalid_message")
+        #expect(!SubscribeOptions().asksForMore && SubscribeOptions(maxRate: 4).asksForMore && SubscribeOptions(delta: true).asksForMore)
+        // v1 is frozen: the fields are ignored like any unknown one.
+        #expect(decode(#"{"type":"subscribe","symbol":"AAPL","delta":true,"max_rate":0}"#, .v1) == .success(.subscribe(symbols: ["AAPL"], depth: 1)))
+    }
+
     @Test func epochsAreHexAndDerivedOnesAreStable() {
         let random = MarketEpoch.random()
         #expect(random.value.count == 16 && MarketEpoch(random.value) == random && random != MarketEpoch.random())

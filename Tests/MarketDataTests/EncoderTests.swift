@@ -31,6 +31,15 @@ let sampleState = BookState(
     @Test func controlMessages() {
         #expect(encoded { ServerMessages.ack(subscribed: true, symbols: ["AAPL", "MSFT"], depth: 10, to: &$0) }
             == #"{"type":"subscribed","symbols":["AAPL","MSFT"],"depth":10}"#)
+        // Asked for more: what it got, and which symbols have no data now.
+        #expect(encoded {
+            ServerMessages.ack(subscribed: true, symbols: ["AAPL", "AAPLL"], depth: 10, options: SubscribeOptions(delta: true, maxRate: 4),
+                               epoch: MarketEpoch("00000000000000ff")!, unknown: ["AAPLL"], to: &$0)
+        } == #"{"type":"subscribed","symbols":["AAPL","AAPLL"],"depth":10,"delta":true,"max_rate":4,"unknown":["AAPLL"]}"#)
+        #expect(encoded {
+            ServerMessages.ack(subscribed: true, symbols: ["AAPL"], depth: 1, options: SubscribeOptions(epoch: true),
+                               epoch: MarketEpoch("00000000000000ff")!, to: &$0)
+        } == #"{"type":"subscribed","symbols":["AAPL"],"depth":1,"epoch":"00000000000000ff","unknown":[]}"#)
         #expect(encoded { ServerMessages.ack(subscribed: false, symbols: ["AAPL"], depth: nil, to: &$0) }
             == #"{"type":"unsubscribed","symbols":["AAPL"]}"#)
         #expect(encoded { ServerMessages.error(CommandError("x", "say \"hi\"\n"), to: &$0) }

@@ -416,11 +416,11 @@ def fake_predecessor(control, behaviour):
 
 
 def test_a_successor_refuses_what_it_cannot_read_and_serves_anyway(tmp_path):
-    for behaviour, expected in [("unknown format", {"request": "TAKEOVER 2", "answer": "REFUSE state format 999 cannot be read here (this version reads 1...2)"}),
-                                ("garbage", {"request": "TAKEOVER 2", "answer": "ACCEPT", "after": "REFUSE unknown message \"JUNK\""}),
-                                ("old version", {"request": "TAKEOVER 2"}),
-                                ("dies after the market", {"request": "TAKEOVER 2", "answer": "ACCEPT"}),
-                                ("format 1 only", {"first request": "TAKEOVER 2", "request": "TAKEOVER", "answer": "ACCEPT"})]:
+    for behaviour, expected in [("unknown format", {"request": "TAKEOVER 3", "answer": "REFUSE state format 999 cannot be read here (this version reads 1...3)"}),
+                                ("garbage", {"request": "TAKEOVER 3", "answer": "ACCEPT", "after": "REFUSE unknown message \"JUNK\""}),
+                                ("old version", {"request": "TAKEOVER 3"}),
+                                ("dies after the market", {"request": "TAKEOVER 3", "answer": "ACCEPT"}),
+                                ("format 1 only", {"first request": "TAKEOVER 3", "request": "TAKEOVER", "answer": "ACCEPT"})]:
         control = str(tmp_path / f"{behaviour.replace(' ', '-')}.sock")
         listener, server, thread, seen = fake_predecessor(control, behaviour)
         new = start_successor(control, *SIM)
@@ -539,7 +539,7 @@ def test_a_successor_keeps_confirmed_batches_and_drops_the_last_unconfirmed_one(
     new = start_successor(control, *SIM)
     try:
         thread.join(10)
-        assert seen == {"request": "TAKEOVER 2", "ready": "READY", "handover": "HANDOVER", "answer": "ACCEPT",
+        assert seen == {"request": "TAKEOVER 3", "ready": "READY", "handover": "HANDOVER", "answer": "ACCEPT",
                         "first": "ADOPTED 3", "second": "ADOPTED 2"}, seen
         assert wait_for(lambda: http_get(port, "/health/live")[0] == 200, 10)
         metrics = http_get(port, "/metrics")[1]

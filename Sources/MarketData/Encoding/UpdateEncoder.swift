@@ -105,19 +105,31 @@ public enum ServerMessages {
         writer.write(byte: UInt8(ascii: "]"))
     }
 
-    /// `{"type":"subscribed","symbols":[...],"depth":N}` (with `"epoch":"..."` when the client
-    /// asked for it) or `{"type":"unsubscribed","symbols":[...]}`.
-    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, epoch: MarketEpoch? = nil, to writer: inout ByteWriter) {
+    /// `{"type":"subscribed","symbols":[...],"depth":N}` or `{"type":"unsubscribed","symbols":[...]}`.
+    /// A subscribe that asked for more (`SubscribeOptions.asksForMore`) is answered with what
+    /// it got too: `"epoch"` when asked, `"delta":true`, `"max_rate":N`, and `"unknown"`, the
+    /// symbols nobody publishes now (kept subscribed: they may appear later).
+    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, options: SubscribeOptions? = nil,
+                           epoch: MarketEpoch? = nil, unknown: [String] = [], to writer: inout ByteWriter) {
         writer.write(subscribed ? "{\"type\":\"subscribed\",\"symbols\":" : "{\"type\":\"unsubscribed\",\"symbols\":")
         symbolArray(symbols, to: &writer)
         if let depth {
             writer.write(",\"depth\":")
             writer.write(depth)
         }
-        if let epoch {
-            writer.write(",\"epoch\":\"")
-            writer.write(raw: epoch.value)
-            writer.write(byte: UInt8(ascii: "\""))
+        if let options, options.asksForMore {
+            if options.epoch, let epoch {
+                writer.write(",\"epoch\":\"")
+                writer.write(raw: epoch.value)
+                writer.write(byte: UInt8(ascii: "\""))
+            }
+            if options.delta { writer.write(",\"delta\":true") }
+            if let rate = options.maxRate {
+                writer.write(",\"max_rate\":")
+                writer.write(rate)
+            }
+            writer.write(",\"unknown\":")
+            symbolArray(unknown, to: &writer)
         }
         writer.write(byte: UInt8(ascii: "}"))
     }

@@ -91,8 +91,8 @@ public struct SimulatedMarket {
     /// The book changes the way real ones mostly do: an update is a few resting orders added or
     /// taken (one to three levels' sizes change, the top five levels four times as often as
     /// the rest), with a trade one time in four; one update in ten moves the quote by a tick,
-    /// which re-prices the whole ladder. So consecutive states of a symbol differ in a few
-    /// fields, as the feeds a delta encoding is judged on do.
+    /// which shifts the ladder by one level (`shiftLadder`). So consecutive states of a symbol
+    /// differ in a few prices' sizes, as the feeds a delta encoding is judged on do.
     public mutating func step(store: inout BookStore, timestamp: Int64) -> (SymbolID, String, BookState) {
         let i = next
         next = next + 1 == instruments.count ? 0 : next + 1
@@ -106,7 +106,7 @@ public struct SimulatedMarket {
         var bits = roll >> 8
         let state = store.update(instrument.id) { state in
             state.timestamp = timestamp
-            if quoteMoves || state.levels.count != BookState.maxLevels {
+            if state.levels.count != BookState.maxLevels {
                 state.bid = FixedPoint(units: bid)
                 state.ask = FixedPoint(units: ask)
                 if state.last == .zero { state.last = state.bid }
@@ -117,6 +117,9 @@ public struct SimulatedMarket {
                     return BookLevel(bidPrice: FixedPoint(units: bid - Int64(level) * tick), bidSize: FixedPoint(bidLots * 100),
                                      askPrice: FixedPoint(units: ask + Int64(level) * tick), askSize: FixedPoint(askLots * 100))
                 }
+            } else if quoteMoves {
+                Self.shiftLadder(&state, up: state.bid.units < bid, bid: bid, ask: ask, tick: tick,
+                                 freshLots: (FixedPoint(Int64(1 + bits & 0xF) * 100), FixedPoint(Int64(1 + (bits >> 4) & 0xF) * 100)))
             } else {
                 for _ in 0...(bits % 3) {
                     bits = bits >> 2 | bits << 62
@@ -129,6 +132,32 @@ public struct SimulatedMarket {
             if (roll >> 60) & 3 == 0 { state.last = (roll >> 62) & 1 == 1 ? state.ask : state.bid }
         }
         return (instrument.id, instrument.name, state)
+    }
+
+    /// The quote moved a tick: on the side it moved towards, the best level is taken and the
+    /// rest move one place up; on the other, a new best level appears and the rest move one
+    /// place down. Prices at every place change, sizes stay with their prices, and a fresh
+    /// level fills the far end, as in a real book.
+    private static func shiftLadder(_ state: inout BookState, up: Bool, bid: Int64, ask: Int64, tick: Int64,
+                                    freshLots: (bid: FixedPoint, ask: FixedPoint)) {
+        let last = BookState.maxLevels - 1
+        if up {
+            for i in stride(from: last, to: 0, by: -1) { state.levels[i].bidSize = state.levels[i - 1].bidSize }
+            state.levels[0].bidSize = freshLots.bid
+            for i in 0..<last { state.levels[i].askSize = state.levels[i + 1].askSize }
+            state.levels[last].askSize = freshLots.ask
+        } else {
+            for i in 0..<last { state.levels[i].bidSize = state.levels[i + 1].bidSize }
+            state.levels[last].bidSize = freshLots.bid
+            for i in stride(from: last, to: 0, by: -1) { state.levels[i].askSize = state.levels[i - 1].askSize }
+            state.levels[0].askSize = freshLots.ask
+        }
+        state.bid = FixedPoint(units: bid)
+        state.ask = FixedPoint(units: ask)
+        for i in 0...last {
+            state.levels[i].bidPrice = FixedPoint(units: bid - Int64(i) * tick)
+            state.levels[i].askPrice = FixedPoint(units: ask + Int64(i) * tick)
+        }
     }
 }
 

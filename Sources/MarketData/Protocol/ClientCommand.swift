@@ -13,10 +13,25 @@ public enum ClientCommand: Equatable, Sendable {
 public struct SubscribeOptions: Equatable, Sendable {
     /// `"epoch":true`: the `subscribed` reply names the sequence space (`MarketEpoch`).
     public var epoch = false
+    /// `"delta":true`: updates after the first come as deltas (`DeltaEncoder`).
+    public var delta = false
+    /// `"max_rate":N`: at most N updates per second for each symbol of this subscribe, the
+    /// newest state winning.
+    public var maxRate: Int?
 
-    public init(epoch: Bool = false) {
+    /// Caps a client may ask for: from one update a second to more than any feed here sends.
+    public static let maxRates = 1...1000
+
+    public init(epoch: Bool = false, delta: Bool = false, maxRate: Int? = nil) {
         self.epoch = epoch
+        self.delta = delta
+        self.maxRate = maxRate
     }
+
+    /// Whether the client asked for anything beyond symbols and depth: such a subscribe is
+    /// answered with the reply's newer fields (the options it got, and the symbols without
+    /// data), while one that asks for nothing gets exactly the reply it always got.
+    public var asksForMore: Bool { epoch || delta || maxRate != nil }
 }
 
 /// Why a client message was refused; sent back as `{"type":"error","code":..,"message":..}`.
@@ -37,6 +52,8 @@ public struct CommandError: Error, Equatable, Sendable {
         CommandError("invalid_symbol", "invalid symbol \"\(symbol)\": expected ^[A-Z0-9][A-Z0-9._-]{0,15}$")
     }
     public static let invalidDepth = CommandError("invalid_depth", "depth must be an integer from 1 to \(BookState.maxLevels)")
+    public static let invalidMaxRate = CommandError(
+        "invalid_max_rate", "max_rate must be an integer from \(SubscribeOptions.maxRates.lowerBound) to \(SubscribeOptions.maxRates.upperBound) (updates per second)")
     public static func tooManySubscriptions(_ limit: Int) -> CommandError {
         CommandError("too_many_subscriptions", "at most \(limit) symbols per connection")
     }
@@ -53,8 +70,8 @@ public struct CommandError: Error, Equatable, Sendable {
 /// Decodes client messages for each protocol version.
 ///
 /// v1: `{"type":"subscribe","symbol":"AAPL"}`, `{"type":"unsubscribe","symbol":"AAPL"}`.
-/// v2: `{"type":"subscribe","symbols":["AAPL"],"depth":10,"epoch":true}` (depth 1...50,
-///     default 1; epoch optional),
+/// v2: `{"type":"subscribe","symbols":["AAPL"],"depth":10,"epoch":true,"delta":true,"max_rate":4}`
+///     (depth 1...50, default 1; epoch, delta and max_rate optional),
 ///     `{"type":"unsubscribe","symbols":["AAPL"]}`.
 /// A command naming any invalid symbol is refused whole: nothing is half-applied.
 public enum CommandDecoder {
@@ -99,6 +116,15 @@ public enum CommandDecoder {
                     depth = Int(value)
                 } else if bytesEqual(key, "epoch") && version == .v2 {
                     options.epoch = try boolean(&reader, field: "epoch")
+                } else if bytesEqual(key, "delta") && version == .v2 {
+                    options.delta = try boolean(&reader, field: "delta")
+                } else if bytesEqual(key, "max_rate") && version == .v2 {
+                    let range = Int64(SubscribeOptions.maxRates.lowerBound)...Int64(SubscribeOptions.maxRates.upperBound)
+                    guard let start = reader.peekValueStart(), start == UInt8(ascii: "-") || (start >= UInt8(ascii: "0") && start <= UInt8(ascii: "9")),
+                          let value = try? reader.readInteger(in: range) else {
+                        throw CommandError.invalidMaxRate
+                    }
+                    options.maxRate = Int(value)
                 } else {
                     try reader.skipValue()
                 }

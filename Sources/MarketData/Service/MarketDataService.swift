@@ -66,6 +66,13 @@ public final class MarketDataService: FeedIngest {
         return Set(here).union(fleetSymbols).sorted()
     }
 
+    /// Whether anyone publishes `name` now: this instance has its state or simulates it, or the
+    /// fleet's stream has it. Cold path (a subscribe).
+    public func hasData(_ name: String) -> Bool {
+        if let id = symbols.id(of: name), simulated.contains(id) || store.state(of: id) != nil { return true }
+        return fleetSymbols.contains(name)
+    }
+
     /// Symbols the bus's stream has data for, learnt at each connect and refreshed: what any
     /// instance of the fleet serves, even those no client of this one follows yet. Not interned
     /// (the symbol table is bounded by what clients here make it remember).
@@ -81,9 +88,11 @@ public final class MarketDataService: FeedIngest {
         return SimulatedMarket(symbols: instruments)
     }
 
-    /// The current state of `symbol` framed for `variant`, for a snapshot on subscribe.
+    /// The current state of `symbol` framed for `variant`, whole: a snapshot on subscribe, or
+    /// what a delta subscriber out of step gets.
     public func snapshot(of symbol: SymbolID, variant: ProtocolVariant) -> SharedBytes? {
         guard let state = store.state(of: symbol) else { return nil }
+        if variant.isDelta { fanOut.sentWhole(symbol, state: state) }
         return fanOut.encode(name: symbols.name(of: symbol), state: state, variant: variant)
     }
 
@@ -120,6 +129,7 @@ public final class MarketDataService: FeedIngest {
         guard let symbol = symbolID(for: name) else { return false }
         guard state.seq > store.state(of: symbol)?.seq ?? 0 else { return true }
         store.update(symbol, sequence: state.seq) { $0 = state }
+        fanOut.stateReplaced(symbol)
         return true
     }
 
@@ -127,6 +137,7 @@ public final class MarketDataService: FeedIngest {
     /// stale. Its next subscriber waits for a fresh snapshot instead.
     public func forget(_ symbol: SymbolID) {
         store.remove(symbol)
+        fanOut.stateReplaced(symbol)
     }
 
     /// Applies a publisher's update and publishes it. False when the symbol table is full.

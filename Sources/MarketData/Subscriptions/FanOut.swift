@@ -25,6 +25,12 @@ public final class FanOut {
     public private(set) var bytesAfterCompression: UInt64 = 0
     /// Frames handed to subscribers: the delivered side.
     public private(set) var deliveries: UInt64 = 0
+    /// Deltas built (one per delta variant with subscribers per update), and the whole states
+    /// that delta variants got instead (no base yet, a gap, a book not keyed by price).
+    public private(set) var deltaEncodings: UInt64 = 0
+    public private(set) var deltaFallbacks: UInt64 = 0
+    /// What delta subscribers of each symbol hold.
+    private var bases = DeltaBases()
 
     public init(registry: SubscriptionRegistry) {
         self.registry = registry
@@ -35,11 +41,17 @@ public final class FanOut {
         // The JSON in `writer` is for this plain variant; its frame is built when first needed.
         var encoded = -1
         var plainFrame: SharedBytes?
+        var deltaSubscribers = false
         registry.forEachGroup(of: symbol) { variant, group in
             let plain = variant.plain
             if plain.index != encoded {
                 writer.reset()
-                UpdateEncoder.write(symbol: name, state: state, variant: plain, to: &writer)
+                if plain.isDelta {
+                    deltaSubscribers = true
+                    writeDelta(symbol: symbol, name: name, state: state, variant: plain)
+                } else {
+                    UpdateEncoder.write(symbol: name, state: state, variant: plain, to: &writer)
+                }
                 encoded = plain.index
                 plainFrame = nil
             }
@@ -59,12 +71,39 @@ public final class FanOut {
             }
             deliveries &+= UInt64(group.count)
         }
+        if deltaSubscribers { bases.record(symbol, state) } else { bases.forget(symbol) }
     }
 
-    /// One frame of `state` in `variant` for the symbol called `name` (also used for snapshots).
+    /// The delta to `state` for `variant`'s depth into `writer`, or the whole state when its
+    /// subscribers may not hold the state before (see `DeltaEncoder`).
+    private func writeDelta(symbol: SymbolID, name: String, state: BookState, variant: ProtocolVariant) {
+        if let base = bases.base(of: symbol),
+           DeltaEncoder.write(symbol: name, from: base, to: state, depth: variant.depth, into: &writer) {
+            deltaEncodings &+= 1
+            return
+        }
+        writer.reset()
+        UpdateEncoder.write(symbol: name, state: state, variant: variant.whole, to: &writer)
+        deltaFallbacks &+= 1
+    }
+
+    /// A delta subscriber was just sent `state`, the symbol's current one: with no base yet, it
+    /// becomes the base, so the next update is already a delta.
+    public func sentWhole(_ symbol: SymbolID, state: BookState) {
+        if bases.base(of: symbol) == nil { bases.record(symbol, state) }
+    }
+
+    /// `symbol`'s state changed without a fan-out (taken over, forgotten): its next update goes
+    /// to delta subscribers whole.
+    public func stateReplaced(_ symbol: SymbolID) {
+        bases.forget(symbol)
+    }
+
+    /// One frame of `state` in `variant` for the symbol called `name`, whole (also used for
+    /// snapshots).
     public func encode(name: String, state: BookState, variant: ProtocolVariant) -> SharedBytes {
         writer.reset()
-        UpdateEncoder.write(symbol: name, state: state, variant: variant.plain, to: &writer)
+        UpdateEncoder.write(symbol: name, state: state, variant: variant.plain.whole, to: &writer)
         if variant.isCompressed, let frame = compressWritten() {
             snapshotCompressions &+= 1
             return frame

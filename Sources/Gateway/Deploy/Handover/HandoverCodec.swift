@@ -10,7 +10,8 @@ enum HandoverFormat {
     /// newest both know, so either side may be the older build.
     /// 1: the market (states, seq, simulator position) and the connections' state.
     /// 2: the market's epoch too.
-    static let version = 2
+    /// 3: each subscription's rate cap, and delta variants.
+    static let version = 3
     /// The versions this build reads.
     static let readable = 1...version
     /// Largest body of one message: a batch with every connection's unsent output. Anything

@@ -77,7 +77,7 @@ struct HandoverReceiver {
                 let sessions: [SessionHandover]
                 do {
                     guard marketApplied else { throw HandoverFormatError("connections before the market") }
-                    sessions = try SessionHandover.decodeBatch(message.body)
+                    sessions = try SessionHandover.decodeBatch(message.body, format: format)
                     guard sessions.count == message.fds.count else {
                         throw HandoverFormatError("\(sessions.count) states for \(message.fds.count) descriptors")
                     }

@@ -73,7 +73,7 @@ struct HandoverSender {
                                                 claims: part.claims, conflatingFor: part.conflatingFor))
             }
             guard !fds.isEmpty else { continue }
-            let sent = channel.send(.connections, fds: fds, body: SessionHandover.encodeBatch(sessions))
+            let sent = channel.send(.connections, fds: fds, body: SessionHandover.encodeBatch(sessions, format: format))
             let answer = sent ? channel.readLine() : nil
             if answer == "ADOPTED \(fds.count)" {
                 for fd in fds { Glibc.close(fd) }  // our copies: the connections live on over there

@@ -19,9 +19,20 @@ struct SessionHandover: Equatable {
     struct Subscription: Equatable {
         var symbol: String
         var variant: ProtocolVariant
+        /// The subscription's `max_rate`; nil when uncapped.
+        var maxRate: Int?
+
+        init(symbol: String, variant: ProtocolVariant, maxRate: Int? = nil) {
+            self.symbol = symbol
+            self.variant = variant
+            self.maxRate = maxRate
+        }
     }
 
-    func encode(into writer: inout HandoverWriter) {
+    /// `format`: the handover format both sides read (`HandoverFormat`). Before 3, a delta
+    /// subscription travels as its whole-state variant (the client then gets whole states,
+    /// which it reads as well) and a cap is lost.
+    func encode(into writer: inout HandoverWriter, format: Int) {
         let c = connection
         writer.optional(c.subprotocol) { $0.string($1) }
         writer.optional(c.deflate) { writer, deflate in
@@ -43,7 +54,12 @@ struct SessionHandover: Equatable {
         writer.u32(UInt32(subscriptions.count))
         for subscription in subscriptions {
             writer.string(subscription.symbol)
-            writer.u16(UInt16(subscription.variant.index))
+            if format >= 3 {
+                writer.u16(UInt16(subscription.variant.index))
+                writer.u16(UInt16(subscription.maxRate ?? 0))
+            } else {
+                writer.u16(UInt16(subscription.variant.whole.index))
+            }
         }
         writer.optional(claims) { writer, claims in
             writer.optional(claims.expiresAt) { $0.i64($1) }
@@ -65,7 +81,7 @@ struct SessionHandover: Equatable {
         self.conflatingFor = conflatingFor
     }
 
-    init(from reader: inout HandoverReader) throws {
+    init(from reader: inout HandoverReader, format: Int) throws {
         let subprotocol = try reader.optional("subprotocol") { try $0.string("subprotocol") }
         let deflate = try reader.optional("deflate") { reader in
             DeflateParameters(serverNoContextTakeover: try reader.bool("server_no_context_takeover"),
@@ -93,10 +109,18 @@ struct SessionHandover: Equatable {
         for _ in 0..<count {
             let symbol = try reader.string("subscribed symbol")
             let index = Int(try reader.u16("variant"))
-            guard index < ProtocolVariant.count, ProtocolVariant(index: index).version == version else {
+            let variant = ProtocolVariant(index: index)
+            guard index < ProtocolVariant.count, variant.version == version, !(variant.isDelta && format < 3),
+                  !(variant.isDelta && version == .v1) else {
                 throw HandoverFormatError("variant \(index) for \(version.rawValue)")
             }
-            subscriptions.append(Subscription(symbol: symbol, variant: ProtocolVariant(index: index)))
+            var maxRate: Int?
+            if format >= 3 {
+                let rate = Int(try reader.u16("max rate"))
+                guard rate == 0 || SubscribeOptions.maxRates.contains(rate) else { throw HandoverFormatError("max rate \(rate)") }
+                maxRate = rate == 0 ? nil : rate
+            }
+            subscriptions.append(Subscription(symbol: symbol, variant: variant, maxRate: maxRate))
         }
         claims = try reader.optional("claims") { reader in
             let expiresAt = try reader.optional("exp") { try $0.i64("exp") }
@@ -114,19 +138,19 @@ struct SessionHandover: Equatable {
     }
 
     /// A batch of sessions, in the order of the descriptors that travel with it.
-    static func encodeBatch(_ sessions: [SessionHandover]) -> [UInt8] {
+    static func encodeBatch(_ sessions: [SessionHandover], format: Int = HandoverFormat.version) -> [UInt8] {
         var writer = HandoverWriter()
         writer.u32(UInt32(sessions.count))
-        for session in sessions { session.encode(into: &writer) }
+        for session in sessions { session.encode(into: &writer, format: format) }
         return writer.bytes
     }
 
-    static func decodeBatch(_ bytes: [UInt8]) throws -> [SessionHandover] {
+    static func decodeBatch(_ bytes: [UInt8], format: Int = HandoverFormat.version) throws -> [SessionHandover] {
         var reader = HandoverReader(bytes)
         let count = Int(try reader.u32("batch count"))
         guard count <= Int(TS_MAX_FDS_PER_MESSAGE) else { throw HandoverFormatError("batch of \(count)") }
         var sessions: [SessionHandover] = []
-        for _ in 0..<count { sessions.append(try SessionHandover(from: &reader)) }
+        for _ in 0..<count { sessions.append(try SessionHandover(from: &reader, format: format)) }
         try reader.finish()
         return sessions
     }

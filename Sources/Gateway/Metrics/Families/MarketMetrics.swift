@@ -19,6 +19,15 @@ enum MarketMetrics {
         out.metric("tickstream_feed_errors_total", "counter", "Invalid messages or updates from publishers.", m.feedErrors)
         out.metric("tickstream_fanout_encodings_total", "counter", "Frames encoded by the fan-out (one per protocol variant per update).",
                    service.fanOut.encodings)
+        out.metric("tickstream_delta_encodings_total", "counter", "Deltas encoded by the fan-out (one per delta variant per update).",
+                   service.fanOut.deltaEncodings)
+        out.metric("tickstream_delta_fallbacks_total", "counter",
+                   "Whole states sent to delta subscribers instead of a delta (no base yet, after a gap, a book not ordered by price).",
+                   service.fanOut.deltaFallbacks)
+        out.metric("tickstream_rate_capped_updates_total", "counter", "Updates a subscription's max_rate held back and a newer one replaced.",
+                   m.cappedUpdates)
+        out.metric("tickstream_unknown_symbol_subscriptions_total", "counter", "Subscriptions to a symbol nobody published at the time (a typo, or a listing not yet live).",
+                   m.unknownSymbolSubscriptions)
         out.metric("tickstream_subscriptions", "gauge", "Subscriptions over all connections and symbols.", service.registry.totalSubscriptions)
         out.metric("tickstream_symbols", "gauge", "Distinct symbols known.", service.symbols.count)
         out.metric("tickstream_command_errors_total", "counter", "Error replies to subscriber commands.", m.commandErrors)
@@ -27,6 +36,5 @@ enum MarketMetrics {
         out.metric("tickstream_conflation_episodes_total", "counter", "Times a subscriber's queue passed --max-queue-bytes.", m.conflationEpisodes)
         out.metric("tickstream_slow_consumer_closes_total", "counter", "Subscribers closed with 1008 after --slow-consumer-timeout.",
                    m.slowConsumerCloses)
-
     }
 }
