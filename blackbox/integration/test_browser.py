@@ -37,6 +37,8 @@ def test_the_page_shows_the_live_market(gateway_factory, chromium):
     assert later["messages"] > first["messages"]
     assert any(later["rows"][s]["last"] != first["rows"][s]["last"] for s in first["rows"]), "prices move"
     assert later["gaps"] == 0
+    # Deltas by default: applied by the reference client, never out of step.
+    assert later["deltas"] > 0 and later["outOfStep"] == 0 and later["mode"].startswith("deltas"), later["mode"]
     # The connection panel and the server panel (from /stats) are filled in.
     assert chromium.wait_for("document.getElementById('stats').textContent.includes('pid')")
     assert chromium.evaluate("document.getElementById('rate').textContent") != "0"
@@ -48,6 +50,45 @@ def test_the_page_shows_the_live_market(gateway_factory, chromium):
     os.makedirs(SHOTS, exist_ok=True)
     chromium.screenshot(os.path.join(SHOTS, "page.png"))
     assert os.path.getsize(os.path.join(SHOTS, "page.png")) > 10_000
+
+
+def test_the_reference_client_rebuilds_from_deltas_exactly_the_plain_stream(gateway_factory, chromium):
+    gw = gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT,NVDA")
+    chromium.navigate(f"http://127.0.0.1:{gw.port}/?symbols=AAPL")
+    assert chromium.wait_for("window.tickstreamPage.snapshot().state === 'open'")
+    # Two more clients in the page: one on deltas, one on whole states, same symbols and depth.
+    chromium.evaluate("""
+      window.compare = { plain: new Map(), delta: new Map(), done: false };
+      const url = "ws://" + location.host + "/ws", symbols = ["AAPL", "MSFT", "NVDA"];
+      const make = (delta, into) => new Tickstream.Client(url, { symbols, depth: 20, delta,
+        onUpdate(update) { into.set(update.symbol + ":" + update.seq, JSON.stringify(update, Object.keys(update).sort())); } });
+      window.compare.clients = [make(true, window.compare.delta), make(false, window.compare.plain)];
+      window.compare.clients.forEach((c) => c.connect());
+      setTimeout(() => { window.compare.clients.forEach((c) => c.close()); window.compare.done = true; }, 2000);
+    """)
+    assert chromium.wait_for("window.compare.done", 10)
+    result = chromium.evaluate("""(() => {
+      const c = window.compare, client = c.clients[0];
+      let same = 0, different = 0;
+      for (const [key, text] of c.delta) if (c.plain.has(key)) { if (c.plain.get(key) === text) same++; else different++; }
+      return { same, different, deltas: client.stats.deltas, outOfStep: client.stats.outOfStep, books: client.books.size };
+    })()""")
+    assert result["different"] == 0 and result["same"] > 1000 and result["deltas"] > 1000, result
+    assert result["outOfStep"] == 0 and result["books"] == 3, result
+
+
+def test_the_page_names_a_typo_and_keeps_a_rate_cap(gateway_factory, chromium):
+    gw = gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT")
+    chromium.navigate(f"http://127.0.0.1:{gw.port}/?symbols=AAPL,AAPLL&max_rate=2")
+    assert chromium.wait_for("window.tickstreamPage.snapshot().unknown.includes('AAPLL')")
+    assert chromium.wait_for("document.getElementById('unknown').textContent === 'AAPLL'")
+    assert chromium.wait_for("window.tickstreamPage.snapshot().capped > 1000")
+    page = snapshot(chromium)
+    # Held back by the cap, not missed: no gaps, and at most 2 a second arrive.
+    assert page["gaps"] == 0 and "at most 2/s" in page["mode"], page["mode"]
+    before = page["messages"]
+    time.sleep(2)
+    assert snapshot(chromium)["messages"] - before <= 2 * 2 + 1
 
 
 def test_the_page_follows_a_drain_to_another_instance(gateway_factory, nats_server, chromium):

@@ -4,7 +4,9 @@
 /// across them) and the server's `/stats`. Plain HTML, CSS and JavaScript, no build step.
 ///
 /// `?symbols=AAPL,MSFT` chooses the symbols (default: the first eight served), `?token=` is
-/// passed to `/ws` when it needs a token, `?depth=` sets the ladder's depth (default 10).
+/// passed to `/ws` when it needs a token, `?depth=` sets the ladder's depth (default 10),
+/// `?delta=0` asks for whole states instead of deltas, `?max_rate=N` caps each symbol at N
+/// updates a second.
 enum IndexPage {
     static let html = ##"""
 <!doctype html>
@@ -72,6 +74,8 @@ enum IndexPage {
         <dt>messages/s</dt><dd id="rate">0</dd>
         <dt>latency p50 / p99</dt><dd id="latency">-</dd>
         <dt>updates missed (seq)</dt><dd id="missed">0</dd>
+        <dt>updates as</dt><dd id="mode">-</dd>
+        <dt>unknown symbols</dt><dd id="unknown">none</dd>
         <dt>reconnects</dt><dd id="reconnects">0</dd>
         <dt>seq across the last reconnect</dt><dd id="continuity">-</dd>
       </dl>
@@ -92,10 +96,11 @@ const chosen = (params.get("symbols") || "").split(",").map((s) => s.trim().toUp
 const $ = (id) => document.getElementById(id);
 const rows = new Map();        // symbol -> {tr, first, last}
 const pending = new Map();     // symbol -> newest update not yet drawn
-let selected = null, lastDepth = new Map(), frame = 0, previousCount = 0;
+let selected = null, lastDepth = new Map(), frame = 0, previousCount = 0, granted = null;
 
 const client = new Tickstream.Client((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws", {
   symbols: chosen, depth: Number(params.get("depth")) || 10, token: params.get("token"),
+  delta: params.get("delta") !== "0", maxRate: Number(params.get("max_rate")) || null,
   onUpdate(update) {
     pending.set(update.symbol, update);
     if (!frame) frame = requestAnimationFrame(draw);
@@ -110,6 +115,10 @@ const client = new Tickstream.Client((location.protocol === "https:" ? "wss://" 
   onMessage(message) {
     if (message.type === "reconnect") log(`server drains: reconnect in ${message.retry_after_ms} ms`);
     else if (message.type === "error") log(`error ${message.code}: ${message.message}`);
+    else if (message.type === "subscribed") {
+      granted = message;
+      if (message.unknown && message.unknown.length) log(`nobody publishes ${message.unknown.join(", ")} (yet): a typo?`);
+    }
   },
 });
 
@@ -235,6 +244,10 @@ setInterval(() => {
   const p50 = Tickstream.percentile(client.stats.latencyMs, 50), p99 = Tickstream.percentile(client.stats.latencyMs, 99);
   $("latency").textContent = p50 === null ? "-" : `${p50.toFixed(1)} / ${p99.toFixed(1)} ms`;
   $("reconnects").textContent = client.stats.reconnects;
+  const cap = granted && granted.max_rate ? `, at most ${granted.max_rate}/s per symbol (${client.stats.capped.toLocaleString()} held back)` : "";
+  $("mode").textContent = (granted && granted.delta
+    ? `deltas (${client.stats.deltas.toLocaleString()} applied, ${client.stats.outOfStep} out of step)` : "whole states") + cap;
+  $("unknown").textContent = client.unknown.size ? [...client.unknown].join(", ") : "none";
   const continuity = client.stats.continuity;
   if (continuity.length) {
     const recent = continuity.slice(-Math.max(1, client.symbols.size));
@@ -253,7 +266,8 @@ window.tickstreamPage = {
     return {
       state: client.state, protocol: client.protocol, messages: client.stats.messages, gaps: client.stats.gaps,
       missed: client.stats.missed, reconnects: client.stats.reconnects, drains: client.stats.drains, resyncs: client.stats.resyncs,
-      epoch: client.epoch,
+      epoch: client.epoch, deltas: client.stats.deltas, outOfStep: client.stats.outOfStep, capped: client.stats.capped,
+      unknown: [...client.unknown], mode: $("mode").textContent,
       continuity: client.stats.continuity, symbols: [...client.symbols],
       rows: Object.fromEntries([...rows].map(([s, e]) => [s, { last: e.last, seq: Number(e.tr.cells[5].textContent) }])),
       ladderRows: $("ladder").tBodies[0].rows.length,

@@ -7,6 +7,8 @@ enum ReferenceClientScript {
 //
 //   const client = new Tickstream.Client("ws://localhost:8080/ws", {
 //     symbols: ["AAPL", "MSFT"], depth: 5, token: null,
+//     delta: false,                // true: the server sends changes; onUpdate still gets whole states
+//     maxRate: null,               // N: at most N updates a second per symbol (server-side cap)
 //     onUpdate(update, info) {},   // info: {gap: missed updates before this one (0: continuous)}
 //     onState(state, detail) {},   // "connecting", "open", "reconnecting", "closed"
 //   });
@@ -23,7 +25,12 @@ enum ReferenceClientScript {
 //   the last one seen) or jumped (client.stats.continuity);
 // - on v2 asks for the epoch (the sequence space): when a reconnect lands in another epoch, the
 //   server's sequence restarted and said so, and each symbol resyncs from its snapshot
-//   (continuity entry {resynced: true}; client.stats.resyncs), neither a gap nor a rewind.
+//   (continuity entry {resynced: true}; client.stats.resyncs), neither a gap nor a rewind;
+// - with delta: applies each delta to the state it holds (client.books) and hands onUpdate the
+//   whole state; a delta that does not follow what it holds is out of step (stats.outOfStep)
+//   and the symbol is subscribed again for a snapshot;
+// - with maxRate: seq jumps are the cap, not loss (stats.capped, not stats.gaps);
+// - notes the symbols the server says nobody publishes (client.unknown).
 (function (root) {
   "use strict";
 
@@ -33,6 +40,8 @@ enum ReferenceClientScript {
       this.symbols = new Set(options.symbols || []);
       this.depth = options.depth || 1;
       this.token = options.token || null;
+      this.delta = Boolean(options.delta);
+      this.maxRate = options.maxRate || null;
       this.onUpdate = options.onUpdate || (() => {});
       this.onState = options.onState || (() => {});
       this.onMessage = options.onMessage || (() => {});
@@ -41,7 +50,10 @@ enum ReferenceClientScript {
       this.lastSeq = new Map();        // symbol -> last seq seen, kept across reconnects
       this.awaitingContinuity = new Set();
       this.snapshotPending = new Set();  // symbols whose next message is the snapshot on subscribe
-      this.stats = { messages: 0, gaps: 0, missed: 0, reconnects: 0, drains: 0, resyncs: 0, latencyMs: [], continuity: [] };
+      this.stats = { messages: 0, gaps: 0, missed: 0, capped: 0, deltas: 0, outOfStep: 0, reconnects: 0, drains: 0, resyncs: 0,
+                     latencyMs: [], continuity: [] };
+      this.books = new Map();          // symbol -> whole state held, with delta
+      this.unknown = new Set();        // symbols nobody published when subscribed
       this.epoch = null;               // the sequence space lastSeq counts in (v2)
       this.failures = 0;
       this.ws = null;
@@ -103,7 +115,14 @@ enum ReferenceClientScript {
       for (const symbol of symbols) this.snapshotPending.add(symbol);
       this.send(this.protocol === "v1"
         ? symbols.map((symbol) => ({ type: "subscribe", symbol }))
-        : [{ type: "subscribe", symbols, depth: this.depth, epoch: true }]);
+        : [this.subscribeCommand(symbols)]);
+    }
+
+    subscribeCommand(symbols) {
+      const command = { type: "subscribe", symbols, depth: this.depth, epoch: true };
+      if (this.delta) command.delta = true;
+      if (this.maxRate) command.max_rate = this.maxRate;
+      return command;
     }
 
     send(commands) {
@@ -122,16 +141,39 @@ enum ReferenceClientScript {
         return;
       }
       if (message.type === "subscribed" && message.epoch) this.enterEpoch(message.epoch, message.symbols);
+      if (message.type === "subscribed" && message.unknown) {
+        for (const symbol of message.symbols) this.unknown.delete(symbol);
+        for (const symbol of message.unknown) this.unknown.add(symbol);
+      }
       if (message.type) { this.onMessage(message); return; }
       if (message.symbol === undefined) return;
       this.stats.messages += 1;
+      if (message.seq !== undefined && message.depth === undefined) {
+        // A delta: it applies only to the state with seq - 1.
+        const held = this.books.get(message.symbol);
+        if (!held || held.seq + 1 !== message.seq) {
+          this.stats.outOfStep += 1;
+          this.books.delete(message.symbol);
+          this.sendSubscribe([message.symbol]);
+          return;
+        }
+        message = applyDelta(held, message);
+        this.stats.deltas += 1;
+      }
+      if (this.delta && message.depth) this.books.set(message.symbol, message);
+      this.unknown.delete(message.symbol);
       let gap = 0;
       if (message.seq !== undefined) {
         const last = this.lastSeq.get(message.symbol);
         if (last !== undefined && message.seq > last + 1) {
           gap = message.seq - last - 1;
-          this.stats.gaps += 1;
-          this.stats.missed += gap;
+          if (this.maxRate) {
+            this.stats.capped += gap;  // the server held those back as asked
+            gap = 0;
+          } else {
+            this.stats.gaps += 1;
+            this.stats.missed += gap;
+          }
         }
         if (this.awaitingContinuity.has(message.symbol)) {
           this.awaitingContinuity.delete(message.symbol);
@@ -160,6 +202,7 @@ enum ReferenceClientScript {
         }
         this.stats.resyncs += symbols.length;
         this.lastSeq.clear();
+        this.books.clear();
       }
       this.epoch = epoch;
     }
@@ -191,6 +234,27 @@ enum ReferenceClientScript {
     }
   }
 
+  /**
+   * The whole state after a delta (protocols/v2.md, "Delta updates"): scalar fields that came,
+   * book changes keyed by price (size 0 removes), each side sorted best first and paired row
+   * by row.
+   */
+  function applyDelta(held, delta) {
+    const state = Object.assign({}, held, { seq: delta.seq, ts: delta.ts });
+    for (const field of ["last", "bid", "ask"]) if (delta[field] !== undefined) state[field] = delta[field];
+    const bids = new Map(held.depth.map((row) => [row[0], row[1]]));
+    const asks = new Map(held.depth.map((row) => [row[2], row[3]]));
+    for (const [side, changes] of [[bids, delta.bids || []], [asks, delta.asks || []]]) {
+      for (const [price, size] of changes) {
+        if (size === 0) side.delete(price); else side.set(price, size);
+      }
+    }
+    const bidRows = [...bids].sort((a, b) => b[0] - a[0]);
+    const askRows = [...asks].sort((a, b) => a[0] - b[0]);
+    state.depth = bidRows.map((bid, i) => [bid[0], bid[1], askRows[i][0], askRows[i][1]]);
+    return state;
+  }
+
   /** The p-th percentile (0-100) of numbers. */
   function percentile(values, p) {
     if (!values.length) return null;
@@ -198,7 +262,7 @@ enum ReferenceClientScript {
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
   }
 
-  root.Tickstream = { Client, percentile };
+  root.Tickstream = { Client, applyDelta, percentile };
 })(typeof window !== "undefined" ? window : globalThis);
 """##
 }
