@@ -19,3 +19,6 @@ batching, _ = med("messages_per_read")
 print(f"median: {rate:,.0f} deliveries/s, p50 {p50:.3f} ms, p99 {p99:.3f} ms, gateway {cpu*100:.0f}% of a core "
       f"({cpu*1e6/rate:.2f} CPU-s per million deliveries), loadtest {lcpu*100:.0f}%, "
       f"{batching:.2f} messages per client read")
+wire, _ = med("wire_bytes_per_delivery")
+if wire:
+    print(f"median wire bytes per delivery (read by the clients, frame headers and all): {wire:.1f}")

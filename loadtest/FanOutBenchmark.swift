@@ -23,6 +23,8 @@ struct FanOutCommand: ParsableCommand {
     var depth = 5
     @Option(help: "Updates to publish (round-robin over the symbols).")
     var updates = 200_000
+    @Flag(help: "v2 subscribers take deltas: with --subscribers 1 --v2-fraction 1, the difference in ns per update against a run without is what computing a delta costs.")
+    var delta = false
 
     func run() throws {
         // The gateway's own market-data core, so this measures the wiring it runs.
@@ -31,7 +33,7 @@ struct FanOutCommand: ParsableCommand {
         let queues = (0..<subscribers).map { _ in QueueSubscriber() }
         let v2Count = Int(Double(subscribers) * v2Fraction)
         for (i, subscriber) in queues.enumerated() {
-            let variant: ProtocolVariant = i < v2Count ? .v2(depth: depth) : .v1
+            let variant: ProtocolVariant = i < v2Count ? .v2(depth: depth, delta: delta) : .v1
             for k in 0..<subs { service.registry.subscribe(subscriber, to: SymbolID((i * subs + k) % symbols), variant: variant) }
         }
         let fanOut = service.fanOut
@@ -59,6 +61,8 @@ struct FanOutCommand: ParsableCommand {
               + "(\(String(format: "%.2f", Double(encodings) / Double(updates))) per update)")
         print(String(format: "fanout: %.1f ns CPU per delivered message (includes the simulator step), %.1f M deliveries per CPU-second",
                      seconds * 1e9 / Double(deliveries), Double(deliveries) / seconds / 1e6))
+        print(String(format: "fanout: %.1f ns CPU per update; %llu deltas, %llu whole states to delta subscribers",
+                     seconds * 1e9 / Double(updates), fanOut.deltaEncodings, fanOut.deltaFallbacks))
     }
 }
 

@@ -64,6 +64,10 @@ struct MarketCommand: ParsableCommand {
     var stepSeconds = 5.0
     @Flag(help: "Follow the drain protocol: on the v2 reconnect notice or Close 1001, reconnect after retry_after_ms (100-1000 ms without one) with jitter and resubscribe; report reconnect times, clients that never came back, and seq continuity against the snapshots.")
     var reconnect = false
+    @Flag(help: "v2 subscriptions ask for deltas (protocols/v2.md): compare --wire-bytes per delivery with a run without.")
+    var delta = false
+    @Option(name: .customLong("max-rate"), help: ArgumentHelp("v2 subscriptions ask for at most N updates a second per symbol; seq jumps then count as capped, not as gaps.", valueName: "N"))
+    var maxRate: Int?
     @Option(help: ArgumentHelp("Run this shell command (a deploy) during the measured window; the run fails if it exits non-zero.", valueName: "command"))
     var during: String?
     @Option(help: "Seconds into the measured window at which --during starts (default: a third of --duration).")
@@ -79,6 +83,7 @@ struct MarketCommand: ParsableCommand {
         guard conns > 0, subs > 0, symbols > 0, subs <= symbols else { throw ValidationError("need conns > 0 and 0 < subs <= symbols") }
         guard (0...1).contains(v2Fraction) else { throw ValidationError("--v2-fraction must be 0...1") }
         guard (1...50).contains(depth) else { throw ValidationError("--depth must be 1...50") }
+        if let maxRate, !(1...1000).contains(maxRate) { throw ValidationError("--max-rate must be 1...1000") }
         guard (1...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses must be 1...254") }
         if publishRate > 0 || targetRate != nil || ramp {
             guard publisherToken != nil else { throw ValidationError("--publish-rate, --target-rate and --ramp need --publisher-token") }
@@ -113,7 +118,7 @@ struct MarketCommand: ParsableCommand {
             symbols: symbols, depth: depth, warmup: warmup, duration: duration, dialConcurrency: dialConcurrency,
             dialRetries: dialRetries, sourceAddresses: sourceAddresses, publishRate: effectivePublishRate,
             publisherToken: publisherToken, gatewayPID: gatewayPid, quiet: quiet, tls: try tls.make(for: WebSocketURL(url)!),
-            compression: deflate ? CompressionWorkspace() : nil, reconnect: reconnect,
+            compression: deflate ? CompressionWorkspace() : nil, reconnect: reconnect, delta: delta, maxRate: maxRate,
             layout: SubscriptionLayout(connections: conns, perConnection: subs, symbols: symbols, pattern: subsPattern, seed: seed))
         let load = MarketLoad(loop: loop, options: options)
         load.start()
@@ -169,7 +174,7 @@ struct MarketCommand: ParsableCommand {
     }
 
     private var summaryTitle: String {
-        "Tickstream loadtest: \(conns) connections, \(Int(v2Fraction * 100))% v2 depth \(depth), \(subs) of \(symbols) symbols each"
+        "Tickstream loadtest: \(conns) connections, \(Int(v2Fraction * 100))% v2 depth \(depth)\(variantText), \(subs) of \(symbols) symbols each"
     }
 
     /// Steps the publish rate up by 25% until a step fails; reports the highest that held.
@@ -223,19 +228,25 @@ struct MarketCommand: ParsableCommand {
         for line in summaryLines(r) { print(line) }
     }
 
+    /// What the v2 subscriptions ask for beyond depth, for titles.
+    private var variantText: String {
+        (delta ? ", deltas" : "") + (maxRate.map { ", at most \($0)/s per symbol" } ?? "")
+    }
+
     private func summaryLines(_ r: MarketLoad.Report) -> [String] {
         let h = r.latency
         var lines = [
-            "Tickstream loadtest: \(conns) connections (\(Int(v2Fraction * 100))% v2, depth \(depth)), \(subs) symbols each of \(symbols), "
+            "Tickstream loadtest: \(conns) connections (\(Int(v2Fraction * 100))% v2, depth \(depth)\(variantText)), \(subs) symbols each of \(symbols), "
                 + (effectivePublishRate > 0 ? "publishing \(effectivePublishRate) updates/s to /feed" : "gateway simulator"),
             String(format: "  measured        %.1f s", r.seconds),
             String(format: "  delivered       %.0f msgs/s  (v1 %.0f, v2 %.0f)", r.rate, Double(r.messagesV1) / r.seconds, Double(r.messagesV2) / r.seconds),
-            String(format: "  bytes           %.1f MB/s", Double(r.bytes) / r.seconds / 1e6),
+            String(format: "  bytes           %.1f MB/s of messages; on the wire %.1f bytes per delivery", Double(r.bytes) / r.seconds / 1e6,
+                   r.wireBytesPerDelivery),
             String(format: "  batching        %.2f messages per client read (%.0f reads/s)", r.messagesPerRead, Double(r.reads) / r.seconds),
             String(format: "  latency (v2)    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu samples)",
                    percentile(h, 50), percentile(h, 90), percentile(h, 99), percentile(h, 99.9),
                    Double(h.totalCount > 0 ? h.max : 0) / 1000, h.totalCount),
-            "  seq gaps        \(r.gaps) (updates missed: \(r.missed))",
+            "  seq gaps        \(r.gaps) (updates missed: \(r.missed))" + (maxRate != nil ? "; \(r.capped) held back by --max-rate" : ""),
             r.messagesV1 + r.messagesV2 == 0 ? "  longest silence the whole run: nothing was received"
                 : String(format: "  longest silence %.1f ms without an update, over every client", r.longestGapMilliseconds),
             "  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
@@ -265,7 +276,8 @@ struct MarketCommand: ParsableCommand {
             "connections": conns, "v2_fraction": v2Fraction, "subs": subs, "symbols": symbols, "depth": depth,
             "publish_rate": effectivePublishRate, "seconds": r.seconds, "rate": r.rate,
             "rate_v1": Double(r.messagesV1) / r.seconds, "rate_v2": Double(r.messagesV2) / r.seconds,
-            "bytes_per_second": Double(r.bytes) / r.seconds, "gaps": r.gaps, "missed": r.missed, "longest_gap_ms": r.longestGapMilliseconds,
+            "bytes_per_second": Double(r.bytes) / r.seconds, "wire_bytes_per_delivery": r.wireBytesPerDelivery,
+            "delta": delta, "max_rate": maxRate ?? 0, "capped": r.capped, "gaps": r.gaps, "missed": r.missed, "longest_gap_ms": r.longestGapMilliseconds,
             "messages_per_read": r.messagesPerRead, "subs_pattern": subsPattern.rawValue, "seed": seed,
             "open": r.open, "failed_dials": r.failedDials, "unexpected_closes": r.unexpectedCloses,
             "protocol_mismatches": r.protocolMismatches, "error_replies": r.errors,

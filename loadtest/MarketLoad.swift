@@ -31,6 +31,11 @@ final class MarketLoad: WebSocketClientDelegate {
         var compression: CompressionWorkspace?
         /// Follow the drain protocol: reconnect when told to go (`ReconnectTracker`).
         var reconnect = false
+        /// v2 subscriptions ask for deltas.
+        var delta = false
+        /// v2 subscriptions ask for at most this many updates a second per symbol; seq jumps
+        /// are then the cap, counted apart from gaps.
+        var maxRate: Int?
         /// Which symbols each connection takes (W1 contiguous, W2 random).
         var layout: SubscriptionLayout
     }
@@ -62,6 +67,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var messagesV1: UInt64 = 0
         var messagesV2: UInt64 = 0
         var bytes: UInt64 = 0
+        /// Updates the subscriptions' max_rate held back (seq jumps on capped subscriptions).
+        var capped: UInt64 = 0
         var gaps: UInt64 = 0
         var missed: UInt64 = 0
         /// Longest time any client went without an update while measuring (nanoseconds).
@@ -154,7 +161,8 @@ final class MarketLoad: WebSocketClientDelegate {
         if state[i].wantsV2 {
             // Through deploys the client asks for the epoch, to tell a restart from a rewind.
             text = #"{"type":"subscribe","symbols":["# + names.map { "\"\($0)\"" }.joined(separator: ",") + #"],"depth":\#(options.depth)"#
-                + (options.reconnect ? #","epoch":true}"# : "}")
+                + (options.reconnect ? #","epoch":true"# : "") + (options.delta ? #","delta":true"# : "")
+                + (options.maxRate.map { #","max_rate":\#($0)"# } ?? "") + "}"
             Array(text.utf8).withUnsafeBytes { client.send(opcode: .text, payload: $0) }
         } else {
             for name in names {
@@ -192,8 +200,12 @@ final class MarketLoad: WebSocketClientDelegate {
             if options.reconnect && reconnection.awaitingSnapshot[i][k] {
                 reconnection.snapshot(client: i, subscription: k, seq: seq, last: last)
             } else if last != 0 && seq != last + 1 && seq > last {
-                counters.gaps &+= 1
-                counters.missed &+= seq - last - 1
+                if options.maxRate != nil {
+                    counters.capped &+= seq - last - 1
+                } else {
+                    counters.gaps &+= 1
+                    counters.missed &+= seq - last - 1
+                }
             }
             state[i].lastSeq[k] = seq
         }
@@ -232,6 +244,9 @@ final class MarketLoad: WebSocketClientDelegate {
         var messagesV1: UInt64
         var messagesV2: UInt64
         var bytes: UInt64
+        /// Bytes read off the sockets: frames as sent (compressed, encrypted), headers and all.
+        var wireBytes: UInt64
+        var capped: UInt64
         var gaps: UInt64
         var missed: UInt64
         /// Longest time any client went without an update, in milliseconds.
@@ -258,6 +273,7 @@ final class MarketLoad: WebSocketClientDelegate {
 
         var rate: Double { Double(messages) / seconds }
         var messagesPerRead: Double { reads > 0 ? Double(messages) / Double(reads) : 0 }
+        var wireBytesPerDelivery: Double { messages > 0 ? Double(wireBytes) / Double(messages) : 0 }
     }
 
     /// Connects everything and runs the warm-up.
@@ -343,7 +359,8 @@ final class MarketLoad: WebSocketClientDelegate {
         latency.reset()
         counters.longestGap = 0
         let begin = (counters: counters, client: CPUSample.ownProcess(), gateway: options.gatewayPID.flatMap(CPUSample.process),
-                     time: MonotonicClock.now(), perSecondCount: perSecond.count, reads: loop.statistics.reads)
+                     time: MonotonicClock.now(), perSecondCount: perSecond.count, reads: loop.statistics.reads,
+                     wireBytes: loop.statistics.bytesRead)
         runUntil(begin.time + UInt64(duration * 1e9))
         while during != nil && duringStatus == nil {  // a deploy outlasting the window: let it finish
             runUntil(MonotonicClock.now() + 100_000_000)
@@ -356,7 +373,8 @@ final class MarketLoad: WebSocketClientDelegate {
         var gatewayCPU: Double?
         if let a = begin.gateway, let b = gatewayEnd { gatewayCPU = CPUSample.utilisation(from: a, to: b) }
         return Report(seconds: seconds, messages: v1 + v2, messagesV1: v1, messagesV2: v2,
-                      bytes: counters.bytes - begin.counters.bytes, gaps: counters.gaps - begin.counters.gaps,
+                      bytes: counters.bytes - begin.counters.bytes, wireBytes: loop.statistics.bytesRead - begin.wireBytes,
+                      capped: counters.capped - begin.counters.capped, gaps: counters.gaps - begin.counters.gaps,
                       missed: counters.missed - begin.counters.missed, longestGapMilliseconds: Double(counters.longestGap) / 1e6,
                       open: counters.open,
                       failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,

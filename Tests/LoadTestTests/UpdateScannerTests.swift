@@ -48,6 +48,17 @@ import Testing
         }
     }
 
+    @Test func readsSeqAndTimestampAtTheStartOfADelta() {
+        for text in [#"{"symbol":"SYM0042","seq":98765,"ts":1764165600123456,"asks":[[189.27,300]]}"#,
+                     #"{"symbol":"SYM0042","seq":98765,"ts":1764165600123456}"#] {
+            Array(text.utf8).withUnsafeBytes { raw in
+                #expect(UpdateScanner.symbolNumber(raw) == 42)
+                let fields = UpdateScanner.seqAndTimestamp(raw)
+                #expect(fields?.0 == 98_765 && fields?.1 == 1_764_165_600_123_456, "\(text)")
+            }
+        }
+    }
+
     @Test func messagesWithoutTheV2TailHaveNoSeq() {
         for text in [#"{"symbol":"SYM0001","price":1.5}"#, #"{"type":"reconnect","reason":"draining","retry_after_ms":250}"#, "}", ""] {
             Array(text.utf8).withUnsafeBytes { #expect(UpdateScanner.seqAndTimestamp($0) == nil, "\(text)") }

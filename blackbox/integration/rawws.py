@@ -78,33 +78,47 @@ class RawClient:
         self.response_head = head.decode()
         assert self.response_head.startswith("HTTP/1.1 101"), self.response_head
 
+    # What has been received and not yet read: `_data` from `_start` (frames are read by moving
+    # `_start`, so a burst of small frames costs no copy of everything after each one).
+    @property
+    def buffer(self) -> bytes:
+        return bytes(self._data[self._start:])
+
+    @buffer.setter
+    def buffer(self, value: bytes):
+        self._data, self._start = bytearray(value), 0
+
     def send(self, data: bytes):
         self.sock.sendall(data)
 
     def _need(self, n: int) -> bool:
-        while len(self.buffer) < n:
+        while len(self._data) - self._start < n:
             chunk = self.sock.recv(65536)
             if not chunk:
                 return False
-            self.buffer += chunk
+            self._data += chunk
         return True
 
     def read_frame(self):
         """Returns (opcode, payload), or None at EOF."""
+        if self._start > 65536:
+            del self._data[:self._start]
+            self._start = 0
         if not self._need(2):
             return None
-        b0, b1 = self.buffer[0], self.buffer[1]
+        at = self._start
+        b0, b1 = self._data[at], self._data[at + 1]
         assert b1 & 0x80 == 0, "server frames must not be masked"
         n, offset = b1 & 0x7F, 2
         if n == 126:
             self._need(4)
-            n, offset = struct.unpack("!H", self.buffer[2:4])[0], 4
+            n, offset = struct.unpack("!H", self._data[at + 2:at + 4])[0], 4
         elif n == 127:
             self._need(10)
-            n, offset = struct.unpack("!Q", self.buffer[2:10])[0], 10
+            n, offset = struct.unpack("!Q", self._data[at + 2:at + 10])[0], 10
         self._need(offset + n)
-        payload = self.buffer[offset:offset + n]
-        self.buffer = self.buffer[offset + n:]
+        payload = bytes(self._data[at + offset:at + offset + n])
+        self._start = at + offset + n
         return b0 & 0x0F, payload
 
     def read_close(self):

@@ -67,12 +67,13 @@ def test_deltas_rebuild_exactly_the_whole_states_of_the_plain_stream(fast, depth
 
 
 def test_a_slow_delta_subscriber_gets_whole_states_after_conflation(gateway_factory):
-    gw = gateway_factory("--sim-rate", "4000", "--sim-symbols", "20", "--max-queue-bytes", "4096", "--slow-consumer-timeout", "30")
+    gw = gateway_factory("--sim-rate", "10000", "--sim-symbols", "20", "--max-queue-bytes", "4096", "--slow-consumer-timeout", "30")
     symbols = [f"SYM{i:04d}" for i in range(20)]
     slow = Follower(gw.port, "v2", {"type": "subscribe", "symbols": symbols, "depth": 50, "delta": True}, read=False)
-    slow.client.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
     try:
-        assert wait_for(lambda: sample(http_get(gw.port, "/metrics")[1], "tickstream_conflation_episodes_total") > 0, 10)
+        # Behind for real, once the kernel's buffers are full: pending deltas replaced by newer
+        # ones (not just the burst of snapshots at subscribe).
+        assert wait_for(lambda: sample(http_get(gw.port, "/metrics")[1], "tickstream_conflated_updates_total") > 500, 20)
         slow.start()
         book, applied = DeltaBook(), 0
 

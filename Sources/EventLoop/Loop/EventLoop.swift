@@ -197,7 +197,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Counts one read that returned bytes.
     @inline(__always)
-    func countRead() { statistics.reads &+= 1 }
+    func countRead(bytes: Int) {
+        statistics.reads &+= 1
+        statistics.bytesRead &+= UInt64(bytes)
+    }
 
     /// Marks a socket to be flushed at the end of this iteration.
     func markDirty(_ socket: StreamSocket) {

@@ -12,8 +12,10 @@ public struct LoopStatistics {
     public internal(set) var lastLag: UInt64 = 0
     /// Every lateness the lag probe measured (ten a second): a stall shows in its tail.
     public internal(set) var lags = DurationHistogram()
-    /// Reads that returned bytes, over every socket of the loop.
+    /// Reads that returned bytes, over every socket of the loop, and the bytes they returned
+    /// (as they came off the wire: compressed, or encrypted with TLS).
     public internal(set) var reads: UInt64 = 0
+    public internal(set) var bytesRead: UInt64 = 0
     /// Flushes that wrote bytes, over every socket: each is one `sendmsg` (a second only past
     /// 1,024 queued frames). Divided by deliveries, the figure that decides throughput on one
     /// core (the kernel's cost per write).

@@ -294,7 +294,7 @@ public final class StreamSocket: EventHandler {
             return Glibc.read(fd, destination, capacity)
         }
         guard n > 0 else { return n == Self.stopped ? false : handleReadEnd(n) }
-        loop.countRead()
+        loop.countRead(bytes: n)
         return n == requested
     }
 
@@ -337,7 +337,7 @@ public final class StreamSocket: EventHandler {
         let buffer = loop.transportReadBuffer
         let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
         guard n > 0 else { return handleReadEnd(n) }
-        loop.countRead()
+        loop.countRead(bytes: n)
         let security = secure.security
         security.receive(ciphertext: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         defer { security.receive(ciphertext: nil) }

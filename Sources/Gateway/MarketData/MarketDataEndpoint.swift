@@ -14,6 +14,8 @@ final class MarketDataEndpoint: WebSocketEndpoint {
     var minimumCompressedBytes: Int { context.configuration.deflateMinBytes }
     let context: GatewayContext
     let service: MarketDataService
+    /// The ticks of the rate caps subscriptions asked for.
+    let rateCaps: RateCapClock
     private let tokens: TokenAuthorization?
 
     /// Serves `/ws`.
@@ -22,6 +24,7 @@ final class MarketDataEndpoint: WebSocketEndpoint {
     init(context: GatewayContext, service: MarketDataService, verifier: TokenVerifier? = nil) {
         self.context = context
         self.service = service
+        rateCaps = RateCapClock(loop: context.loop, service: service)
         tokens = verifier.map { TokenAuthorization(verifier: $0, metrics: context.metrics) }
         let configuration = context.configuration
         limits = RouteLimits(maxMessageBytes: configuration.maxMessageBytes,

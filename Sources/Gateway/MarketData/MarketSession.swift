@@ -14,9 +14,10 @@ import WebSocket
 /// bound, the newest update of each conflated symbol is queued (v2 clients see the seq jump).
 /// A connection still over the bound after `--slow-consumer-timeout` is closed with 1008.
 ///
-/// A v2 subscription may ask for deltas (`DeltaEncoder`) and for a rate cap (`RateCaps`):
-/// whenever the client may not hold the state a delta applies to (its updates were conflated
-/// or held back by the cap), the next one it gets is the whole state.
+/// A v2 subscription may ask for deltas (`DeltaEncoder`): whenever the client may not hold the
+/// state a delta applies to (its updates were conflated), the next one it gets is the whole
+/// state. A rate cap puts the subscription in a capped group (`SubscriptionRegistry`), which
+/// sends whole states at each tick of its rate (`RateCapClock`).
 ///
 /// With a token, its claims bound the session: only symbols it allows may be subscribed to
 /// (others are an error reply, `forbidden_symbol`), and at its `exp` the client is told
@@ -38,27 +39,25 @@ final class MarketSession: Subscriber, DrainableSession {
     /// Newest pending frame per symbol while conflating; nil when not conflating.
     private var conflated: [SymbolID: SharedBytes]?
     private var slowConsumerTimer: Timer?
-    /// What few sessions have: a token's claims and expiry, rate caps. Held behind one
-    /// reference: at 18,000 connections without them, the claims' 48 bytes inline would be
-    /// paid by each for nothing.
-    private var extras: Extras?
+    /// What the connection's token allows and when it expires; nil without token
+    /// authentication. Held behind one reference: at 18,000 connections without tokens, the
+    /// claims' 48 bytes inline would be paid by each for nothing.
+    private let token: TokenBinding?
 
-    private final class Extras {
-        /// What the connection's token allows; nil without token authentication.
-        let claims: AccessClaims?
+    private final class TokenBinding {
+        let claims: AccessClaims
         var expiryTimer: Timer?
-        var caps: RateCaps?
 
-        init(claims: AccessClaims?) { self.claims = claims }
+        init(claims: AccessClaims) { self.claims = claims }
     }
 
-    private var claims: AccessClaims? { extras?.claims }
+    private var claims: AccessClaims? { token?.claims }
     private var service: MarketDataService { endpoint.service }
     private var context: GatewayContext { endpoint.context }
 
     init(connection: WebSocketConnection, version: ProtocolVersion, endpoint: MarketDataEndpoint, claims: AccessClaims? = nil) {
         self.connection = connection
-        extras = claims.map(Extras.init)
+        token = claims.map(TokenBinding.init)
         self.version = version
         self.endpoint = endpoint
         let context = endpoint.context
@@ -67,15 +66,15 @@ final class MarketSession: Subscriber, DrainableSession {
         maxQueueBytes = Int32(clamping: context.configuration.maxQueueBytes)
         super.init()
         metrics.connectionOpened(version: version)
-        if let extras, let expiresAt = extras.claims?.expiresAt {
+        if let token, let expiresAt = token.claims.expiresAt {
             let remaining = Double(expiresAt) - Double(WallClock.microsecondsSinceEpoch()) / 1e6
             // Strong capture, cancelled at close (see slowConsumerTimer).
-            extras.expiryTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(remaining)) { self.tokenExpired() }
+            token.expiryTimer = context.loop.schedule(after: ConnectionLimits.nanoseconds(remaining)) { self.tokenExpired() }
         }
     }
 
     private func tokenExpired() {
-        extras?.expiryTimer = nil
+        token?.expiryTimer = nil
         guard connection.acceptsData else { return }
         metrics.tokenExpiryCloses &+= 1
         reply(.tokenExpired)
@@ -88,15 +87,6 @@ final class MarketSession: Subscriber, DrainableSession {
     // MARK: Fan-out side
 
     override func deliver(_ frame: SharedBytes, symbol: SymbolID) {
-        if let caps = extras?.caps {
-            admit(frame, symbol: symbol, caps: caps)
-            return
-        }
-        enqueue(frame, symbol: symbol)
-    }
-
-    /// Queues a frame, or holds it while conflating.
-    private func enqueue(_ frame: SharedBytes, symbol: SymbolID) {
         if conflated != nil {
             if conflated![symbol] != nil { metrics.conflatedUpdates &+= 1 }
             conflated![symbol] = frame
@@ -124,57 +114,10 @@ final class MarketSession: Subscriber, DrainableSession {
     }
 
     /// `frame`, or the symbol's whole state when `frame` is a delta: for a client that missed
-    /// the updates before it. Cold path (after conflation or a cap held updates back).
+    /// the updates before it. Cold path (after conflation).
     private func whole(_ frame: SharedBytes, of symbol: SymbolID) -> SharedBytes {
         guard let variant = subscriptionSlots[symbol]?.variant, variant.isDelta else { return frame }
         return service.snapshot(of: symbol, variant: variant) ?? frame
-    }
-
-    // MARK: Rate caps
-
-    private func admit(_ frame: SharedBytes, symbol: SymbolID, caps: RateCaps) {
-        var replaced = false
-        switch caps.admit(frame, symbol: symbol, now: context.loop.now, replaced: &replaced) {
-        case .send:
-            enqueue(frame, symbol: symbol)
-        case .sendWhole:
-            enqueue(whole(frame, of: symbol), symbol: symbol)
-        case .held:
-            if replaced { metrics.cappedUpdates &+= 1 }
-            if let due = caps.caps[symbol]?.nextDue { armCapTimer(caps, due: due) }
-        }
-    }
-
-    /// One timer per session sends what the caps held back, at the earliest slot.
-    private func armCapTimer(_ caps: RateCaps, due: UInt64) {
-        if let timer = caps.timer {
-            guard timer.deadline > due else { return }
-            timer.cancel()
-        }
-        let now = context.loop.now
-        // Strong capture, cancelled at close (see slowConsumerTimer).
-        caps.timer = context.loop.schedule(after: due > now ? due - now : 0) { self.capsDue() }
-    }
-
-    private func capsDue() {
-        guard let caps = extras?.caps else { return }
-        caps.timer = nil
-        guard connection.acceptsData else { return }
-        if let next = caps.takeDue(now: context.loop.now, { symbol, frame in enqueue(whole(frame, of: symbol), symbol: symbol) }) {
-            armCapTimer(caps, due: next)
-        }
-    }
-
-    /// Sets or lifts the cap of the symbols of one subscribe.
-    private func applyCap(_ perSecond: Int?, to ids: [SymbolID]) {
-        guard let perSecond else {
-            for id in ids { extras?.caps?.uncap(id) }
-            return
-        }
-        if extras == nil { extras = Extras(claims: nil) }
-        if extras!.caps == nil { extras!.caps = RateCaps() }
-        let now = context.loop.now
-        for id in ids { extras!.caps!.cap(id, perSecond: perSecond, now: now) }
     }
 
     /// `alreadyFor`: nanoseconds the client has been behind elsewhere (a handover), which count
@@ -226,7 +169,6 @@ final class MarketSession: Subscriber, DrainableSession {
                 if let symbol = service.symbols.id(of: name) {
                     service.registry.unsubscribe(self, from: symbol)
                     conflated?[symbol] = nil
-                    extras?.caps?.uncap(symbol)
                 }
             }
             if version == .v2 { replyAck(subscribed: false, names, depth: nil) }
@@ -264,8 +206,8 @@ final class MarketSession: Subscriber, DrainableSession {
         let unknown = names.filter { !service.hasData($0) }
         metrics.unknownSymbolSubscriptions &+= UInt64(unknown.count)
         subscriptionSlots.reserveCapacity(forAdditional: newOnes.count)
-        for id in ids { service.registry.subscribe(self, to: id, variant: variant) }
-        applyCap(options.maxRate, to: ids)
+        for id in ids { service.registry.subscribe(self, to: id, variant: variant, maxRate: options.maxRate) }
+        if let rate = options.maxRate { endpoint.rateCaps.ensure(rate) }
         if version == .v2 {
             context.replies.send(on: connection) {
                 ServerMessages.ack(subscribed: true, symbols: names, depth: depth, options: options, epoch: service.epoch, unknown: unknown, to: &$0)
@@ -315,15 +257,9 @@ final class MarketSession: Subscriber, DrainableSession {
             conflatingFor = slowConsumerTimeout &- min(left, slowConsumerTimeout)
             stopConflating()
         }
-        // What a cap holds back goes now: the newest state travels with the output.
-        if let caps = extras?.caps {
-            caps.timer?.cancel()
-            caps.timer = nil
-            _ = caps.takeDue(now: context.loop.now, all: true) { symbol, frame in enqueue(whole(frame, of: symbol), symbol: symbol) }
-        }
         let subscriptions = subscriptionSlots.symbols.map { symbol in
             SessionHandover.Subscription(symbol: service.name(of: symbol), variant: subscriptionSlots[symbol]!.variant,
-                                         maxRate: extras?.caps?.perSecond(of: symbol))
+                                         maxRate: service.registry.maxRate(of: self, symbol: symbol))
         }
         return (subscriptions, claims, conflatingFor)
     }
@@ -347,8 +283,9 @@ final class MarketSession: Subscriber, DrainableSession {
             resolved.append((id, variant))
         }
         for (index, (id, variant)) in resolved.enumerated() {
-            service.registry.subscribe(self, to: id, variant: variant)
-            if let rate = subscriptions[index].maxRate { applyCap(rate, to: [id]) }
+            let rate = subscriptions[index].maxRate
+            service.registry.subscribe(self, to: id, variant: variant, maxRate: rate)
+            if let rate { endpoint.rateCaps.ensure(rate) }
         }
         if conflatingFor != nil || socket.outboundBytes > Int(maxQueueBytes) { startConflating(alreadyFor: conflatingFor ?? 0) }
         return true
@@ -356,10 +293,8 @@ final class MarketSession: Subscriber, DrainableSession {
 
     func connectionDidClose(_ connection: WebSocketConnection, closeCode: CloseCode?, error: String?) {
         slowConsumerTimer?.cancel()
-        extras?.expiryTimer?.cancel()
-        extras?.expiryTimer = nil
-        extras?.caps?.timer?.cancel()
-        extras?.caps = nil
+        token?.expiryTimer?.cancel()
+        token?.expiryTimer = nil
         conflated = nil
         service.registry.unsubscribeAll(self)
         metrics.connectionClosed(version: version)

@@ -59,8 +59,6 @@ final class GatewayMetrics {
     var bytesSentV2: UInt64 = 0
     var conflatedUpdates: UInt64 = 0
     var conflationEpisodes: UInt64 = 0
-    /// Updates a subscription's `max_rate` held back and a newer one replaced.
-    var cappedUpdates: UInt64 = 0
     /// Subscriptions to symbols nobody published at the time.
     var unknownSymbolSubscriptions: UInt64 = 0
     var slowConsumerCloses: UInt64 = 0

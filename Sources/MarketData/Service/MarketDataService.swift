@@ -96,6 +96,14 @@ public final class MarketDataService: FeedIngest {
         return fanOut.encode(name: symbols.name(of: symbol), state: state, variant: variant)
     }
 
+    /// A tick of the `perSecond` rate cap (the caller keeps one clock per rate in use, see
+    /// `SubscriptionRegistry.cappedSubscriptions`).
+    public func publishCapped(perSecond: Int) {
+        fanOut.publishCapped(perSecond: perSecond) { symbol in
+            store.state(of: symbol).map { (symbols.name(of: symbol), $0) }
+        }
+    }
+
     /// One simulator step, published.
     public func stepSimulator(_ market: inout SimulatedMarket, timestamp: Int64) {
         let (symbol, name, state) = market.step(store: &store, timestamp: timestamp)

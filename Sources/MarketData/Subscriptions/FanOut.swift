@@ -72,6 +72,22 @@ public final class FanOut {
             deliveries &+= UInt64(group.count)
         }
         if deltaSubscribers { bases.record(symbol, state) } else { bases.forget(symbol) }
+        registry.noteUpdate(symbol)
+    }
+
+    /// A tick of the `perSecond` rate cap: the newest state of each symbol that changed since
+    /// the last tick, encoded once per capped group and handed to all of it. `state` gives a
+    /// symbol's current state and name.
+    public func publishCapped(perSecond: Int, state: (SymbolID) -> (String, BookState)?) {
+        registry.takeChanged(perSecond: perSecond) { symbol, variant, members in
+            guard let (name, current) = state(symbol) else { return }
+            let frame = encode(name: name, state: current, variant: variant)
+            encodings &+= 1
+            for subscriber in members {
+                subscriber._withUnsafeGuaranteedRef { $0.deliver(frame, symbol: symbol) }
+            }
+            deliveries &+= UInt64(members.count)
+        }
     }
 
     /// The delta to `state` for `variant`'s depth into `writer`, or the whole state when its

@@ -3,10 +3,13 @@ public struct SubscriptionSlot: Equatable, Sendable {
     public let variant: ProtocolVariant
     /// Position in the group's array, for O(1) removal.
     public var position: Int
+    /// In one of the symbol's rate-capped groups (`SubscriptionRegistry`), not a per-update one.
+    public let capped: Bool
 
-    public init(variant: ProtocolVariant, position: Int) {
+    public init(variant: ProtocolVariant, position: Int, capped: Bool = false) {
         self.variant = variant
         self.position = position
+        self.capped = capped
     }
 }
 
@@ -18,20 +21,20 @@ public struct SubscriptionSlot: Equatable, Sendable {
 /// 32-byte header), and it grows by a few entries at a time, not by doubling: a connection with
 /// 10 subscriptions holds exactly 10 entries in 88 bytes. Not copyable: it owns that memory.
 public struct SubscriptionSlots: ~Copyable {
-    /// A group position takes 24 bits (16 million subscribers of one symbol and variant, far
-    /// past any process's descriptor limit) and the variant the low 8.
+    /// A group position takes 23 bits (8 million subscribers of one symbol and variant, far
+    /// past any process's descriptor limit), whether it is capped 1, and the variant the low 8.
     private struct Entry {
         var symbol: SymbolID
-        var positionAndVariant: UInt32
+        var packed: UInt32
 
         init(symbol: SymbolID, slot: SubscriptionSlot) {
-            precondition(slot.position < 1 << 24 && slot.variant.index < 1 << 8, "subscription slot out of range")
+            precondition(slot.position < 1 << 23 && slot.variant.index < 1 << 8, "subscription slot out of range")
             self.symbol = symbol
-            positionAndVariant = UInt32(slot.position) << 8 | UInt32(slot.variant.index)
+            packed = UInt32(slot.position) << 9 | (slot.capped ? 1 << 8 : 0) | UInt32(slot.variant.index)
         }
 
         var slot: SubscriptionSlot {
-            SubscriptionSlot(variant: ProtocolVariant(index: Int(positionAndVariant & 0xFF)), position: Int(positionAndVariant >> 8))
+            SubscriptionSlot(variant: ProtocolVariant(index: Int(packed & 0xFF)), position: Int(packed >> 9), capped: packed & (1 << 8) != 0)
         }
     }
 

@@ -25,7 +25,7 @@ enum MarketMetrics {
                    "Whole states sent to delta subscribers instead of a delta (no base yet, after a gap, a book not ordered by price).",
                    service.fanOut.deltaFallbacks)
         out.metric("tickstream_rate_capped_updates_total", "counter", "Updates a subscription's max_rate held back and a newer one replaced.",
-                   m.cappedUpdates)
+                   service.registry.cappedUpdatesReplaced)
         out.metric("tickstream_unknown_symbol_subscriptions_total", "counter", "Subscriptions to a symbol nobody published at the time (a typo, or a listing not yet live).",
                    m.unknownSymbolSubscriptions)
         out.metric("tickstream_subscriptions", "gauge", "Subscriptions over all connections and symbols.", service.registry.totalSubscriptions)
