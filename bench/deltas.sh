@@ -14,15 +14,16 @@ swift build -c release >/dev/null
 measure() {  # label, loadtest flags...
     local label=$1; shift
     local out
-    out=$(BIN=.build/release bench/w1.sh "$runs" --v2-fraction 1 "$@" 2>/dev/null)
-    local rate cpu wire
+    out=$(BIN=.build/release bench/w1.sh "$runs" --v2-fraction 1 "$@" 2>&1)
+    local rate cpu wire writes
     rate=$(sed -n 's/^median: \([0-9,]*\) deliveries.*/\1/p' <<<"$out")
     cpu=$(sed -n 's/.*gateway \([0-9]*%\) of a core.*/\1/p' <<<"$out" | tail -1)
     wire=$(sed -n 's/^median wire bytes per delivery[^:]*: \(.*\)/\1/p' <<<"$out")
-    printf "| %s | %s | %s | %s |\n" "$label" "$wire" "$rate" "$cpu"
+    writes=$(sed -n 's/^writes per delivery[^:]*: \(.*\)/\1/p' <<<"$out" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    printf "| %s | %s | %s | %s | %s |\n" "$label" "$wire" "$writes" "$rate" "$cpu"
 }
-echo "| workload | wire bytes per delivery | deliveries/s | gateway CPU |"
-echo "| --- | --- | --- | --- |"
+echo "| workload | wire bytes per delivery | writes per delivery | deliveries/s | gateway CPU |"
+echo "| --- | --- | --- | --- | --- |"
 for depth in "${depths[@]}"; do
     measure "depth $depth, whole states" --depth "$depth"
     measure "depth $depth, deltas" --depth "$depth" --delta
