@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "TLS", dependencies: ["COpenSSL", "EventLoop"], swiftSettings: hotPath),
         // Who may read what: JSON Web Tokens checked with OpenSSL at the upgrade.
         .target(name: "Auth", dependencies: ["ByteBuffers", "COpenSSL"]),
+        // Feature flags: what a flag is, who has it (a stable cohort hash), its JSON. Pure.
+        .target(name: "Flags", dependencies: ["ByteBuffers"]),
         // Our NATS client: the text protocol (pure, tested byte by byte) and a client on the loop.
         .target(name: "NATS", dependencies: ["ByteBuffers", "EventLoop"]),
         // The market bus: following symbols on NATS, one sequence per symbol for the fleet,
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Auth", "Bus", "ByteBuffers", "CShims", "Connection", "EventLoop", "HTTP", "WebSocket", "MarketData", "NATS", "TLS",
+                "Auth", "Bus", "ByteBuffers", "CShims", "Connection", "EventLoop", "Flags", "HTTP", "WebSocket", "MarketData", "NATS", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -104,6 +106,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "NATSTests", dependencies: ["NATS", "EventLoop", "TestSupport"]),
         .testTarget(name: "BusTests", dependencies: ["Bus", "MarketData"]),
+        .testTarget(name: "FlagsTests", dependencies: ["Flags"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
         .testTarget(
             name: "GatewayTests",

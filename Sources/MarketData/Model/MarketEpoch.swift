@@ -1,3 +1,4 @@
+import ByteBuffers
 /// Names a sequence space: every symbol's `seq` counts within one epoch. A client that sees
 /// the same epoch can read a jump in `seq` as missed updates; a new epoch means the sequence
 /// really restarted (a fresh process without a bus, a stream recreated), so the snapshot that
@@ -30,11 +31,6 @@ public struct MarketEpoch: Equatable, Hashable, Sendable, CustomStringConvertibl
 
     /// The same epoch for the same identity on every instance (FNV-1a of its bytes).
     public static func derived(from identity: String) -> MarketEpoch {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in identity.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return MarketEpoch(bits: hash)
+        MarketEpoch(bits: StableHash.fnv1a64(identity))
     }
 }
