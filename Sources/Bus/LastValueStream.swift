@@ -100,32 +100,9 @@ struct LastValueStream {
     /// under the prefix that are valid symbols. Nil when the reply has no subjects map.
     static func symbols(inStreamInfo payload: [UInt8], prefix: String) -> [String]? {
         let lead = prefix + "."
-        var names: [String]?
-        func readSubjects(_ reader: inout JSONReader) throws {
-            var found: [String] = []
-            try reader.readObject { reader, key in
-                let subject = String(decoding: key, as: UTF8.self)
-                try reader.skipValue()
-                guard subject.hasPrefix(lead) else { return }
-                let name = String(subject.dropFirst(lead.count))
-                if SymbolSyntax.isValid(name) { found.append(name) }
-            }
-            names = found.sorted()
+        return JetStreamStreamInfo.subjects(payload).map { subjects in
+            subjects.filter { $0.hasPrefix(lead) }.map { String($0.dropFirst(lead.count)) }.filter(SymbolSyntax.isValid).sorted()
         }
-        payload.withUnsafeBytes { bytes in
-            var reader = JSONReader(bytes)
-            try? reader.readObject { reader, key in
-                guard bytesEqual(key, "state"), reader.peekValueStart() == UInt8(ascii: "{") else { return try reader.skipValue() }
-                try reader.readObject { reader, key in
-                    if bytesEqual(key, "subjects"), reader.peekValueStart() == UInt8(ascii: "{") {
-                        try readSubjects(&reader)
-                    } else {
-                        try reader.skipValue()
-                    }
-                }
-            }
-        }
-        return names
     }
 
     /// Fetches the last message of `symbol`'s subject (JetStream direct get).

@@ -33,6 +33,8 @@ public final class Gateway {
     private(set) var simulator: SimulatorDriver?
     /// With `--bus`: the NATS end that feeds this instance and takes its publishers' updates.
     let bus: MarketBus?
+    /// With `--bus`: the fleet's feature flags, in the bus's key-value bucket.
+    let flagBucket: FlagBucket?
     var listener: Listener?
     var adminListener: Listener?
     private var livenessCheck: Timer?
@@ -115,11 +117,21 @@ public final class Gateway {
             return MarketBus(loop: loop, service: service, settings: named)
         }
         self.bus = bus
+        flagBucket = bus.map {
+            FlagBucket(client: $0.client, bucket: configuration.flagsBucket, book: context.flags,
+                       replicas: $0.settings.streamReplicas, timeout: $0.settings.requestTimeout)
+        }
+        if let path = configuration.flagsFile {
+            // A bad file at start stops the start; later, a bad file keeps the flags held.
+            if case .failure(let error) = FlagsFile.read(path) { throw SettingError(setting: "flags-file", "--flags-file: \(error)") }
+            FlagsFile.load(path, into: context.flags, trigger: "start")
+        }
         drain = DrainController(context: context, connections: connections,
                                 releaseSharedListener: { [unowned self] in self.releaseSharedListener() },
                                 started: { [unowned self] in self.stopWritingToBus() },
                                 finished: { [unowned self] in self.stopAfterDrain() })
         connections.onConnectionEnded = { [unowned self] in self.drain.connectionClosed() }
+        context.flags.onKill = { [unowned self] flag in self.featureKilled(flag) }
 
         router.acceptsCompression = configuration.deflate
         router.allowedOrigins = try configuration.allowedOrigins.map { try OriginPolicy($0) }
@@ -152,8 +164,9 @@ public final class Gateway {
     public func start() throws {
         signals = try SignalSource(loop: loop) { [unowned self] signal in
             if signal == SIGHUP {
-                if self.reloadCertificate(trigger: "SIGHUP") == nil {
-                    self.logger.notice("SIGHUP received: nothing to reload (the listener does not use TLS)")
+                let flags = self.reloadFlags(trigger: "SIGHUP")
+                if self.reloadCertificate(trigger: "SIGHUP") == nil && flags == nil {
+                    self.logger.notice("SIGHUP received: nothing to reload (no TLS certificate, no --flags-file)")
                 }
                 return
             }
@@ -281,7 +294,12 @@ public final class Gateway {
     /// Connects to the bus, logging what happens to it.
     private func startBus(_ bus: MarketBus) {
         let log = BusEventLog(logger: logger)
-        bus.onEvent = { log.record($0) }
+        let flags = flagBucket
+        bus.onEvent = { event in
+            log.record(event)
+            if case .client(.connected) = event { flags?.connected() }
+        }
+        flags?.start()
         bus.start()
         logger.notice("bus: following \(bus.settings.following == .all ? "every subject" : "subscribed symbols")",
                       metadata: ["servers": "\(bus.settings.servers.map(\.description).joined(separator: ","))",

@@ -20,6 +20,8 @@ final class GatewayContext {
     var maxConnections = 0
     /// Moved forward by `DrainController` only; routing, readiness and metrics read it.
     var drainPhase = DrainPhase.serving
+    /// The feature flags this instance goes by.
+    let flags: FlagBook
 
     init(loop: EventLoop, configuration: GatewayConfiguration, logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
          certificate: ListenerCertificate? = nil) {
@@ -28,6 +30,7 @@ final class GatewayContext {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
+        flags = FlagBook(logger: logger)
     }
 
     var isDraining: Bool { drainPhase != .serving }

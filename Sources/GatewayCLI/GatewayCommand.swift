@@ -8,6 +8,13 @@ import Logging
 enum GatewayCommand {
     static func main() {
         let commandLine = Array(CommandLine.arguments.dropFirst())
+        if commandLine.first == "flags" {
+            if commandLine.count == 1 || commandLine.contains("--help") || commandLine.contains("-h") {
+                writeToStandardOutput(FlagsTool.usage)
+                Glibc.exit(commandLine.count == 1 ? 2 : 0)
+            }
+            Glibc.exit(FlagsTool.run(Array(commandLine.dropFirst()), environment: SettingsParser.processEnvironment()))
+        }
         if commandLine.contains("--help") || commandLine.contains("-h") {
             writeToStandardOutput(SettingsDocumentation.help())
             Glibc.exit(0)

@@ -1,4 +1,5 @@
 """Starts the real gateway binary for black-box tests."""
+import json
 import os
 import shutil
 import tempfile
@@ -96,6 +97,16 @@ def gateway_factory():
     yield start
     for gw in started:
         gw.stop()
+
+
+@pytest.fixture(scope="session")
+def features_on(tmp_path_factory):
+    """`--flags-file` flags turning every gated feature (deltas, rate caps) on for everyone:
+    without a flag they ship dark (docs/flags.md)."""
+    path = tmp_path_factory.mktemp("flags") / "all-on.json"
+    path.write_text(json.dumps({"delta-updates": {"enabled": True, "percent": 100},
+                                "rate-caps": {"enabled": True, "percent": 100}}))
+    return ["--flags-file", str(path)]
 
 
 @pytest.fixture

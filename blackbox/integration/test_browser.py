@@ -24,8 +24,8 @@ def snapshot(browser):
     return browser.evaluate("window.tickstreamPage.snapshot()")
 
 
-def test_the_page_shows_the_live_market(gateway_factory, chromium):
-    gw = gateway_factory("--sim-rate", "2000")
+def test_the_page_shows_the_live_market(gateway_factory, chromium, features_on):
+    gw = gateway_factory("--sim-rate", "2000", *features_on)
     chromium.navigate(f"http://127.0.0.1:{gw.port}/")
     # Eight symbols by default, every one updating, over v2, with a 10-level ladder.
     assert chromium.wait_for("Object.values(window.tickstreamPage.snapshot().rows).filter(r => r.seq > 0).length >= 8")
@@ -52,8 +52,8 @@ def test_the_page_shows_the_live_market(gateway_factory, chromium):
     assert os.path.getsize(os.path.join(SHOTS, "page.png")) > 10_000
 
 
-def test_the_reference_client_rebuilds_from_deltas_exactly_the_plain_stream(gateway_factory, chromium):
-    gw = gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT,NVDA")
+def test_the_reference_client_rebuilds_from_deltas_exactly_the_plain_stream(gateway_factory, chromium, features_on):
+    gw = gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT,NVDA", *features_on)
     chromium.navigate(f"http://127.0.0.1:{gw.port}/?symbols=AAPL")
     assert chromium.wait_for("window.tickstreamPage.snapshot().state === 'open'")
     # Two more clients in the page: one on deltas, one on whole states, same symbols and depth.
@@ -77,8 +77,8 @@ def test_the_reference_client_rebuilds_from_deltas_exactly_the_plain_stream(gate
     assert result["outOfStep"] == 0 and result["books"] == 3, result
 
 
-def test_the_page_names_a_typo_and_keeps_a_rate_cap(gateway_factory, chromium):
-    gw = gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT")
+def test_the_page_names_a_typo_and_keeps_a_rate_cap(gateway_factory, chromium, features_on):
+    gw = gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT", *features_on)
     chromium.navigate(f"http://127.0.0.1:{gw.port}/?symbols=AAPL,AAPLL&max_rate=2")
     assert chromium.wait_for("window.tickstreamPage.snapshot().unknown.includes('AAPLL')")
     assert chromium.wait_for("document.getElementById('unknown').textContent === 'AAPLL'")

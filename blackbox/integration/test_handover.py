@@ -21,9 +21,9 @@ class Follower:
     """A raw WebSocket client that reads on its own thread, keeping every message with its
     arrival time, and notes a Close frame or EOF: the things a handover must never show."""
 
-    def __init__(self, port, protocol, subscribe=None, read=True):
+    def __init__(self, port, protocol, subscribe=None, read=True, path="/ws"):
         extra = f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else ""
-        self.client = RawClient(port, path="/ws", extra=extra)
+        self.client = RawClient(port, path=path, extra=extra)
         self.messages = []  # (monotonic time, parsed JSON)
         self.closed = None  # "eof" or ("close", code)
         self.lock = threading.Lock()

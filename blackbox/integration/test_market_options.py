@@ -20,8 +20,8 @@ def run(coro):
 
 
 @pytest.fixture
-def fast(gateway_factory):
-    return gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT")
+def fast(gateway_factory, features_on):
+    return gateway_factory("--sim-rate", "2000", "--sim-symbols", "AAPL,MSFT", *features_on)
 
 
 async def collect(ws, seconds):
@@ -66,8 +66,8 @@ def test_deltas_rebuild_exactly_the_whole_states_of_the_plain_stream(fast, depth
     run(go())
 
 
-def test_a_slow_delta_subscriber_gets_whole_states_after_conflation(gateway_factory):
-    gw = gateway_factory("--sim-rate", "10000", "--sim-symbols", "20", "--max-queue-bytes", "4096", "--slow-consumer-timeout", "30")
+def test_a_slow_delta_subscriber_gets_whole_states_after_conflation(gateway_factory, features_on):
+    gw = gateway_factory("--sim-rate", "10000", "--sim-symbols", "20", "--max-queue-bytes", "4096", "--slow-consumer-timeout", "30", *features_on)
     symbols = [f"SYM{i:04d}" for i in range(20)]
     slow = Follower(gw.port, "v2", {"type": "subscribe", "symbols": symbols, "depth": 50, "delta": True}, read=False)
     try:
@@ -156,20 +156,20 @@ def test_bad_options_are_refused_whole(fast, bad, code):
     run(go())
 
 
-def test_deltas_and_caps_move_with_a_live_handover(tmp_path):
+def test_deltas_and_caps_move_with_a_live_handover(tmp_path, features_on):
     """After a handover, a delta subscriber's stream still applies (the new instance starts it
     with a whole state) and a capped one keeps its cap."""
     from conftest import Gateway
     from test_handover import SIM, start_successor
     control = str(tmp_path / "control.sock")
-    old = Gateway(*SIM, "--control-socket", control)
+    old = Gateway(*SIM, *features_on, "--control-socket", control)
     new = None
     symbols = [f"SYM{i:04d}" for i in range(20)]
     try:
         delta = Follower(old.port, "v2", {"type": "subscribe", "symbols": symbols, "depth": 10, "delta": True})
         capped = Follower(old.port, "v2", {"type": "subscribe", "symbols": ["SYM0001"], "max_rate": 5})
         assert wait_for(lambda: len(delta.updates()) > 200 and len(capped.updates()) >= 3, 10)
-        new = start_successor(control, *SIM)
+        new = start_successor(control, *SIM, *features_on)
         assert old.process.wait(timeout=15) == 0
         switched = time.monotonic()
         assert wait_for(lambda: len([t for t, _ in delta.updates() if t > switched + 2]) > 200, 15)

@@ -191,8 +191,8 @@ public final class EventLoop: @unchecked Sendable {
     /// line so the flush path stays within the optimizer's inlining budget (docs/benchmarks-history.md,
     /// "instructions per delivery", has the measurement).
     @inline(never)
-    func recordOutputWait(since queuedAt: UInt64) {
-        statistics.record(outputWait: MonotonicClock.now() &- queuedAt)
+    func recordOutputWait(since queuedAt: UInt64, latencyClass: UInt8) {
+        statistics.record(outputWait: MonotonicClock.now() &- queuedAt, latencyClass: latencyClass)
     }
 
     /// Counts one read that returned bytes.

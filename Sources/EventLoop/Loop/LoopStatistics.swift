@@ -8,6 +8,10 @@ public struct LoopStatistics {
     /// with nothing pending. Market data is queued as it is fanned out, so this is the gateway's
     /// own share of an update's latency.
     public private(set) var outputWaits = DurationHistogram()
+    /// The same per latency class (`StreamSocket.latencyClass`), index 0 unused: a socket's
+    /// class is a set of feature-flag cohorts (one bit each), so each cohort's waits are the
+    /// sum of the classes with its bit.
+    public private(set) var classOutputWaits = InlineArray<16, DurationHistogram>(repeating: DurationHistogram())
     /// The most recent measured lateness of the loop's lag probe, in nanoseconds.
     public internal(set) var lastLag: UInt64 = 0
     /// Every lateness the lag probe measured (ten a second): a stall shows in its tail.
@@ -25,7 +29,10 @@ public struct LoopStatistics {
     mutating func record(iteration nanoseconds: UInt64) { iterations.record(nanoseconds) }
 
     @inline(__always)
-    mutating func record(outputWait nanoseconds: UInt64) { outputWaits.record(nanoseconds) }
+    mutating func record(outputWait nanoseconds: UInt64, latencyClass: UInt8 = 0) {
+        outputWaits.record(nanoseconds)
+        if latencyClass != 0 { classOutputWaits[Int(latencyClass & 15)].record(nanoseconds) }
+    }
 }
 
 /// Durations counted into fixed buckets (Prometheus histogram style), without allocation.

@@ -80,6 +80,9 @@ public final class StreamSocket: EventHandler {
     /// Whether the delegate hears about each write (it wants to know when a backlog drains);
     /// off by default so the common flush costs no call.
     public var notifiesWrites = false
+    /// Which of the loop's latency classes this socket's output waits also count in (1...15;
+    /// 0: none): its feature-flag cohorts, judged apart from their control groups.
+    public var latencyClass: UInt8 = 0
     private var isDirty = false
     private var readPaused = false
     private var maxBufferedInputBytes: Int32
@@ -221,7 +224,7 @@ public final class StreamSocket: EventHandler {
         case .success(let written):
             if written > 0 {
                 // After a partial write the rest keeps the old mark: an upper bound on its age.
-                loop.recordOutputWait(since: pendingSince)
+                loop.recordOutputWait(since: pendingSince, latencyClass: latencyClass)
                 if notifiesWrites { delegate?.streamSocketDidWrite(self) }
             }
             guard state == .open || state == .shuttingDown else { return }

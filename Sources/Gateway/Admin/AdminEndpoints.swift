@@ -2,11 +2,25 @@ import HTTP
 import MarketData
 import TLS
 
-/// `POST /admin/drain` and `POST /admin/reload-tls`, registered only when `--admin-token` is
-/// set (404 otherwise).
+/// `POST /admin/drain`, `POST /admin/reload-tls` and `POST /admin/reload-flags`, registered
+/// only when `--admin-token` is set (404 otherwise).
 enum AdminEndpoints {
     static func register(on router: Router, token: String, drain: DrainController,
-                         reloadCertificate: @escaping () -> Result<TLSServerContext, TLSConfigurationError>?) {
+                         reloadCertificate: @escaping () -> Result<TLSServerContext, TLSConfigurationError>?,
+                         reloadFlags: @escaping () -> Bool?) {
+        router.addHTTP("/admin/reload-flags", methods: ["POST"]) { head, _ in
+            if let refusal = unauthorized(head, token: token) { return refusal }
+            switch reloadFlags() {
+            case nil:
+                return HTTPResponse(status: .conflict, contentType: "application/json",
+                                    body: "{\"error\":\"no --flags-file to reload (with --bus, flags follow the bucket by themselves)\"}\n")
+            case true?:
+                return HTTPResponse(status: .ok, contentType: "application/json", body: "{\"reloaded\":true}\n")
+            case false?:
+                return HTTPResponse(status: .unprocessableContent, contentType: "application/json",
+                                    body: "{\"reloaded\":false,\"error\":\"the file was refused; the flags held before stay (see the log)\"}\n")
+            }
+        }
         router.addHTTP("/admin/drain", methods: ["POST"]) { head, _ in
             if let refusal = unauthorized(head, token: token) { return refusal }
             drain.begin(trigger: "POST /admin/drain")

@@ -1,3 +1,4 @@
+import Glibc
 import MarketData
 
 extension GatewayConfiguration {
@@ -37,6 +38,12 @@ extension GatewayConfiguration {
         }
         if handover == .connections && takeover == nil {
             try refuse("handover", "--handover connections needs --takeover (the running instance to take them from)")
+        }
+        if flagsFile != nil && bus != nil {
+            try refuse("flags-file", "with --bus the fleet's flags are in its key-value bucket (--flags-bucket): set them with `gateway flags set`, not a file")
+        }
+        if let flagsFile, access(flagsFile, R_OK) != 0 {
+            try refuse("flags-file", "--flags-file \(flagsFile) cannot be read")
         }
     }
 }

@@ -21,6 +21,9 @@ public struct GatewayConfiguration: Sendable {
     public var adminHost = "127.0.0.1"
     /// PEM certificate chain (leaf first) and private key: when both are set the listener
     /// speaks TLS only (`wss://`, `https://`).
+    /// Feature flags from this file (no bus), or from the bus's key-value bucket.
+    public var flagsFile: String?
+    public var flagsBucket = "tickstream_flags"
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
     /// A file whose first line is the password of an encrypted `tlsKeyPath`.

@@ -1,5 +1,6 @@
 import Bus
 import EventLoop
+import Flags
 import Logging
 import MarketData
 import NATS
@@ -8,7 +9,7 @@ import NATS
 /// them. A new setting is one entry here and one property (with its default) in
 /// `GatewayConfiguration`.
 public enum GatewaySettings {
-    public static var all: [Setting] { listener + tls + authentication + limits + liveness + compression + market + bus + operations + deploy + logging }
+    public static var all: [Setting] { listener + tls + authentication + limits + liveness + compression + market + bus + flags + operations + deploy + logging }
 
     /// The setting whose flag is `--name`.
     public static func named(_ name: String) -> Setting? { all.first { $0.name == name } }
@@ -184,6 +185,16 @@ public enum GatewaySettings {
             .choice("bus-follow", .bus, \.busOptions.following,
                     help: "Which subjects to follow: interest (the symbols clients want, each until --bus-linger after its last client) or all (<prefix>.>, for small universes)."),
             .seconds("bus-linger", .bus, \.busLingerSeconds, range: 0...3600, help: "Seconds a symbol stays followed after its last client left."),
+        ]
+    }
+
+    static var flags: [Setting] {
+        [
+            .text("flags-file", .flags, \.flagsFile, valueName: "path",
+                  help: "Feature flags from a JSON file (docs/flags.md), read at start, on SIGHUP and on POST /admin/reload-flags. Without --bus only; a flag nobody defined is off."),
+            .text("flags-bucket", .flags, \.flagsBucket, valueName: "name",
+                  valid: { FeatureFlag.isValidName($0.lowercased()) && !$0.contains("-") ? nil : "must be letters, digits or _, got \($0)" },
+                  help: "With --bus: the NATS key-value bucket holding the fleet's feature flags, one key per flag (created if missing), watched by every instance."),
         ]
     }
 

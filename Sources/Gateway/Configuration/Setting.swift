@@ -14,6 +14,7 @@ public struct Setting {
         case compression = "Compression"
         case market = "Market data"
         case bus = "Bus (a fleet fed through NATS)"
+        case flags = "Feature flags"
         case operations = "Health and draining"
         case deploy = "Deploy"
         case logging = "Logging"

@@ -31,9 +31,20 @@ final class MarketDataEndpoint: WebSocketEndpoint {
                              messageRate: configuration.messageRate.map { MessageRateLimit(perSecond: $0, burst: configuration.messageBurst) })
     }
 
+    /// With tokens, the token's claims (its `sub` is the user to feature flags). Without, a
+    /// `?client=<id>` the client keeps across reconnects (the reference client stores one) is
+    /// the user; it grants nothing else.
     func authorize(_ head: HTTPRequestHead, subprotocol: String?) -> Result<AccessClaims?, HTTPResponseError> {
-        guard let tokens else { return .success(nil) }
-        return tokens.authorize(head).map { $0 }
+        if let tokens { return tokens.authorize(head).map { $0 } }
+        guard let client = head.queryParameter("client") else { return .success(nil) }
+        guard Self.isValidClientID(client) else {
+            return .failure(HTTPResponseError(.badRequest, "?client= must be 1 to 128 printable ASCII characters without quotes or backslashes"))
+        }
+        return .success(AccessClaims(expiresAt: nil, symbols: nil, subject: client))
+    }
+
+    static func isValidClientID(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 
     func openSession(for connection: WebSocketConnection, subprotocol: String?, claims: AccessClaims?) -> WebSocketSession {

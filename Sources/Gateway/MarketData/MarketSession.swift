@@ -24,6 +24,9 @@ import WebSocket
 /// (`token_expired`) and closed with 1008.
 final class MarketSession: Subscriber, DrainableSession {
     let version: ProtocolVersion
+    /// The feature-flag cohorts this session is in (`GatedFeature.onBit`/`offBit`), each decided
+    /// when it first asks for the feature; a byte beside `version`, in what was padding.
+    private var cohorts: UInt8 = 0
     /// `--max-queue-bytes`, 32-bit so it sits beside `version` (every field costs memory on
     /// each of tens of thousands of sessions; the declaration order leaves no padding).
     private let maxQueueBytes: Int32
@@ -95,6 +98,7 @@ final class MarketSession: Subscriber, DrainableSession {
         guard connection.acceptsData else { return }
         socket.enqueue(frame)
         metrics.recordSent(version: version, bytes: frame.count)
+        if cohorts != 0 { metrics.cohorts.recordSent(cohorts, bytes: frame.count) }
         if socket.outboundBytes > Int(maxQueueBytes) { startConflating() }
     }
 
@@ -110,6 +114,7 @@ final class MarketSession: Subscriber, DrainableSession {
             let whole = whole(frame, of: symbol)
             connection.send(whole)
             metrics.recordSent(version: version, bytes: whole.count)
+            if cohorts != 0 { metrics.cohorts.recordSent(cohorts, bytes: whole.count) }
         }
     }
 
@@ -201,22 +206,76 @@ final class MarketSession: Subscriber, DrainableSession {
             }
             ids.append(id)
         }
-        let plain: ProtocolVariant = version == .v1 ? .v1 : .v2(depth: depth, delta: options.delta)
+        let granted = grant(options)
+        let plain: ProtocolVariant = version == .v1 ? .v1 : .v2(depth: depth, delta: granted.delta)
         let variant = connection.compression == nil ? plain : plain.compressed
         let unknown = names.filter { !service.hasData($0) }
         metrics.unknownSymbolSubscriptions &+= UInt64(unknown.count)
         subscriptionSlots.reserveCapacity(forAdditional: newOnes.count)
-        for id in ids { service.registry.subscribe(self, to: id, variant: variant, maxRate: options.maxRate) }
-        if let rate = options.maxRate { endpoint.rateCaps.ensure(rate) }
+        for id in ids { service.registry.subscribe(self, to: id, variant: variant, maxRate: granted.maxRate) }
+        if let rate = granted.maxRate { endpoint.rateCaps.ensure(rate) }
         if version == .v2 {
             context.replies.send(on: connection) {
-                ServerMessages.ack(subscribed: true, symbols: names, depth: depth, options: options, epoch: service.epoch, unknown: unknown, to: &$0)
+                ServerMessages.ack(subscribed: true, symbols: names, depth: depth, options: granted, answersMore: options.asksForMore,
+                                   epoch: service.epoch, unknown: unknown, to: &$0)
             }
         }
         // Snapshot: the latest known state of each, so nobody waits for the next tick.
         for id in ids {
             if let frame = service.snapshot(of: id, variant: variant) { deliver(frame, symbol: id) }
         }
+    }
+
+    // MARK: Feature flags
+
+    /// Who this session is to feature flags: its token's `sub`, else the `?client=` id it
+    /// connected with, else the connection itself (so not the same after a reconnect).
+    private var user: String {
+        claims?.subject ?? "connection-" + String(UInt(bitPattern: ObjectIdentifier(self).hashValue), radix: 16)
+    }
+
+    /// What of `options` the flags give this session's user now. The first time it asks for a
+    /// feature, the session joins that flag's cohort ("on") or its control group ("off").
+    private func grant(_ options: SubscribeOptions) -> SubscribeOptions {
+        guard options.delta || options.maxRate != nil else { return options }
+        let flags = context.flags
+        let user = user
+        var granted = options
+        for feature in GatedFeature.allCases where feature == .deltaUpdates ? options.delta : options.maxRate != nil {
+            let on = flags.isOn(feature, for: user)
+            if !on {
+                if feature == .deltaUpdates { granted.delta = false } else { granted.maxRate = nil }
+            }
+            guard cohorts & (feature.onBit | feature.offBit) == 0 else { continue }
+            let bit = on ? feature.onBit : feature.offBit
+            cohorts |= bit
+            metrics.cohorts.forEach(in: bit) { $0.sessionsStarted &+= 1; $0.sessionsOpen += 1 }
+            socket.latencyClass = cohorts
+        }
+        return granted
+    }
+
+    /// The flag of `feature` was killed: every subscription that has it loses it now (deltas
+    /// become whole states, capped subscriptions uncapped). True when any had it.
+    func lose(_ feature: GatedFeature) -> Bool {
+        var changed = false
+        for symbol in subscriptionSlots.symbols {
+            guard let slot = subscriptionSlots[symbol] else { continue }
+            let rate = service.registry.maxRate(of: self, symbol: symbol)
+            switch feature {
+            case .deltaUpdates where slot.variant.isDelta:
+                service.registry.subscribe(self, to: symbol, variant: slot.variant.whole, maxRate: rate)
+                // A delta waiting in conflation would no longer apply: the whole state instead.
+                if conflated?[symbol] != nil, let whole = service.snapshot(of: symbol, variant: slot.variant.whole) { conflated![symbol] = whole }
+                changed = true
+            case .rateCaps where rate != nil:
+                service.registry.subscribe(self, to: symbol, variant: slot.variant, maxRate: nil)
+                changed = true
+            default:
+                break
+            }
+        }
+        return changed
     }
 
     /// Refused for the message rate: the client is told once per run of refusals (each reply
@@ -229,6 +288,7 @@ final class MarketSession: Subscriber, DrainableSession {
     private func reply(_ error: CommandError) {
         context.replies.send(on: connection) { ServerMessages.error(error, to: &$0) }
         metrics.commandErrors &+= 1
+        metrics.cohorts.forEach(in: cohorts) { $0.commandErrors &+= 1 }
     }
 
     private func replyAck(subscribed: Bool, _ names: [String], depth: Int?) {
@@ -298,5 +358,10 @@ final class MarketSession: Subscriber, DrainableSession {
         conflated = nil
         service.registry.unsubscribeAll(self)
         metrics.connectionClosed(version: version)
+        let failed = closeCode.map { DeployFigures.failureCodes.contains($0.rawValue) } ?? false
+        metrics.cohorts.forEach(in: cohorts) { counters in
+            counters.sessionsOpen -= 1
+            if failed { counters.failures &+= 1 }
+        }
     }
 }

@@ -61,12 +61,17 @@ final class GatewayMetrics {
     var conflationEpisodes: UInt64 = 0
     /// Subscriptions to symbols nobody published at the time.
     var unknownSymbolSubscriptions: UInt64 = 0
+    /// Market-data sessions over the process's life (the whole of which a cohort is part).
+    var marketSessionsStarted: UInt64 = 0
+    /// What the gated features' cohorts did (their "on" side).
+    var cohorts = Cohorts()
     var slowConsumerCloses: UInt64 = 0
     var commandErrors: UInt64 = 0
     var feedErrors: UInt64 = 0
 
     func connectionOpened(version: ProtocolVersion) {
         if version == .v1 { subscribersV1 += 1 } else { subscribersV2 += 1 }
+        marketSessionsStarted &+= 1
     }
 
     func connectionClosed(version: ProtocolVersion) {

@@ -19,6 +19,7 @@ enum MetricsEndpoint {
         MarketMetrics.render(context: context, service: service, bus: bus, to: &out)
         CompressionMetrics.render(context: context, service: service, connections: connections, to: &out)
         DeployMetrics.render(context: context, to: &out)
+        FlagMetrics.render(context: context, to: &out)
         TLSMetrics.render(context: context, to: &out)
         LoopMetrics.render(context: context, to: &out)
         return out.text

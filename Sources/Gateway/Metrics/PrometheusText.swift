@@ -38,6 +38,23 @@ struct PrometheusText {
         sample(name + "_count", [], durations.count)
     }
 
+    /// A histogram of durations with one series per label set, from bucket counts (not
+    /// cumulative) and the sum of each series in nanoseconds.
+    mutating func histogram(_ name: String, _ help: String, series: [(labels: [(String, String)], counts: [UInt64], sumNanoseconds: UInt64)]) {
+        header(name, "histogram", help)
+        for one in series {
+            var cumulative: UInt64 = 0
+            for (index, bound) in DurationHistogram.bucketBounds.enumerated() {
+                cumulative += one.counts[index]
+                sample(name + "_bucket", one.labels + [("le", String(Self.seconds(bound)))], cumulative)
+            }
+            cumulative += one.counts[DurationHistogram.bucketBounds.count]
+            sample(name + "_bucket", one.labels + [("le", "+Inf")], cumulative)
+            sample(name + "_sum", one.labels, Self.seconds(one.sumNanoseconds))
+            sample(name + "_count", one.labels, cumulative)
+        }
+    }
+
     static func escape(_ value: String) -> String {
         var out = ""
         for c in value {

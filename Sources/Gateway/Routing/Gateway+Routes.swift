@@ -20,7 +20,8 @@ extension Gateway {
         MetricsEndpoint.register(on: operations, context: context, service: service, connections: connections, bus: bus)
         if let token = configuration.adminToken {
             AdminEndpoints.register(on: operations, token: token, drain: drain,
-                                    reloadCertificate: { [unowned self] in self.reloadCertificate(trigger: "POST /admin/reload-tls") })
+                                    reloadCertificate: { [unowned self] in self.reloadCertificate(trigger: "POST /admin/reload-tls") },
+                                    reloadFlags: { [unowned self] in self.reloadFlags(trigger: "POST /admin/reload-flags") })
         }
     }
 }

@@ -9,6 +9,7 @@ enum ReferenceClientScript {
 //     symbols: ["AAPL", "MSFT"], depth: 5, token: null,
 //     delta: false,                // true: the server sends changes; onUpdate still gets whole states
 //     maxRate: null,               // N: at most N updates a second per symbol (server-side cap)
+//     clientId: undefined,         // who this browser is to feature flags (default: kept in localStorage)
 //     onUpdate(update, info) {},   // info: {gap: missed updates before this one (0: continuous)}
 //     onState(state, detail) {},   // "connecting", "open", "reconnecting", "closed"
 //   });
@@ -30,7 +31,9 @@ enum ReferenceClientScript {
 //   whole state; a delta that does not follow what it holds is out of step (stats.outOfStep)
 //   and the symbol is subscribed again for a snapshot;
 // - with maxRate: seq jumps are the cap, not loss (stats.capped, not stats.gaps);
-// - notes the symbols the server says nobody publishes (client.unknown).
+// - notes the symbols the server says nobody publishes (client.unknown);
+// - without a token, connects with ?client=<id>, an id it keeps (localStorage), so feature
+//   flags put this browser in the same cohort on every instance and after every reconnect.
 (function (root) {
   "use strict";
 
@@ -42,6 +45,7 @@ enum ReferenceClientScript {
       this.token = options.token || null;
       this.delta = Boolean(options.delta);
       this.maxRate = options.maxRate || null;
+      this.clientId = options.clientId === undefined ? storedClientId() : options.clientId;
       this.onUpdate = options.onUpdate || (() => {});
       this.onState = options.onState || (() => {});
       this.onMessage = options.onMessage || (() => {});
@@ -68,6 +72,7 @@ enum ReferenceClientScript {
       clearTimeout(this.timer);
       let target = this.url;
       if (this.token) target += (target.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(this.token);
+      else if (this.clientId) target += (target.includes("?") ? "&" : "?") + "client=" + encodeURIComponent(this.clientId);
       this.setState("connecting");
       const ws = new WebSocket(target, ["v2", "v1"]);
       this.ws = ws;
@@ -253,6 +258,20 @@ enum ReferenceClientScript {
     const askRows = [...asks].sort((a, b) => a[0] - b[0]);
     state.depth = bidRows.map((bid, i) => [bid[0], bid[1], askRows[i][0], askRows[i][1]]);
     return state;
+  }
+
+  /** This browser's id for feature flags, made once and kept; null where storage is unavailable. */
+  function storedClientId() {
+    try {
+      let id = root.localStorage.getItem("tickstream.client");
+      if (!id) {
+        id = "web-" + Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+        root.localStorage.setItem("tickstream.client", id);
+      }
+      return id;
+    } catch (error) {
+      return null;
+    }
   }
 
   /** The p-th percentile (0-100) of numbers. */

@@ -109,7 +109,9 @@ public enum ServerMessages {
     /// A subscribe that asked for more (`SubscribeOptions.asksForMore`) is answered with what
     /// it got too: `"epoch"` when asked, `"delta":true`, `"max_rate":N`, and `"unknown"`, the
     /// symbols nobody publishes now (kept subscribed: they may appear later).
-    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, options: SubscribeOptions? = nil,
+    /// `options` is what the subscription got (feature flags may decline what it asked for);
+    /// `answersMore`: the subscribe asked for more, so the reply has the newer fields.
+    public static func ack(subscribed: Bool, symbols: [String], depth: Int?, options: SubscribeOptions? = nil, answersMore: Bool? = nil,
                            epoch: MarketEpoch? = nil, unknown: [String] = [], to writer: inout ByteWriter) {
         writer.write(subscribed ? "{\"type\":\"subscribed\",\"symbols\":" : "{\"type\":\"unsubscribed\",\"symbols\":")
         symbolArray(symbols, to: &writer)
@@ -117,7 +119,7 @@ public enum ServerMessages {
             writer.write(",\"depth\":")
             writer.write(depth)
         }
-        if let options, options.asksForMore {
+        if let options, answersMore ?? options.asksForMore {
             if options.epoch, let epoch {
                 writer.write(",\"epoch\":\"")
                 writer.write(raw: epoch.value)

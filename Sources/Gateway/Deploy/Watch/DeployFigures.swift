@@ -42,10 +42,15 @@ struct DeployFigures: Equatable {
     /// Sessions the server failed so far, as `failures` counts them.
     static func failures(_ metrics: GatewayMetrics) -> UInt64 {
         var count = metrics.idleCloses &+ metrics.closeTimeouts
-        for code: UInt16 in [1002, 1007, 1008, 1009, 1011] { count &+= metrics.closeCodesSent[code] ?? 0 }
-        for code: UInt16 in [1002, 1007, 1011] { count &+= metrics.closeCodesReceived[code] ?? 0 }
+        for code in failureCodes { count &+= metrics.closeCodesSent[code] ?? 0 }
+        for code in failureCodesFromClients { count &+= metrics.closeCodesReceived[code] ?? 0 }
         return count
     }
+
+    /// Close codes the server sends when it fails a session, and those a client sends when the
+    /// server misbehaved.
+    static let failureCodes: Set<UInt16> = [1002, 1007, 1008, 1009, 1011]
+    static let failureCodesFromClients: Set<UInt16> = [1002, 1007, 1011]
 
     /// What happened between `earlier` and this reading: counts subtracted, and the
     /// connections observed in the window (those open at its start and those that came).
