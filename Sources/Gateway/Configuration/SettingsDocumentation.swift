@@ -13,7 +13,7 @@ public enum SettingsDocumentation {
 
     /// `gateway --help`.
     public static func help(width: Int = 100) -> String {
-        var text = "OVERVIEW: \(abstract)\n\nUSAGE: gateway [--<setting> <value>] ...\n       gateway --help | --help-markdown | --version\n\n"
+        var text = "OVERVIEW: \(abstract)\n\nUSAGE: gateway [--<setting> <value>] ...\n       gateway --help | --help-markdown | --version\n       gateway flags ... (feature flags: gateway flags --help)\n\n"
         text += wrap(environmentRule, indent: "", width: width)
         for group in Setting.Group.allCases {
             let members = GatewaySettings.all.filter { $0.group == group }

@@ -29,11 +29,16 @@ struct CohortSample {
     /// Cumulative `le` buckets (`le` in seconds, as Prometheus shows them) into per-bucket counts.
     static func buckets(cumulative: [(le: Double, count: Double)]) -> [Double] {
         let bounds = DurationHistogram.bucketBounds.map { Double($0) / 1e9 } + [Double.infinity]
-        var cumulativeAt = Array(repeating: 0.0, count: bounds.count)
+        var cumulativeAt: [Double?] = Array(repeating: nil, count: bounds.count)
         for (le, count) in cumulative {
-            if let index = bounds.firstIndex(where: { abs($0 - le) <= $0 * 1e-9 || ($0.isInfinite && le.isInfinite) }) { cumulativeAt[index] += count }
+            if let index = bounds.firstIndex(where: { abs($0 - le) <= $0 * 1e-9 || ($0.isInfinite && le.isInfinite) }) {
+                cumulativeAt[index] = (cumulativeAt[index] ?? 0) + count
+            }
         }
-        return cumulativeAt.indices.map { $0 == 0 ? cumulativeAt[0] : cumulativeAt[$0] - cumulativeAt[$0 - 1] }
+        // A bound without a sample holds what the bound below it holds (cumulative counts).
+        var filled: [Double] = []
+        for value in cumulativeAt { filled.append(value ?? filled.last ?? 0) }
+        return filled.indices.map { $0 == 0 ? filled[0] : max(0, filled[$0] - filled[$0 - 1]) }
     }
 }
 

@@ -28,7 +28,7 @@ struct FlagsMonitor {
         while true {
             do {
                 let (on, off) = try readings.windows(flag: flag, seconds: window)
-                let judge = WatchJudge(policy: policy, baseline: off)
+                let judge = WatchJudge(policy: policy, baseline: off, baselineName: "in the control group")
                 let figures = "on: \(summary(on)); off: \(summary(off))"
                 if case .rollBack(let figure, let reason)? = judge.breach(on) {
                     var killed = (try? store.readAll()[flag]?.get()) ?? FeatureFlag(name: flag, enabled: false)

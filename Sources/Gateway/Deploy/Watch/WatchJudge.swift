@@ -2,8 +2,11 @@
 /// the standby feeds it every poll and acts on what it says.
 struct WatchJudge {
     let policy: WatchPolicy
-    /// The old version's window before the handover.
+    /// The old version's window before the handover (or, for the flags monitor, the control
+    /// group's window).
     let baseline: DeployWindow
+    /// How reasons name the baseline: "before" for a deploy.
+    var baselineName = "before"
 
     enum Verdict: Equatable {
         /// Not yet: the window is not over, or the sample is not there.
@@ -39,18 +42,18 @@ struct WatchJudge {
     func breach(_ candidate: DeployWindow) -> Verdict? {
         let failureIncrease = (candidate.failureRatio - baseline.failureRatio) * 100
         if candidate.connections >= policy.minSessions && failureIncrease > policy.maxFailureIncreasePoints {
-            return .rollBack(figure: "failures", reason: "failed sessions \(Self.percent(candidate.failureRatio)) vs \(Self.percent(baseline.failureRatio)) before "
+            return .rollBack(figure: "failures", reason: "failed sessions \(Self.percent(candidate.failureRatio)) vs \(Self.percent(baseline.failureRatio)) \(baselineName) "
                 + "(+\(Self.format(failureIncrease)) points, allowed +\(Self.format(policy.maxFailureIncreasePoints)))")
         }
         guard candidate.deliveries >= policy.minSample else { return nil }
         let latencyIncrease = (candidate.outputWaitP99 - baseline.outputWaitP99) * 1000
         if latencyIncrease > policy.maxLatencyIncreaseMilliseconds {
-            return .rollBack(figure: "latency", reason: "output wait p99 \(Self.milliseconds(candidate.outputWaitP99)) vs \(Self.milliseconds(baseline.outputWaitP99)) before "
+            return .rollBack(figure: "latency", reason: "output wait p99 \(Self.milliseconds(candidate.outputWaitP99)) vs \(Self.milliseconds(baseline.outputWaitP99)) \(baselineName) "
                 + "(+\(Self.format(latencyIncrease)) ms, allowed +\(Self.format(policy.maxLatencyIncreaseMilliseconds)))")
         }
         let lagIncrease = (candidate.loopLagP99 - baseline.loopLagP99) * 1000
         if lagIncrease > policy.maxLagIncreaseMilliseconds {
-            return .rollBack(figure: "lag", reason: "event-loop lag p99 \(Self.milliseconds(candidate.loopLagP99)) vs \(Self.milliseconds(baseline.loopLagP99)) before "
+            return .rollBack(figure: "lag", reason: "event-loop lag p99 \(Self.milliseconds(candidate.loopLagP99)) vs \(Self.milliseconds(baseline.loopLagP99)) \(baselineName) "
                 + "(+\(Self.format(lagIncrease)) ms, allowed +\(Self.format(policy.maxLagIncreaseMilliseconds)))")
         }
         return nil
