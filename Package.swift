@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(name: "FuzzToken", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/Token"),
         .executableTarget(name: "FuzzNATS", dependencies: ["CFuzzing", "FuzzTargets"], path: "fuzz/Entry/NATS"),
         // Socketpairs, a hand-driven WebSocket peer and loop helpers, shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["EventLoop", "WebSocket"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["EventLoop", "NATS", "WebSocket"], path: "Tests/TestSupport"),
         .testTarget(name: "WebSocketTests", dependencies: ["ByteBuffers", "WebSocket", "HTTP"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "ByteBuffers", "TestSupport"]),
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "NATSTests", dependencies: ["NATS", "EventLoop", "TestSupport"]),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "MarketData"]),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "MarketData", "NATS", "EventLoop", "ByteBuffers", "TestSupport"]),
         .testTarget(name: "FlagsTests", dependencies: ["Flags"]),
         .testTarget(name: "ConnectionTests", dependencies: ["Connection", "EventLoop", "HTTP", "WebSocket", "ByteBuffers", "TestSupport"]),
         .testTarget(

@@ -187,7 +187,9 @@ public final class BusWriter: FeedIngest {
             case .found(let last):
                 self.slots[index].state.seq = max(self.slots[index].state.seq, last.sequence ?? 0)
                 if !self.slots[index].hasBook {
+                    // No update so far had a book, those waiting in the backlog included.
                     self.slots[index].state.levels = last.book
+                    for waiting in self.slots[index].backlog.indices { self.slots[index].backlog[waiting].levels = last.book }
                     self.slots[index].hasBook = true
                 }
             case .absent, .unreadable:

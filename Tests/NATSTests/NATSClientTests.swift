@@ -4,62 +4,6 @@ import NATS
 import TestSupport
 import Testing
 
-/// A scripted NATS server on a loopback port: accepts (non-blocking), records what the client
-/// wrote, and writes what the test tells it to. Driven from the test's loop condition.
-final class FakeNATSServer {
-    let listener: Int32
-    let port: Int
-    private(set) var connection: Int32 = -1
-    private(set) var received = ""
-    private(set) var accepted = 0
-
-    init() throws {
-        listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
-        port = Socket.localAddress(listener)!.port
-    }
-
-    deinit {
-        if connection >= 0 { Glibc.close(connection) }
-        Glibc.close(listener)
-    }
-
-    /// Accepts a waiting client and reads what it sent; true when anything happened.
-    @discardableResult
-    func poll() -> Bool {
-        var progressed = false
-        let fd = Glibc.accept(listener, nil, nil)
-        if fd >= 0 {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            if connection >= 0 { Glibc.close(connection) }
-            connection = fd
-            received = ""
-            accepted += 1
-            progressed = true
-        }
-        if connection >= 0 {
-            let bytes = readAll(connection)
-            if !bytes.isEmpty {
-                received += String(decoding: bytes, as: UTF8.self)
-                progressed = true
-            }
-        }
-        return progressed
-    }
-
-    func send(_ text: String) { TestSupport.write(connection, Array(text.utf8)) }
-
-    func sendInfo(maxPayload: Int = 1_048_576) {
-        send("INFO {\"server_id\":\"FAKE\",\"server_name\":\"fake\",\"version\":\"2.9.10\",\"max_payload\":\(maxPayload),\"headers\":true,\"jetstream\":true}\r\n")
-    }
-
-    func dropConnection() {
-        Glibc.close(connection)
-        connection = -1
-    }
-
-    var url: NATSServerURL { NATSServerURL(host: "127.0.0.1", port: port) }
-}
-
 @Suite(.serialized) struct NATSClientTests {
     func makeClient(_ server: FakeNATSServer, loop: EventLoop, token: String? = nil) -> NATSClient {
         var settings = NATSClient.Settings(servers: [server.url], connect: NATSConnectOptions(name: "test", token: token))
