@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Imports point one way: GatewayCLI -> Gateway -> {Bus, Connection, MarketData, TLS} ->
@@ -65,8 +65,13 @@ let package = Package(
                 "Auth", "Bus", "ByteBuffers", "CShims", "Connection", "EventLoop", "Flags", "HTTP", "WebSocket", "MarketData", "NATS", "TLS",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: hotPath
+            // The live page and its client are real files, embedded at build time.
+            exclude: ["Web/page.html", "Web/tickstream.js"],
+            swiftSettings: hotPath,
+            plugins: ["EmbedWebFiles"]
         ),
+        .executableTarget(name: "EmbedText", path: "Tools/EmbedText"),
+        .plugin(name: "EmbedWebFiles", capability: .buildTool(), dependencies: ["EmbedText"]),
         .executableTarget(
             name: "GatewayCLI",
             dependencies: [

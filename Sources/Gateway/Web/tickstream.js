@@ -1,8 +1,3 @@
-/// `GET /tickstream.js`: the reference browser client (protocols/browser.md). Kept here as
-/// text so the binary serves it with no resource bundle and no build step; it is plain
-/// JavaScript, edited in place.
-enum ReferenceClientScript {
-    static let source = ##"""
 // Tickstream's reference browser client (protocols/browser.md). Plain JavaScript, no build.
 //
 //   const client = new Tickstream.Client("ws://localhost:8080/ws", {
@@ -283,5 +278,3 @@ enum ReferenceClientScript {
 
   root.Tickstream = { Client, applyDelta, percentile };
 })(typeof window !== "undefined" ? window : globalThis);
-"""##
-}
