@@ -11,10 +11,14 @@ runs=${1:-3}; shift || true
 depths=("${@:-1 10 50}")
 [[ ${#depths[@]} -eq 1 ]] && read -ra depths <<<"${depths[0]}"
 swift build -c release >/dev/null
+# Deltas and caps ship dark behind feature flags (docs/flags.md): on for everyone here.
+flags=$(mktemp)
+trap 'rm -f "$flags"' EXIT
+echo '{"delta-updates":{"enabled":true,"percent":100},"rate-caps":{"enabled":true,"percent":100}}' >"$flags"
 measure() {  # label, loadtest flags...
     local label=$1; shift
     local out
-    out=$(BIN=.build/release bench/w1.sh "$runs" --v2-fraction 1 "$@" 2>&1)
+    out=$(BIN=.build/release GW_ARGS="--flags-file $flags ${GW_ARGS:-}" bench/w1.sh "$runs" --v2-fraction 1 "$@" 2>&1)
     local rate cpu wire writes
     rate=$(sed -n 's/^median: \([0-9,]*\) deliveries.*/\1/p' <<<"$out")
     cpu=$(sed -n 's/.*gateway \([0-9]*%\) of a core.*/\1/p' <<<"$out" | tail -1)
