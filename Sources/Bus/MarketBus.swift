@@ -158,7 +158,7 @@ public final class MarketBus {
             }
         case .disconnected, .connectFailed:
             streamProblem = "not connected"
-        case .serverError, .lameDuck:
+        case .serverError, .lameDuck, .discovered:
             break
         }
     }

@@ -66,6 +66,34 @@ import Testing
         client.stop()
     }
 
+    /// One URL of a cluster is enough: the servers INFO announces join the list, with the
+    /// credentials of the URL they came from, and the client moves to them when its server goes.
+    @Test func serversTheClusterAnnouncesAreTriedToo() throws {
+        let loop = try EventLoop()
+        let first = try FakeNATSServer(), second = try FakeNATSServer()
+        var settings = NATSClient.Settings(servers: [NATSServerURL(host: "127.0.0.1", port: first.port, token: "t0k")],
+                                           connect: NATSConnectOptions(name: "test"))
+        settings.reconnectDelay = (10_000_000, 40_000_000)
+        let client = NATSClient(loop: loop, settings: settings)
+        var discovered: [NATSServerURL] = []
+        client.onEvent = { if case .discovered(let servers) = $0 { discovered += servers } }
+        client.start()
+        #expect(run(loop, until: { first.poll(); return first.accepted == 1 }))
+        first.send("INFO {\"server_name\":\"a\",\"max_payload\":1048576,\"connect_urls\":[\"127.0.0.1:\(first.port)\",\"127.0.0.1:\(second.port)\",\"[::1]:4222\",\"junk\"]}\r\n")
+        #expect(runUntil(loop, first, receives: "PING\r\n"))
+        first.send("PONG\r\n")
+        #expect(run(loop, until: { client.status == .connected }))
+        #expect(discovered.map(\.description) == ["nats://127.0.0.1:\(second.port)", "nats://[::1]:4222"])
+        #expect(client.servers.count == 3 && client.servers[1].token == "t0k")
+        // The first server goes: the client reaches the announced one, with the same token.
+        first.dropConnection()
+        #expect(run(loop, until: { second.poll(); return second.accepted == 1 }, seconds: 5))
+        second.sendInfo()
+        #expect(runUntil(loop, second, receives: "PING\r\n"))
+        #expect(second.received.contains("\"auth_token\":\"t0k\""))
+        client.stop()
+    }
+
     @Test func reconnectsAfterTheServerGoesAndSubscribesAgain() throws {
         let loop = try EventLoop()
         let server = try FakeNATSServer()

@@ -29,6 +29,8 @@ final class BusEventLog {
             logger.warning("bus server error", metadata: ["error": "\(text)"])
         case .client(.lameDuck(let server)):
             logger.notice("bus server entering lame duck mode: moving to another", metadata: ["server": "\(server)"])
+        case .client(.discovered(let servers)):
+            logger.info("bus cluster announced servers: added to those tried", metadata: ["servers": "\(servers.map(\.description).joined(separator: ","))"])
         case .streamReady(let stream):
             logger.info("bus stream ready", metadata: ["stream": "\(stream)"])
         case .streamUnavailable(let why):

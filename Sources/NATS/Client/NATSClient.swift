@@ -49,6 +49,9 @@ public final class NATSClient: StreamSocketDelegate {
         case serverError(String)
         /// The server entered lame-duck mode: this client moves to another server.
         case lameDuck(NATSServerURL)
+        /// The cluster announced servers this client did not know; they join the list it
+        /// connects and reconnects through.
+        case discovered([NATSServerURL])
     }
 
     public let settings: Settings
@@ -72,6 +75,8 @@ public final class NATSClient: StreamSocketDelegate {
     /// CONNECT has been queued on the current socket: SUB and PUB may follow it.
     private var connectSent = false
     private var serverIndex = 0
+    /// The servers tried in turn: those configured, then those the cluster announced.
+    public private(set) var servers: [NATSServerURL]
     private var failedAttempts = 0
     private var stopped = true
     private var scratch: [UInt8] = []
@@ -90,6 +95,7 @@ public final class NATSClient: StreamSocketDelegate {
         self.loop = loop
         self.settings = settings
         resolver = HostResolver(loop: loop)
+        servers = settings.servers
         serverIndex = Int.random(in: 0..<settings.servers.count)
         scratch.reserveCapacity(4096)
     }
@@ -189,7 +195,7 @@ public final class NATSClient: StreamSocketDelegate {
 
     private func attempt() {
         guard !stopped, socket == nil, connector == nil, lookup == nil else { return }
-        let target = settings.servers[serverIndex]
+        let target = servers[serverIndex]
         server = target
         status = .connecting
         statistics.connectAttempts &+= 1
@@ -232,6 +238,7 @@ public final class NATSClient: StreamSocketDelegate {
 
     private func receivedInfo(_ info: NATSServerInfo) {
         serverInfo = info
+        learnServers(info.connectURLs)
         parser.maxPayload = info.maxPayload
         socket?.maxBufferedInput = info.maxPayload + 65536
         if connectSent {
@@ -254,6 +261,30 @@ public final class NATSClient: StreamSocketDelegate {
             }
             NATSCommands.ping(to: &out)
         }
+    }
+
+    /// Adds the servers a cluster announces (`connect_urls`, in the first INFO and whenever the
+    /// cluster changes), with the credentials of the server they came from, so `--bus` needs
+    /// one URL of a cluster.
+    private func learnServers(_ announced: [String]) {
+        guard let from = server else { return }
+        var added: [NATSServerURL] = []
+        for text in announced {
+            guard let url = Self.hostPort(text, like: from),
+                  !servers.contains(where: { $0.host == url.host && $0.port == url.port }) else { continue }
+            servers.append(url)
+            added.append(url)
+        }
+        if !added.isEmpty { onEvent?(.discovered(added)) }
+    }
+
+    /// `host:port` or `[v6]:port`, as a URL with `like`'s credentials.
+    static func hostPort(_ text: String, like: NATSServerURL) -> NATSServerURL? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return NATSServerURL(host: host, port: port, user: like.user, password: like.password, token: like.token)
     }
 
     /// The handshake's PONG: the server accepted CONNECT and every SUB before it.
@@ -300,12 +331,12 @@ public final class NATSClient: StreamSocketDelegate {
         guard !stopped else { return }
         onEvent?(.disconnected(target, reason: reason))
         // Soon, and to the next server: the one we were on just failed.
-        serverIndex = (serverIndex + 1) % settings.servers.count
+        serverIndex = (serverIndex + 1) % servers.count
         retryTimer = loop.schedule(after: Self.jittered(settings.reconnectDelay.first)) { [unowned self] in self.attempt() }
     }
 
     private func scheduleRetry() -> UInt64 {
-        serverIndex = (serverIndex + 1) % settings.servers.count
+        serverIndex = (serverIndex + 1) % servers.count
         let exponent = min(failedAttempts, 16)
         failedAttempts += 1
         let ceiling = min(settings.reconnectDelay.most, settings.reconnectDelay.first << UInt64(exponent))

@@ -10,6 +10,8 @@ public struct NATSServerInfo: Sendable, Equatable {
     public var jetStream = false
     /// Lame duck mode: the server is about to shut down and asks clients to move.
     public var lameDuck = false
+    /// The cluster's servers clients may use (`host:port`), as the server announces them.
+    public var connectURLs: [String] = []
 
     public init() {}
 
@@ -27,6 +29,13 @@ public struct NATSServerInfo: Sendable, Equatable {
                 let flag = try reader.readBool()
                 if bytesEqual(key, "headers") { headers = flag } else if bytesEqual(key, "jetstream") { jetStream = flag }
                 else if bytesEqual(key, "ldm") { lameDuck = flag }
+            case UInt8(ascii: "[") where bytesEqual(key, "connect_urls"):
+                var urls: [String] = []
+                try reader.readArray { reader, _ in
+                    guard reader.peekValueStart() == UInt8(ascii: "\"") else { return try reader.skipValue() }
+                    urls.append(String(decoding: try reader.readStringBytes(), as: UTF8.self))
+                }
+                connectURLs = urls
             default:
                 if bytesEqual(key, "max_payload"), let number = try? reader.readInteger(in: 1...Int64(Int32.max)) {
                     maxPayload = Int(number)
