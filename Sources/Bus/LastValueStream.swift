@@ -33,7 +33,8 @@ struct LastValueStream {
     /// a stream deleted and made again is another sequence space). The completion gets the
     /// creation time (nil when the server does not say) or why the stream is not there.
     func ensure(_ completion: @escaping (Result<String?, StreamProblem>) -> Void) {
-        ensureExists { problem in
+        JetStreamRequests.createStream(client, name: settings.stream, configuration: configuration, timeout: settings.requestTimeout,
+                                       what: "stream \(settings.stream)") { problem in
             if let problem { return completion(.failure(StreamProblem(description: problem))) }
             client.request("$JS.API.STREAM.INFO.\(settings.stream)", payload: [], timeout: settings.requestTimeout) { result in
                 guard case .success(let reply) = result else { return completion(.success(nil)) }
@@ -67,42 +68,23 @@ struct LastValueStream {
         }
     }
 
-    private func ensureExists(_ completion: @escaping (String?) -> Void) {
-        client.request("$JS.API.STREAM.CREATE.\(settings.stream)", payload: Array(configuration.utf8), timeout: settings.requestTimeout) { result in
-            switch result {
-            case .failure(.noResponders):
-                completion("JetStream is not enabled on the server (start nats-server with -js)")
-            case .failure(let error):
-                completion("creating stream \(settings.stream): \(error)")
-            case .success(let reply):
-                let text = String(decoding: reply.payload, as: UTF8.self)
-                // 10058: the stream exists with other settings; it is used as it is.
-                if !text.contains("\"error\"") || text.contains("\"err_code\":10058") {
-                    completion(nil)
-                } else {
-                    completion("creating stream \(settings.stream): \(text)")
-                }
-            }
-        }
-    }
-
     /// The symbols the stream holds a message for (stream info with a subject filter), or nil
     /// when it cannot say.
     func listSymbols(_ completion: @escaping ([String]?) -> Void) {
-        let request = "{\"subjects_filter\":\"\(settings.prefix).>\"}"
-        client.request("$JS.API.STREAM.INFO.\(settings.stream)", payload: Array(request.utf8), timeout: settings.requestTimeout) { result in
-            guard case .success(let reply) = result else { return completion(nil) }
-            completion(Self.symbols(inStreamInfo: reply.payload, prefix: settings.prefix))
+        JetStreamRequests.subjects(client, stream: settings.stream, filter: settings.prefix + ".>", timeout: settings.requestTimeout) { subjects in
+            completion(subjects.map { Self.symbols(inSubjects: $0, prefix: settings.prefix) })
         }
     }
 
     /// The symbols of `"state":{"subjects":{"md.AAPL":1,...}}` in a stream info reply: the keys
     /// under the prefix that are valid symbols. Nil when the reply has no subjects map.
     static func symbols(inStreamInfo payload: [UInt8], prefix: String) -> [String]? {
+        JetStreamStreamInfo.subjects(payload).map { symbols(inSubjects: $0, prefix: prefix) }
+    }
+
+    static func symbols(inSubjects subjects: [String], prefix: String) -> [String] {
         let lead = prefix + "."
-        return JetStreamStreamInfo.subjects(payload).map { subjects in
-            subjects.filter { $0.hasPrefix(lead) }.map { String($0.dropFirst(lead.count)) }.filter(SymbolSyntax.isValid).sorted()
-        }
+        return subjects.filter { $0.hasPrefix(lead) }.map { String($0.dropFirst(lead.count)) }.filter(SymbolSyntax.isValid).sorted()
     }
 
     /// Fetches the last message of `symbol`'s subject (JetStream direct get).

@@ -24,7 +24,6 @@ final class FlagBucket {
         self.book = book
         self.replicas = replicas
         self.timeout = timeout
-        book?.setSource("bucket \(bucket)")
     }
 
     var stream: String { "KV_\(bucket)" }
@@ -66,24 +65,15 @@ final class FlagBucket {
     /// Makes the bucket if it is missing (one that exists is used as it is); the completion
     /// gets why it cannot be used, or nil.
     func ensure(_ done: @escaping (String?) -> Void) {
-        client.request("$JS.API.STREAM.CREATE.\(stream)", payload: Array(configuration.utf8), timeout: timeout) { result in
-            switch result {
-            case .failure(.noResponders): done("JetStream is not enabled on the server (start nats-server with -js)")
-            case .failure(let error): done("creating bucket \(self.bucket): \(error)")
-            case .success(let reply):
-                let text = String(decoding: reply.payload, as: UTF8.self)
-                done(!text.contains("\"error\"") || text.contains("\"err_code\":10058") ? nil : "creating bucket \(self.bucket): \(text)")
-            }
-        }
+        JetStreamRequests.createStream(client, name: stream, configuration: configuration, timeout: timeout, what: "bucket \(bucket)", done)
     }
 
     /// Every key's last value, read or refused (deleted keys left out); nil when the bucket
     /// cannot be listed.
     func readAll(_ done: @escaping ([String: Result<FeatureFlag, FlagError>]?) -> Void) {
-        let request = "{\"subjects_filter\":\"\(prefix)>\"}"
-        client.request("$JS.API.STREAM.INFO.\(stream)", payload: Array(request.utf8), timeout: timeout) { [weak self] result in
-            guard let self, case .success(let reply) = result else { return done(nil) }
-            let keys = Self.keys(inStreamInfo: reply.payload, prefix: prefix)
+        JetStreamRequests.subjects(client, stream: stream, filter: prefix + ">", timeout: timeout) { [weak self] subjects in
+            guard let self, let subjects else { return done(nil) }
+            let keys = subjects.filter { $0.hasPrefix(self.prefix) }.map { String($0.dropFirst(self.prefix.count)) }.sorted()
             var values: [String: Result<FeatureFlag, FlagError>] = [:]
             var waiting = keys.count
             if waiting == 0 { return done(values) }
@@ -125,10 +115,5 @@ final class FlagBucket {
         case .success(let flag): book?.set(flag, trigger: trigger)
         case .failure(let error): book?.refuse(error, trigger: trigger)
         }
-    }
-
-    /// The keys of the bucket's subjects in a stream info reply.
-    static func keys(inStreamInfo payload: [UInt8], prefix: String) -> [String] {
-        (JetStreamStreamInfo.subjects(payload) ?? []).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.sorted()
     }
 }
