@@ -6,8 +6,6 @@ import Logging
 /// why. A bad value is refused with a log line and the flags held before stay.
 final class FlagBook {
     private(set) var flags: [String: FeatureFlag] = [:]
-    /// Where they come from, for logs and /stats: "none", "file <path>", "bucket <name>".
-    private(set) var source = "none"
     private(set) var changesApplied: UInt64 = 0
     private(set) var changesRefused: UInt64 = 0
     /// A flag went off for everyone: subscriptions that had its feature must lose it now.
@@ -23,8 +21,7 @@ final class FlagBook {
     }
 
     /// A whole new set (a flags file read again): each flag that differs is a change.
-    func replaceAll(_ new: [String: FeatureFlag], source: String, trigger: String) {
-        self.source = source
+    func replaceAll(_ new: [String: FeatureFlag], trigger: String) {
         for name in Set(flags.keys).union(new.keys).sorted() where flags[name] != new[name] {
             if let flag = new[name] { set(flag, trigger: trigger) } else { remove(name, trigger: trigger) }
         }
@@ -53,6 +50,4 @@ final class FlagBook {
         changesRefused &+= 1
         logger.error("flag value refused; the flags held before stay", metadata: ["error": "\(error)", "trigger": "\(trigger)"])
     }
-
-    func setSource(_ source: String) { self.source = source }
 }

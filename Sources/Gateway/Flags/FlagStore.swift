@@ -55,7 +55,20 @@ final class FlagStore: CustomStringConvertible {
         return values
     }
 
-    func put(_ flag: FeatureFlag) throws {
+    /// Changes one flag: its stored value (a flag not defined starts off) edited by `change`,
+    /// with who and why; refused (exit 2) when a gateway would refuse it, else stored.
+    @discardableResult
+    func update(_ name: String, by: String, reason: String?, _ change: (inout FeatureFlag) throws -> Void) throws -> FeatureFlag {
+        var flag = (try? readAll()[name]?.get()) ?? FeatureFlag(name: name, enabled: false)
+        try change(&flag)
+        flag.by = by
+        flag.reason = reason
+        if case .failure(let error) = FlagCodec.decode(name: name, FlagCodec.encode(flag)) { throw ToolError(message: error.description, status: 2) }
+        try put(flag)
+        return flag
+    }
+
+    private func put(_ flag: FeatureFlag) throws {
         if let file {
             var flags = try readAll().compactMapValues { try? $0.get() }
             flags[flag.name] = flag

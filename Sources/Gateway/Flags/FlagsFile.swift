@@ -27,7 +27,7 @@ enum FlagsFile {
     static func load(_ path: String, into book: FlagBook, trigger: String) -> Bool {
         switch read(path) {
         case .success(let flags):
-            book.replaceAll(flags, source: "file \(path)", trigger: trigger)
+            book.replaceAll(flags, trigger: trigger)
             return true
         case .failure(let error):
             book.refuse(error, trigger: trigger)

@@ -1,4 +1,3 @@
-import Flags
 import Glibc
 
 /// `gateway flags monitor NAME`: judges a flag's cohort against the rest on the figures and
@@ -31,11 +30,7 @@ struct FlagsMonitor {
                 let judge = WatchJudge(policy: policy, baseline: off, baselineName: "in the control group")
                 let figures = "on: \(summary(on)); off: \(summary(off))"
                 if case .rollBack(let figure, let reason)? = judge.breach(on) {
-                    var killed = (try? store.readAll()[flag]?.get()) ?? FeatureFlag(name: flag, enabled: false)
-                    killed.enabled = false
-                    killed.by = options.by
-                    killed.reason = "flags monitor: \(figure): \(reason)"
-                    try store.put(killed)
+                    try store.update(flag, by: options.by, reason: "flags monitor: \(figure): \(reason)") { $0.enabled = false }
                     say("KILLED \(flag): \(figure): \(reason) (\(figures))")
                     return 3
                 }
@@ -64,6 +59,6 @@ struct FlagsMonitor {
         gmtime_r(&seconds, &time)
         var buffer = [UInt8](repeating: 0, count: 32)
         let length = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &time)
-        writeOutput(String(decoding: buffer[0..<length], as: UTF8.self) + " flags monitor: " + line + "\n")
+        writeToStandardOutput(String(decoding: buffer[0..<length], as: UTF8.self) + " flags monitor: " + line + "\n")
     }
 }

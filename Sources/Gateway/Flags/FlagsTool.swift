@@ -25,10 +25,10 @@ public enum FlagsTool {
             var options = try ToolOptions(arguments, environment: environment)
             return try options.run()
         } catch let error as ToolError {
-            writeError("gateway flags: \(error.message)\n")
+            writeToStandardError("gateway flags: \(error.message)\n")
             return error.status
         } catch {
-            writeError("gateway flags: \(error)\n")
+            writeToStandardError("gateway flags: \(error)\n")
             return 1
         }
     }
@@ -46,16 +46,6 @@ struct ToolError: Error {
     let message: String
     var status: Int32 = 1
     static func usage(_ message: String) -> ToolError { ToolError(message: message + "\n" + FlagsTool.usage, status: 2) }
-}
-
-func writeError(_ text: String) {
-    var text = text
-    text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-}
-
-func writeOutput(_ text: String) {
-    var text = text
-    text.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
 }
 
 /// The tool's command line: its own options, and the gateway settings that say where the
@@ -120,38 +110,30 @@ struct ToolOptions {
             let flags = try store.readAll()
             for name in flags.keys.sorted() {
                 switch flags[name]! {
-                case .success(let flag): writeOutput("\(name)\t\(FlagCodec.encode(flag))\n")
-                case .failure(let error): writeOutput("\(name)\tREFUSED \(error)\n")
+                case .success(let flag): writeToStandardOutput("\(name)\t\(FlagCodec.encode(flag))\n")
+                case .failure(let error): writeToStandardOutput("\(name)\tREFUSED \(error)\n")
                 }
             }
-            if flags.isEmpty { writeOutput("no flags in \(store.description): every gated feature is off\n") }
+            if flags.isEmpty { writeToStandardOutput("no flags in \(store.description): every gated feature is off\n") }
             return 0
         case "show":
             let name = try requireName()
             guard let value = try store.readAll()[name] else {
-                writeOutput("\(name) is not defined in \(store.description): off for everyone\n")
+                writeToStandardOutput("\(name) is not defined in \(store.description): off for everyone\n")
                 return 0
             }
             switch value {
-            case .success(let flag): writeOutput(FlagCodec.encode(flag) + "\n")
-            case .failure(let error): writeOutput("REFUSED \(error)\n")
+            case .success(let flag): writeToStandardOutput(FlagCodec.encode(flag) + "\n")
+            case .failure(let error): writeToStandardOutput("REFUSED \(error)\n")
             }
             return 0
         case "set", "kill":
             let name = try requireName()
-            var flag = (try? store.readAll()[name]?.get()) ?? FeatureFlag(name: name, enabled: false)
-            if command == "kill" {
-                flag.enabled = false
-            } else {
-                try apply(to: &flag)
+            let flag = try store.update(name, by: by, reason: own["reason"] ?? (command == "kill" ? "killed by hand" : nil)) { flag in
+                if command == "kill" { flag.enabled = false } else { try apply(to: &flag) }
             }
-            flag.by = by
-            flag.reason = own["reason"] ?? (command == "kill" ? "killed by hand" : nil)
-            // What the gateway will read: refuse here what it would refuse there.
-            if case .failure(let error) = FlagCodec.decode(name: name, FlagCodec.encode(flag)) { throw ToolError(message: error.description, status: 2) }
-            try store.put(flag)
-            writeOutput("\(name)\t\(FlagCodec.encode(flag))\n")
-            if store.isFile { writeOutput("written to \(store.description): the gateway reads it on SIGHUP or POST /admin/reload-flags\n") }
+            writeToStandardOutput("\(name)\t\(FlagCodec.encode(flag))\n")
+            if store.isFile { writeToStandardOutput("written to \(store.description): the gateway reads it on SIGHUP or POST /admin/reload-flags\n") }
             return 0
         case "monitor":
             let name = try requireName()

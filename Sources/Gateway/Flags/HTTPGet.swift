@@ -1,5 +1,7 @@
+import ByteBuffers
 import CShims
 import Glibc
+import HTTP
 
 /// A blocking HTTP/1.1 GET for the flags monitor (Prometheus' API, instances' /metrics): one
 /// request per connection, the whole body read to the close. Cold path, plain http only.
@@ -41,15 +43,14 @@ enum HTTPGet {
             if n == 0 { break }
             response += chunk[0..<n]
         }
-        guard let headEnd = (0..<max(0, response.count - 3)).first(where: { response[$0] == 13 && response[$0 + 1] == 10 && response[$0 + 2] == 13 && response[$0 + 3] == 10 }) else {
-            throw Failure(description: "\(url): no HTTP response")
+        let head: HTTPResponseHead, headLength: Int
+        switch response.withUnsafeBytes({ HTTPResponseParser.parse($0, maxHeaderBytes: max(16_384, response.count)) }) {
+        case .complete(let parsed, let consumed): (head, headLength) = (parsed, consumed)
+        case .needMore, .invalid: throw Failure(description: "\(url): no HTTP response")
         }
-        let head = String(decoding: response[0..<headEnd], as: UTF8.self)
-        let statusLine = head.split(separator: "\r\n").first ?? ""
-        guard let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { throw Failure(description: "\(url): bad status line") }
-        var body = Array(response[(headEnd + 4)...])
-        if head.lowercased().contains("transfer-encoding: chunked") { body = dechunked(body) }
-        return (status, body)
+        var body = Array(response[headLength...])
+        if head.hasToken("transfer-encoding", "chunked") { body = dechunked(body) }
+        return (head.status, body)
     }
 
     private static func dechunked(_ bytes: [UInt8]) -> [UInt8] {
@@ -59,7 +60,7 @@ enum HTTPGet {
             var lineEnd = index
             while lineEnd + 1 < bytes.count, !(bytes[lineEnd] == 13 && bytes[lineEnd + 1] == 10) { lineEnd += 1 }
             let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: " "), radix: 16), size > 0 else { break }
+            guard let size = Int(sizeText.trimmingOptionalWhitespace(), radix: 16), size > 0 else { break }
             let start = lineEnd + 2
             guard start + size <= bytes.count else { break }
             out += bytes[start..<(start + size)]
@@ -67,8 +68,4 @@ enum HTTPGet {
         }
         return out
     }
-}
-
-private extension Substring {
-    func trimmingCharacters(in set: Character) -> String { String(drop { $0 == set }.reversed().drop { $0 == set }.reversed()) }
 }

@@ -97,8 +97,7 @@ final class MarketSession: Subscriber, DrainableSession {
         }
         guard connection.acceptsData else { return }
         socket.enqueue(frame)
-        metrics.recordSent(version: version, bytes: frame.count)
-        if cohorts != 0 { metrics.cohorts.recordSent(cohorts, bytes: frame.count) }
+        recordSent(frame)
         if socket.outboundBytes > Int(maxQueueBytes) { startConflating() }
     }
 
@@ -113,9 +112,15 @@ final class MarketSession: Subscriber, DrainableSession {
         for (symbol, frame) in pending {
             let whole = whole(frame, of: symbol)
             connection.send(whole)
-            metrics.recordSent(version: version, bytes: whole.count)
-            if cohorts != 0 { metrics.cohorts.recordSent(cohorts, bytes: whole.count) }
+            recordSent(whole)
         }
+    }
+
+    /// Counts a market-data frame queued to the client, in its flags' cohorts too.
+    @inline(__always)
+    private func recordSent(_ frame: SharedBytes) {
+        metrics.recordSent(version: version, bytes: frame.count)
+        if cohorts != 0 { metrics.cohorts.recordSent(cohorts, bytes: frame.count) }
     }
 
     /// `frame`, or the symbol's whole state when `frame` is a delta: for a client that missed
