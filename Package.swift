@@ -54,7 +54,7 @@ let package = Package(
         // Feature flags: what a flag is, who has it (a stable cohort hash), its JSON. Pure.
         .target(name: "Flags", dependencies: ["ByteBuffers"]),
         // Our NATS client: the text protocol (pure, tested byte by byte) and a client on the loop.
-        .target(name: "NATS", dependencies: ["ByteBuffers", "EventLoop"]),
+        .target(name: "NATS", dependencies: ["ByteBuffers", "COpenSSL", "EventLoop"]),
         // The market bus: following symbols on NATS, one sequence per symbol for the fleet,
         // snapshots from a JetStream last-value stream.
         .target(name: "Bus", dependencies: ["EventLoop", "MarketData", "NATS"]),

@@ -156,9 +156,13 @@ public final class MarketBus {
                 }
                 self.writer.busConnected(streamAvailable: problem == nil)
             }
+        case .moved:
+            // Make before break: the new server delivers from now on; what it has as last
+            // values is applied only where newer (duplicates by `seq` are dropped).
+            if streamProblem == nil { refetchAll() }
         case .disconnected, .connectFailed:
             streamProblem = "not connected"
-        case .serverError, .lameDuck, .discovered:
+        case .serverError, .lameDuck, .discovered, .moveFailed:
             break
         }
     }

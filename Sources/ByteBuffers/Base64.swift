@@ -18,6 +18,20 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Encodes as base64url without padding (RFC 4648 §5, as JWTs and NATS signatures use it).
+    public static func encodeURLSafe(_ bytes: some Collection<UInt8>) -> String {
+        var out: [UInt8] = []
+        for c in encode(bytes).utf8 {
+            switch c {
+            case UInt8(ascii: "+"): out.append(UInt8(ascii: "-"))
+            case UInt8(ascii: "/"): out.append(UInt8(ascii: "_"))
+            case UInt8(ascii: "="): continue
+            default: out.append(c)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Decodes canonical padded base64; nil for anything else.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let chars = Array(text.utf8)

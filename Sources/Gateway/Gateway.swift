@@ -297,7 +297,10 @@ public final class Gateway {
         let flags = flagBucket
         bus.onEvent = { event in
             log.record(event)
-            if case .client(.connected) = event { flags?.connected() }
+            switch event {
+            case .client(.connected), .client(.moved): flags?.connected()
+            default: break
+            }
         }
         flags?.start()
         bus.start()

@@ -10,6 +10,8 @@ public final class FakeNATSServer {
     public private(set) var connection: Int32 = -1
     public private(set) var received = ""
     public private(set) var accepted = 0
+    /// The client closed the current connection (EOF read).
+    public private(set) var peerClosed = false
 
     public init() throws {
         listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
@@ -31,13 +33,17 @@ public final class FakeNATSServer {
             if connection >= 0 { Glibc.close(connection) }
             connection = fd
             received = ""
+            peerClosed = false
             accepted += 1
             progressed = true
         }
-        if connection >= 0 {
-            let bytes = readAll(connection)
-            if !bytes.isEmpty {
-                received += String(decoding: bytes, as: UTF8.self)
+        if connection >= 0 && !peerClosed {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(connection, $0.baseAddress, $0.count) }
+                if n == 0 { peerClosed = true; progressed = true }
+                if n <= 0 { break }
+                received += String(decoding: chunk[0..<n], as: UTF8.self)
                 progressed = true
             }
         }

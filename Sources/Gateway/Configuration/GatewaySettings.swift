@@ -1,4 +1,5 @@
 import Bus
+import ByteBuffers
 import EventLoop
 import Flags
 import Logging
@@ -76,7 +77,7 @@ public enum GatewaySettings {
             .custom("allowed-origins", .limits, valueName: "origins", defaultText: "any origin",
                     help: "Comma-separated origins whose pages may open WebSockets (https://desk.example.com, https://*.example.com); others get 403. A handshake without Origin (not a browser) is allowed.",
                     apply: { configuration, text throws(SettingError) in
-                        configuration.allowedOrigins = text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+                        configuration.allowedOrigins = text.split(separator: ",").map { String($0).trimmingBlanks() }.filter { !$0.isEmpty }
                     },
                     show: { $0.allowedOrigins?.joined(separator: ",") ?? "" },
                     check: { configuration in
@@ -129,7 +130,7 @@ public enum GatewaySettings {
                             configuration.simulatorSymbols = SimulatedMarket.generatedSymbols(count: count)
                         } else {
                             configuration.simulatorSymbols = text.split(separator: ",", omittingEmptySubsequences: false)
-                                .map { String($0).trimmingSpaces() }
+                                .map { String($0).trimmingBlanks() }
                         }
                     },
                     show: { configuration in
@@ -249,11 +250,5 @@ public enum GatewaySettings {
             .choice("log-level", .logging, \.logLevel, help: "The least severe level logged."),
             .choice("log-format", .logging, \.logFormat, help: "text (for people) or json (one object per line, for log shippers)."),
         ]
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }

@@ -1,5 +1,5 @@
+import ByteBuffers
 import Flags
-import Glibc
 
 /// `--flags-file`: the flags of an instance without a bus, read at start, on SIGHUP and on
 /// POST /admin/reload-flags. A file that cannot be read or parsed is refused whole.
@@ -8,17 +8,11 @@ enum FlagsFile {
     static let maxBytes = 1 << 20
 
     static func read(_ path: String) -> Result<[String: FeatureFlag], FlagError> {
-        guard let file = fopen(path, "r") else { return .failure(FlagError("\(path): \(String(cString: strerror(errno)))")) }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-            guard bytes.count <= maxBytes else { return .failure(FlagError("\(path): larger than \(maxBytes) bytes")) }
+        let bytes: [UInt8]
+        switch SmallFile.read(path, maxBytes: maxBytes) {
+        case .success(let read): bytes = read
+        case .failure(let error): return .failure(FlagError(error.description))
         }
-        if ferror(file) != 0 { return .failure(FlagError("\(path): read error")) }
         return bytes.withUnsafeBytes { FlagCodec.decodeFile($0) }.mapError { FlagError("\(path): \($0.description)") }
     }
 

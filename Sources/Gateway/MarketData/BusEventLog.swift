@@ -27,8 +27,15 @@ final class BusEventLog {
                                                                "retry_in_ms": "\(retryIn / 1_000_000)"])
         case .client(.serverError(let text)):
             logger.warning("bus server error", metadata: ["error": "\(text)"])
-        case .client(.lameDuck(let server)):
-            logger.notice("bus server entering lame duck mode: moving to another", metadata: ["server": "\(server)"])
+        case .client(.lameDuck(let server, let delay)):
+            logger.notice("bus server entering lame duck mode: moving to another before leaving it",
+                          metadata: ["server": "\(server)", "move_in_ms": "\(delay / 1_000_000)"])
+        case .client(.moved(let from, let to, let info)):
+            logger.notice("bus moved off a server in lame duck mode: the new connection took over before the old one closed",
+                          metadata: ["from": "\(from)", "to": "\(to)", "server_name": "\(info.serverName)"])
+        case .client(.moveFailed(let server, let reason)):
+            logger.warning("bus could not move off a server in lame duck mode: staying until it closes, then reconnecting",
+                           metadata: ["server": "\(server)", "reason": "\(reason)"])
         case .client(.discovered(let servers)):
             logger.info("bus cluster announced servers: added to those tried", metadata: ["servers": "\(servers.map(\.description).joined(separator: ","))"])
         case .streamReady(let stream):

@@ -2,20 +2,23 @@ import ByteBuffers
 import EventLoop
 import Glibc
 
-/// A NATS client on our event loop: one non-blocking TCP connection to one of the servers,
-/// the text protocol, subscriptions that survive reconnects, request/reply through one inbox,
-/// and keepalive pings. No thread and no blocking call: name lookups run in the background
-/// (`HostResolver`), everything else is the loop's.
+/// A NATS client on our event loop: one non-blocking connection to one of the servers (TLS
+/// when asked), the text protocol, subscriptions that survive reconnects, request/reply
+/// through one inbox, and keepalive pings. No thread and no blocking call: name lookups run in
+/// the background (`HostResolver`), everything else is the loop's.
 ///
 /// Delivery is at most once, as in NATS itself: what was in flight when a connection broke is
-/// lost, and the caller learns of the reconnect through `onEvent` (to fetch state again).
-/// Output is bounded: past `maxPendingBytes` queued, `publish` refuses and the caller decides
-/// what to keep (the market bus keeps the newest state per symbol).
-public final class NATSClient: StreamSocketDelegate {
+/// lost, and the caller learns of the reconnect through `onEvent` (to fetch state again). A
+/// server's announced shutdown (lame-duck mode) loses nothing: the client moves make before
+/// break (see `moveOff`). Output is bounded: past `maxPendingBytes` queued, `publish` refuses
+/// and the caller decides what to keep (the market bus keeps the newest state per symbol).
+public final class NATSClient: NATSLinkOwner {
     public struct Settings: Sendable {
         public var servers: [NATSServerURL]
         public var connect: NATSConnectOptions
-        /// TCP connect, INFO and the CONNECT/PING round trip together must finish within this.
+        /// TLS for a connection to the named host (`tls://` URLs, and servers that require it).
+        public var makeSecurity: (@Sendable (String) -> TransportSecurity)?
+        /// TCP connect, INFO, TLS and the CONNECT/PING round trip together must finish within this.
         public var connectTimeout: UInt64 = 2_000_000_000
         /// A PING every interval while connected; this many unanswered close the connection.
         public var pingInterval: UInt64 = 5_000_000_000
@@ -24,6 +27,13 @@ public final class NATSClient: StreamSocketDelegate {
         /// bound, each delay drawn between half and all of it (jitter, so a fleet does not
         /// reconnect in step).
         public var reconnectDelay: (first: UInt64, most: UInt64) = (100_000_000, 5_000_000_000)
+        /// A move off a server in lame-duck mode starts after a delay drawn up to this, so a
+        /// fleet does not stampede one server; NATS waits 10 s by default before it starts
+        /// closing clients.
+        public var lameDuckJitter: UInt64 = 1_000_000_000
+        /// How long the old connection keeps receiving after the new one is in place, while
+        /// the cluster learns of the new subscriptions.
+        public var moveOverlap: UInt64 = 500_000_000
         /// Output queued on the socket past which `publish` refuses.
         public var maxPendingBytes = 8 << 20
 
@@ -47,33 +57,47 @@ public final class NATSClient: StreamSocketDelegate {
         case connectFailed(NATSServerURL, reason: String, retryIn: UInt64)
         /// `-ERR` from the server (a fatal one is followed by the server closing).
         case serverError(String)
-        /// The server entered lame-duck mode: this client moves to another server.
-        case lameDuck(NATSServerURL)
+        /// The server entered lame-duck mode: this client moves to another server in `in` ns.
+        case lameDuck(NATSServerURL, in: UInt64)
+        /// Moved off a server in lame-duck mode: the new connection took over (subscriptions in
+        /// place) before the old one closed.
+        case moved(from: NATSServerURL, to: NATSServerURL, NATSServerInfo)
+        /// A move could not open another connection: the client stays until the server closes
+        /// it, then reconnects as after any loss.
+        case moveFailed(NATSServerURL, reason: String)
         /// The cluster announced servers this client did not know; they join the list it
         /// connects and reconnects through.
         case discovered([NATSServerURL])
     }
 
     public let settings: Settings
-    public private(set) var status = Status.disconnected
+    public var status: Status {
+        switch link?.state {
+        case .ready?: return .connected
+        case .connecting?: return .connecting
+        case .ended?, nil: return .disconnected
+        }
+    }
     /// The server connected to, or being tried.
-    public private(set) var server: NATSServerURL?
-    public private(set) var serverInfo = NATSServerInfo()
+    public var server: NATSServerURL? { link?.server }
+    public var serverInfo: NATSServerInfo { link?.info ?? NATSServerInfo() }
     public private(set) var statistics = NATSStatistics()
     public var onEvent: ((Event) -> Void)?
 
     private let loop: EventLoop
     private let resolver: HostResolver
-    private var parser = NATSParser()
-    private var socket: StreamSocket?
-    private var connector: Connector?
-    private var lookup: HostResolver.Lookup?
-    private var handshakeTimer: Timer?
+    /// The connection in use (connecting or ready).
+    private var link: NATSLink?
+    /// A connection opening to another server while `link`'s is in lame-duck mode.
+    private var successor: NATSLink?
+    private var successorIndex = 0
+    /// The connection moved off: it keeps receiving for `moveOverlap` and publishes nothing.
+    private var retiring: NATSLink?
+    /// Publishes wait until the server moved off has handled what was sent to it, so a
+    /// writer's numbering never overtakes itself across two servers.
+    private var holdingPublishes = false
+    private var moveTimer: Timer?
     private var retryTimer: Timer?
-    private var pingTimer: Timer?
-    private var pingsOutstanding = 0
-    /// CONNECT has been queued on the current socket: SUB and PUB may follow it.
-    private var connectSent = false
     private var serverIndex = 0
     /// The servers tried in turn: those configured, then those the cluster announced.
     public private(set) var servers: [NATSServerURL]
@@ -111,7 +135,14 @@ public final class NATSClient: StreamSocketDelegate {
     public func stop() {
         stopped = true
         retryTimer?.cancel()
-        teardown(flushingFirst: true)
+        moveTimer?.cancel()
+        for other in [successor, retiring] { other?.close(flushingFirst: false) }
+        successor = nil
+        retiring = nil
+        holdingPublishes = false
+        link?.close(flushingFirst: true)
+        link = nil
+        requests.failAll(.disconnected)
     }
 
     /// Subjects subscribed to (each re-sent after a reconnect).
@@ -124,34 +155,34 @@ public final class NATSClient: StreamSocketDelegate {
         let sid = nextSID
         nextSID += 1
         subscriptions[sid] = Subscription(subject: subject, handler: handler)
-        if connectSent { send { NATSCommands.subscribe(subject, sid: sid, to: &$0) } }
+        sendToEvery { NATSCommands.subscribe(subject, sid: sid, to: &$0) }
         return sid
     }
 
     public func unsubscribe(_ sid: UInt64) {
         guard subscriptions.removeValue(forKey: sid) != nil else { return }
-        if connectSent { send { NATSCommands.unsubscribe(sid: sid, to: &$0) } }
+        sendToEvery { NATSCommands.unsubscribe(sid: sid, to: &$0) }
     }
 
     /// Whether `publish` would take a message of `bytes` now.
     public func canPublish(bytes: Int = 0) -> Bool {
-        guard status == .connected, let socket else { return false }
-        return socket.outboundBytes < settings.maxPendingBytes && bytes <= serverInfo.maxPayload
+        guard let link, link.state == .ready, !holdingPublishes, let socket = link.socket else { return false }
+        return socket.outboundBytes < settings.maxPendingBytes && bytes <= link.info.maxPayload
     }
 
-    /// Queues a message. False (and nothing sent) when not connected, when the output bound is
-    /// reached, or when the payload is over the server's `max_payload` (which would make the
-    /// server drop the connection).
+    /// Queues a message. False (and nothing sent) when not connected, while a move off a
+    /// server in lame-duck mode settles, when the output bound is reached, or when the payload
+    /// is over the server's `max_payload` (which would make the server drop the connection).
     @discardableResult
     public func publish(_ subject: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
                         replyTo: UnsafeRawBufferPointer? = nil) -> Bool {
-        guard canPublish(bytes: payload.count), let socket else {
+        guard canPublish(bytes: payload.count), let link else {
             statistics.publishesRefused &+= 1
             return false
         }
         scratch.removeAll(keepingCapacity: true)
         NATSCommands.publish(subject, replyTo: replyTo, payload: payload, to: &scratch)
-        scratch.withUnsafeBytes { socket.enqueueCopy($0) }
+        scratch.withUnsafeBytes { link.send($0) }
         statistics.messagesOut &+= 1
         statistics.bytesOut &+= UInt64(payload.count)
         return true
@@ -181,6 +212,9 @@ public final class NATSClient: StreamSocketDelegate {
         let replyTo = requests.inboxPrefix + token
         var subjectBytes = subject
         var replyBytes = replyTo
+        // A request is not a writer's numbered update: it may go while publishes are held.
+        let held = holdingPublishes
+        holdingPublishes = false
         let sent = subjectBytes.withUTF8 { subjectPointer in
             replyBytes.withUTF8 { replyPointer in
                 payload.withUnsafeBytes {
@@ -188,151 +222,189 @@ public final class NATSClient: StreamSocketDelegate {
                 }
             }
         }
+        holdingPublishes = held
         if !sent { requests.fail(token, .notConnected) }
     }
 
     // MARK: Connecting
 
     private func attempt() {
-        guard !stopped, socket == nil, connector == nil, lookup == nil else { return }
-        let target = servers[serverIndex]
-        server = target
-        status = .connecting
+        guard !stopped, link == nil else { return }
         statistics.connectAttempts &+= 1
-        handshakeTimer = loop.schedule(after: settings.connectTimeout) { [unowned self] in
-            self.failAttempt("no handshake within \(self.settings.connectTimeout / 1_000_000) ms")
-        }
-        lookup = resolver.resolve(target.host, port: target.port, timeout: settings.connectTimeout) { [unowned self] result in
-            self.lookup = nil
-            switch result {
-            case .failure(let error):
-                self.failAttempt("\(error)")
-            case .success(let address):
-                do {
-                    self.connector = try Connector(loop: self.loop, to: address) { [unowned self] result in
-                        self.connector = nil
-                        switch result {
-                        case .failure(let error): self.failAttempt("\(error)")
-                        case .success(let fd): self.connected(fd)
-                        }
-                    }
-                } catch {
-                    self.failAttempt("\(error)")
-                }
-            }
-        }
+        link = NATSLink(owner: self, loop: loop, resolver: resolver, server: servers[serverIndex], settings: settings)
     }
 
-    private func connected(_ fd: Int32) {
-        do {
-            parser = NATSParser()
-            socket = try StreamSocket(fd: fd, loop: loop, maxBufferedInput: parser.maxPayload + 65536,
-                                      outboundHighWater: settings.maxPendingBytes * 4)
-            socket?.delegate = self
-        } catch {
-            _ = Glibc.close(fd)
-            failAttempt("\(error)")
+    func linkWantsConnect(_ link: NATSLink, info: NATSServerInfo) -> Result<[UInt8], NATSLinkFailure> {
+        learnServers(info.connectURLs, from: link.server)
+        var options = settings.connect
+        let server = link.server
+        if server.token != nil { options.token = server.token }
+        if server.user != nil { options.user = server.user; options.password = server.password }
+        options.tlsRequired = server.tls || info.tlsRequired
+        if let credentials = options.credentials, let nonce = info.nonce {
+            switch credentials.sign(nonce: nonce) {
+            case .success(let signature): options.signature = signature
+            case .failure(let problem): return .failure(NATSLinkFailure(reason: problem.description))
+            }
         }
-        // Now the server speaks first: INFO.
+        var out: [UInt8] = []
+        NATSCommands.connect(options, to: &out)
+        for (sid, subscription) in subscriptions.sorted(by: { $0.key < $1.key }) {
+            NATSCommands.subscribe(subscription.subject, sid: sid, to: &out)
+        }
+        return .success(out)
     }
 
-    private func receivedInfo(_ info: NATSServerInfo) {
-        serverInfo = info
-        learnServers(info.connectURLs)
-        parser.maxPayload = info.maxPayload
-        socket?.maxBufferedInput = info.maxPayload + 65536
-        if connectSent {
-            if info.lameDuck, let server {
-                onEvent?(.lameDuck(server))
-                drop("server entered lame duck mode")
-            }
+    func linkReady(_ ready: NATSLink) {
+        if ready === successor {
+            completeMove(to: ready)
             return
         }
-        var options = settings.connect
-        if let server {
-            if server.token != nil { options.token = server.token }
-            if server.user != nil { options.user = server.user; options.password = server.password }
-        }
-        connectSent = true
-        send { out in
-            NATSCommands.connect(options, to: &out)
-            for (sid, subscription) in self.subscriptions.sorted(by: { $0.key < $1.key }) {
-                NATSCommands.subscribe(subscription.subject, sid: sid, to: &out)
+        guard ready === link else { return }
+        failedAttempts = 0
+        statistics.connects &+= 1
+        onEvent?(.connected(ready.server, ready.info))
+    }
+
+    func link(_ link: NATSLink, read byteCount: Int) {
+        statistics.bytesIn &+= UInt64(byteCount)
+    }
+
+    func link(_ from: NATSLink, received operation: NATSServerOperation) {
+        switch operation {
+        case .message(let message):
+            statistics.messagesIn &+= 1
+            statistics.payloadBytesIn &+= UInt64(message.payload.count)
+            // Out of the table before the call: a handler may subscribe or unsubscribe.
+            guard let subscription = subscriptions[message.sid] else { return }
+            subscription.handler(message)
+        case .info(let json):
+            let info = NATSServerInfo(json: json)
+            learnServers(info.connectURLs, from: from.server)
+            if info.lameDuck && from === link && from.state == .ready && successor == nil && moveTimer == nil {
+                let delay = UInt64.random(in: 0...settings.lameDuckJitter)
+                onEvent?(.lameDuck(from.server, in: delay))
+                moveTimer = loop.schedule(after: delay) { [unowned self] in
+                    self.moveTimer = nil
+                    self.moveOff(from, tried: 0)
+                }
             }
-            NATSCommands.ping(to: &out)
+        case .error(let text):
+            statistics.serverErrors &+= 1
+            onEvent?(.serverError(text))
+        case .ok, .ping, .pong:
+            break
         }
+    }
+
+    func linkEnded(_ ended: NATSLink, reason: String, wasReady: Bool) {
+        if ended.endedByProtocolError { statistics.protocolErrors &+= 1 }
+        if ended === retiring {
+            retiring = nil
+            holdingPublishes = false
+            return
+        }
+        if ended === successor {
+            successor = nil
+            guard let current = link, current.state == .ready else { return }
+            moveOff(current, tried: 1, lastFailure: reason)
+            return
+        }
+        guard ended === link else { return }
+        link = nil
+        moveTimer?.cancel()
+        moveTimer = nil
+        if wasReady {
+            statistics.disconnects &+= 1
+            onEvent?(.disconnected(ended.server, reason: reason))
+            if let successor {
+                // The server closed us before the move finished: the new connection becomes
+                // the attempt, finishing its handshake as a reconnect.
+                self.successor = nil
+                link = successor
+                statistics.connectAttempts &+= 1
+                if successor.state == .ready { linkReady(successor) }
+                return
+            }
+            requests.failAll(.disconnected)
+            guard !stopped else { return }
+            // Soon, and to the next server: the one we were on just failed.
+            serverIndex = (serverIndex + 1) % servers.count
+            retryTimer = loop.schedule(after: Self.jittered(settings.reconnectDelay.first)) { [unowned self] in self.attempt() }
+        } else {
+            statistics.connectFailures &+= 1
+            requests.failAll(.disconnected)
+            guard !stopped else { return }
+            let delay = scheduleRetry()
+            onEvent?(.connectFailed(ended.server, reason: reason, retryIn: delay))
+        }
+    }
+
+    // MARK: Moving off a server in lame-duck mode
+
+    /// Make before break: a connection to another server is opened and handed every
+    /// subscription; once that server has accepted them, it takes over publishing (after the
+    /// old server has handled what was sent to it) and the old connection keeps receiving for
+    /// `moveOverlap` before it closes. Messages that come through both are the caller's to
+    /// drop (the market bus drops them by `seq`).
+    private func moveOff(_ old: NATSLink, tried: Int, lastFailure: String? = nil) {
+        guard !stopped, old === link, old.state == .ready, successor == nil else { return }
+        let others = servers.indices.filter { !servers[$0].sameServer(as: old.server) }
+        guard tried < others.count else {
+            onEvent?(.moveFailed(old.server, reason: lastFailure ?? "no other server is known"))
+            return
+        }
+        // The next server after the current one in the list, then the ones after it.
+        let position = others.firstIndex(where: { $0 > serverIndex }) ?? 0
+        let index = others[(position + tried) % others.count]
+        statistics.connectAttempts &+= 1
+        successor = NATSLink(owner: self, loop: loop, resolver: resolver, server: servers[index], settings: settings)
+        successorIndex = index
+    }
+
+    private func completeMove(to new: NATSLink) {
+        guard let old = link else { return }
+        successor = nil
+        link = new
+        serverIndex = successorIndex
+        failedAttempts = 0
+        statistics.moves &+= 1
+        retiring?.close(flushingFirst: false)
+        retiring = old
+        holdingPublishes = true
+        old.afterServerHandled { [unowned self] in
+            if self.retiring === old { self.holdingPublishes = false }
+        }
+        moveTimer = loop.schedule(after: settings.moveOverlap) { [unowned self] in
+            self.moveTimer = nil
+            guard self.retiring === old else { return }
+            self.retiring = nil
+            self.holdingPublishes = false
+            old.close(flushingFirst: true)
+        }
+        onEvent?(.moved(from: old.server, to: new.server, new.info))
     }
 
     /// Adds the servers a cluster announces (`connect_urls`, in the first INFO and whenever the
-    /// cluster changes), with the credentials of the server they came from, so `--bus` needs
-    /// one URL of a cluster.
-    private func learnServers(_ announced: [String]) {
-        guard let from = server else { return }
+    /// cluster changes), with the credentials and TLS of the server they came from, so `--bus`
+    /// needs one URL of a cluster.
+    private func learnServers(_ announced: [String], from: NATSServerURL) {
         var added: [NATSServerURL] = []
         for text in announced {
-            guard let url = Self.hostPort(text, like: from),
-                  !servers.contains(where: { $0.host == url.host && $0.port == url.port }) else { continue }
+            guard let url = Self.hostPort(text, like: from), !servers.contains(where: { $0.sameServer(as: url) }) else { continue }
             servers.append(url)
             added.append(url)
         }
         if !added.isEmpty { onEvent?(.discovered(added)) }
     }
 
-    /// `host:port` or `[v6]:port`, as a URL with `like`'s credentials.
+    /// `host:port` or `[v6]:port`, as a URL with `like`'s credentials and TLS.
     static func hostPort(_ text: String, like: NATSServerURL) -> NATSServerURL? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return nil }
-        return NATSServerURL(host: host, port: port, user: like.user, password: like.password, token: like.token)
-    }
-
-    /// The handshake's PONG: the server accepted CONNECT and every SUB before it.
-    private func handshakeFinished() {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
-        status = .connected
-        failedAttempts = 0
-        statistics.connects &+= 1
-        pingsOutstanding = 0
-        pingTimer = loop.scheduleRepeating(every: settings.pingInterval) { [unowned self] in self.keepalive() }
-        if let server { onEvent?(.connected(server, serverInfo)) }
-    }
-
-    private func keepalive() {
-        guard status == .connected else { return }
-        if pingsOutstanding >= settings.maxPingsOutstanding {
-            drop("stale connection: \(pingsOutstanding) pings unanswered")
-            return
-        }
-        pingsOutstanding += 1
-        send { NATSCommands.ping(to: &$0) }
-    }
-
-    /// An attempt that did not reach the handshake's end: try the next server after a delay
-    /// that grows with each failure.
-    private func failAttempt(_ reason: String) {
-        guard let target = server, status == .connecting else { return }
-        teardown()
-        statistics.connectFailures &+= 1
-        guard !stopped else { return }
-        let delay = scheduleRetry()
-        onEvent?(.connectFailed(target, reason: reason, retryIn: delay))
-    }
-
-    /// Ends the connection, established or not, and schedules the next attempt.
-    private func drop(_ reason: String) {
-        guard status == .connected, let target = server else {
-            failAttempt(reason)
-            return
-        }
-        teardown()
-        statistics.disconnects &+= 1
-        guard !stopped else { return }
-        onEvent?(.disconnected(target, reason: reason))
-        // Soon, and to the next server: the one we were on just failed.
-        serverIndex = (serverIndex + 1) % servers.count
-        retryTimer = loop.schedule(after: Self.jittered(settings.reconnectDelay.first)) { [unowned self] in self.attempt() }
+        return NATSServerURL(host: host, port: port, user: like.user, password: like.password, token: like.token, tls: like.tls)
     }
 
     private func scheduleRetry() -> UInt64 {
@@ -350,85 +422,14 @@ public final class NATSClient: StreamSocketDelegate {
         delay / 2 + UInt64.random(in: 0...max(1, delay / 2))
     }
 
-    /// Ends the current connection: closes its socket (at once, or once what is queued is
-    /// written), forgets the connector, lookup and timers, and fails requests in flight.
-    private func teardown(flushingFirst: Bool = false) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
-        pingTimer?.cancel()
-        pingTimer = nil
-        lookup?.cancel()
-        lookup = nil
-        if let connector {
-            loop.unregister(connector.fd)
-            _ = Glibc.close(connector.fd)
-            self.connector = nil
-        }
-        if let socket {
-            socket.delegate = nil
-            if flushingFirst { socket.shutdownAfterFlush(lingerTimeout: 1_000_000_000) } else { socket.close() }
-        }
-        socket = nil
-        status = .disconnected
-        connectSent = false
-        requests.failAll(.disconnected)
-    }
-
-    private func send(_ write: (inout [UInt8]) -> Void) {
-        guard let socket else { return }
+    /// Queues a command on every connection that has sent CONNECT (the one in use and, during
+    /// a move, the one taking over).
+    private func sendToEvery(_ write: (inout [UInt8]) -> Void) {
         scratch.removeAll(keepingCapacity: true)
         write(&scratch)
-        scratch.withUnsafeBytes { socket.enqueueCopy($0) }
-    }
-
-    // MARK: StreamSocketDelegate
-
-    public func streamSocket(_ socket: StreamSocket, didRead bytes: UnsafeMutableRawBufferPointer) -> Int {
-        guard socket === self.socket else { return bytes.count }
-        statistics.bytesIn &+= UInt64(bytes.count)
-        let result = parser.parse(UnsafeRawBufferPointer(bytes)) { operation in
-            guard socket === self.socket else { return }
-            handle(operation)
-        }
-        switch result {
-        case .success(let used):
-            return used
-        case .failure(let error):
-            statistics.protocolErrors &+= 1
-            drop("protocol error: \(error)")
-            return bytes.count
-        }
-    }
-
-    public func streamSocketDidClose(_ socket: StreamSocket, reason: StreamSocket.CloseReason) {
-        guard socket === self.socket else { return }
-        drop("connection \(reason)")
-    }
-
-    private func handle(_ operation: NATSServerOperation) {
-        switch operation {
-        case .message(let message):
-            statistics.messagesIn &+= 1
-            statistics.payloadBytesIn &+= UInt64(message.payload.count)
-            // Out of the table before the call: a handler may subscribe or unsubscribe.
-            guard let subscription = subscriptions[message.sid] else { return }
-            subscription.handler(message)
-        case .ping:
-            send { NATSCommands.pong(to: &$0) }
-        case .pong:
-            if status == .connecting {
-                handshakeFinished()
-            } else {
-                pingsOutstanding = 0
-            }
-        case .ok:
-            break
-        case .info(let json):
-            receivedInfo(NATSServerInfo(json: json))
-        case .error(let text):
-            statistics.serverErrors &+= 1
-            onEvent?(.serverError(text))
-            if status == .connecting { drop(text) }
+        for each in [link, successor] {
+            guard let each, each.connectSent else { continue }
+            scratch.withUnsafeBytes { each.send($0) }
         }
     }
 }
@@ -450,6 +451,8 @@ public struct NATSStatistics: Sendable, Equatable {
     /// Publishes refused: not connected, output bound reached, or over max_payload.
     public var publishesRefused: UInt64 = 0
     public var serverErrors: UInt64 = 0
+    /// Moves off a server in lame-duck mode that finished make before break.
+    public var moves: UInt64 = 0
     public var protocolErrors: UInt64 = 0
 
     public init() {}

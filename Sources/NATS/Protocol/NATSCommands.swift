@@ -5,12 +5,17 @@ public enum NATSCommands {
     /// `CONNECT {json}`. Follow it with a PING: the server's PONG (or -ERR) says whether it was
     /// accepted, and that everything sent before the PING was processed.
     public static func connect(_ options: NATSConnectOptions, to out: inout [UInt8]) {
-        var json = "{\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"lang\":\"swift\",\"version\":\"tickstream\""
+        var json = "{\"verbose\":false,\"pedantic\":false,\"tls_required\":\(options.tlsRequired),\"lang\":\"swift\",\"version\":\"tickstream\""
         json += ",\"protocol\":1,\"headers\":true,\"no_responders\":true,\"echo\":true"
         json += ",\"name\":\(quoted(options.name))"
         if let token = options.token { json += ",\"auth_token\":\(quoted(token))" }
         if let user = options.user { json += ",\"user\":\(quoted(user))" }
         if let password = options.password { json += ",\"pass\":\(quoted(password))" }
+        if let signature = options.signature {
+            if let jwt = signature.jwt { json += ",\"jwt\":\(quoted(jwt))" }
+            if let nkey = signature.nkey { json += ",\"nkey\":\(quoted(nkey))" }
+            json += ",\"sig\":\(quoted(signature.signature))"
+        }
         json += "}"
         append("CONNECT ", to: &out)
         append(json, to: &out)
@@ -86,11 +91,19 @@ public struct NATSConnectOptions: Sendable, Equatable {
     public var token: String?
     public var user: String?
     public var password: String?
+    /// NKEY or `.creds`: signed into `signature` for each connection's nonce.
+    public var credentials: NATSCredentials?
+    /// Set per connection: TLS is in use.
+    var tlsRequired = false
+    /// Set per connection: the answer to the server's nonce.
+    var signature: NATSSignature?
 
-    public init(name: String, token: String? = nil, user: String? = nil, password: String? = nil) {
+    public init(name: String, token: String? = nil, user: String? = nil, password: String? = nil,
+                credentials: NATSCredentials? = nil) {
         self.name = name
         self.token = token
         self.user = user
         self.password = password
+        self.credentials = credentials
     }
 }

@@ -12,6 +12,12 @@ public struct NATSServerInfo: Sendable, Equatable {
     public var lameDuck = false
     /// The cluster's servers clients may use (`host:port`), as the server announces them.
     public var connectURLs: [String] = []
+    /// The server accepts only TLS: the client starts it right after this INFO.
+    public var tlsRequired = false
+    /// The server offers TLS without requiring it.
+    public var tlsAvailable = false
+    /// What a client with NKEY or JWT credentials signs in CONNECT.
+    public var nonce: String?
 
     public init() {}
 
@@ -21,14 +27,16 @@ public struct NATSServerInfo: Sendable, Equatable {
         var reader = JSONReader(json)
         try? reader.readObject { reader, key in
             switch reader.peekValueStart() {
-            case UInt8(ascii: "\"") where bytesEqual(key, "server_name") || bytesEqual(key, "version"):
-                // Names and versions carry no escapes.
+            case UInt8(ascii: "\"") where bytesEqual(key, "server_name") || bytesEqual(key, "version") || bytesEqual(key, "nonce"):
+                // Names, versions and nonces carry no escapes.
                 let text = String(decoding: try reader.readStringBytes(), as: UTF8.self)
-                if bytesEqual(key, "server_name") { serverName = text } else { version = text }
+                if bytesEqual(key, "server_name") { serverName = text } else if bytesEqual(key, "version") { version = text } else { nonce = text }
             case UInt8(ascii: "t"), UInt8(ascii: "f"):
                 let flag = try reader.readBool()
                 if bytesEqual(key, "headers") { headers = flag } else if bytesEqual(key, "jetstream") { jetStream = flag }
                 else if bytesEqual(key, "ldm") { lameDuck = flag }
+                else if bytesEqual(key, "tls_required") { tlsRequired = flag }
+                else if bytesEqual(key, "tls_available") { tlsAvailable = flag }
             case UInt8(ascii: "[") where bytesEqual(key, "connect_urls"):
                 var urls: [String] = []
                 try reader.readArray { reader, _ in

@@ -1,4 +1,6 @@
-/// One server of `--bus nats://[user:password@|token@]host:port`.
+import ByteBuffers
+
+/// One server of `--bus nats://[user:password@|token@]host:port` (or `tls://…`).
 public struct NATSServerURL: Sendable, Equatable, CustomStringConvertible {
     public let host: String
     public let port: Int
@@ -6,13 +8,18 @@ public struct NATSServerURL: Sendable, Equatable, CustomStringConvertible {
     public let password: String?
     /// `nats://TOKEN@host`: a token in place of a user.
     public let token: String?
+    /// `tls://`: the connection must be TLS (a server that requires TLS gets it either way).
+    public let tls: Bool
 
     /// The URL without its credentials, for logs.
-    public var description: String { "nats://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    public var description: String { "\(tls ? "tls" : "nats")://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+
+    /// The same host and port (the same server, whatever the credentials).
+    public func sameServer(as other: NATSServerURL) -> Bool { host == other.host && port == other.port }
 
     /// Parses a comma-separated list; the error names the entry and what is wrong with it.
     public static func parseList(_ text: String) -> Result<[NATSServerURL], NATSURLError> {
-        let entries = text.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        let entries = text.split(separator: ",").map { String($0).trimmingBlanks() }.filter { !$0.isEmpty }
         guard !entries.isEmpty else { return .failure(NATSURLError(entry: text, reason: "no server given")) }
         var servers: [NATSServerURL] = []
         for entry in entries {
@@ -24,15 +31,16 @@ public struct NATSServerURL: Sendable, Equatable, CustomStringConvertible {
         return .success(servers)
     }
 
-    /// `nats://host:port`; the scheme may be omitted and the port defaults to 4222.
+    /// `nats://host:port` or `tls://host:port`; the scheme may be omitted (nats) and the port
+    /// defaults to 4222.
     public static func parse(_ entry: String) -> Result<NATSServerURL, NATSURLError> {
         func fail(_ reason: String) -> Result<NATSServerURL, NATSURLError> { .failure(NATSURLError(entry: redacted(entry), reason: reason)) }
         var rest = Substring(entry)
+        var tls = false
         if let schemeEnd = rest.firstRange(of: "://") {
             let scheme = rest[..<schemeEnd.lowerBound].lowercased()
-            guard scheme == "nats" else {
-                return fail(scheme == "tls" ? "tls:// is not supported: the bus runs over plain TCP inside the cluster" : "the scheme must be nats://")
-            }
+            guard scheme == "nats" || scheme == "tls" else { return fail("the scheme must be nats:// or tls://") }
+            tls = scheme == "tls"
             rest = rest[schemeEnd.upperBound...]
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
@@ -76,15 +84,16 @@ public struct NATSServerURL: Sendable, Equatable, CustomStringConvertible {
             guard let value = Int(portText), (1...65535).contains(value) else { return fail("the port must be 1...65535") }
             port = value
         }
-        return .success(NATSServerURL(host: String(host), port: port, user: user, password: password, token: token))
+        return .success(NATSServerURL(host: String(host), port: port, user: user, password: password, token: token, tls: tls))
     }
 
-    public init(host: String, port: Int, user: String? = nil, password: String? = nil, token: String? = nil) {
+    public init(host: String, port: Int, user: String? = nil, password: String? = nil, token: String? = nil, tls: Bool = false) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.token = token
+        self.tls = tls
     }
 
     /// The entry with any credentials masked, for error messages.
@@ -114,10 +123,4 @@ public struct NATSURLError: Error, Equatable, CustomStringConvertible {
     public let entry: String
     public let reason: String
     public var description: String { "\(entry): \(reason)" }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    }
 }

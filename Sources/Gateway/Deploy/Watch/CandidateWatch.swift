@@ -1,3 +1,4 @@
+import ByteBuffers
 import EventLoop
 import Glibc
 import Logging
@@ -72,7 +73,7 @@ final class CandidateWatch: EventHandler {
         } else if line.hasPrefix("PROMOTED") {
             end()
             Glibc.close(channel.fd)
-            event(.promoted(reason: String(line.dropFirst("PROMOTED".count)).trimmingSpaces()))
+            event(.promoted(reason: String(line.dropFirst("PROMOTED".count)).trimmingBlanks()))
         }
     }
 

@@ -8,6 +8,8 @@ enum BusMetrics {
         out.metric("tickstream_bus_connected", "gauge", "1 while connected to a NATS server.", bus.isConnected ? 1 : 0)
         out.metric("tickstream_bus_reconnects_total", "counter", "Connections to the bus after the first one.",
                    client.connects > 0 ? client.connects - 1 : 0)
+        out.metric("tickstream_bus_lame_duck_moves_total", "counter",
+                   "Moves off a NATS server in lame duck mode, made before the old connection closed (no reconnect, nothing lost).", client.moves)
         out.metric("tickstream_bus_connect_failures_total", "counter", "Attempts to connect to a NATS server that failed.", client.connectFailures)
         out.metric("tickstream_bus_subscriptions", "gauge", "Subjects subscribed to: one per followed symbol, or the one wildcard.",
                    bus.subscriptionCount)
