@@ -1,3 +1,4 @@
+import EventLoop
 import NATS
 
 /// How an instance uses the market bus (`--bus` and its companions).
@@ -13,6 +14,16 @@ public struct BusSettings: Sendable {
     public var servers: [NATSServerURL]
     /// Used when a server URL carries no credentials of its own.
     public var token: String?
+    /// TLS towards NATS: the CA to verify servers with, and our certificate for servers that
+    /// verify clients. With `caPath`, servers that require TLS get it; `tls://` URLs demand it.
+    public var caPath: String?
+    public var certificatePath: String?
+    public var keyPath: String?
+    /// A `.creds` file (user JWT and NKEY seed) or an NKEY seed file.
+    public var credentialsPath: String?
+    /// Loaded from the paths above by the one who starts the bus (`BusSecurity`).
+    public var credentials: NATSCredentials?
+    public var makeSecurity: (@Sendable (String) -> TransportSecurity)?
     /// Subjects are `<prefix>.<SYMBOL>`.
     public var prefix = "md"
     /// The JetStream stream keeping the last message of every subject under the prefix.
@@ -39,6 +50,13 @@ public struct BusSettings: Sendable {
 
     public init(servers: [NATSServerURL]) {
         self.servers = servers
+    }
+
+    /// How a NATS client of this bus connects, named `name` to the servers.
+    public func clientSettings(name: String) -> NATSClient.Settings {
+        var settings = NATSClient.Settings(servers: servers, connect: NATSConnectOptions(name: name, token: token, credentials: credentials))
+        settings.makeSecurity = makeSecurity
+        return settings
     }
 
     /// The subject of `symbol`.

@@ -46,8 +46,7 @@ public final class MarketBus {
         self.loop = loop
         self.service = service
         self.settings = settings
-        let connect = NATSConnectOptions(name: settings.clientName, token: settings.token)
-        client = NATSClient(loop: loop, settings: NATSClient.Settings(servers: settings.servers, connect: connect))
+        client = NATSClient(loop: loop, settings: settings.clientSettings(name: settings.clientName))
         stream = LastValueStream(client: client, settings: settings)
         writer = BusWriter(loop: loop, service: service, client: client, stream: stream, settings: settings)
         prefixLength = settings.prefix.utf8.count + 1

@@ -111,8 +111,8 @@ public final class Gateway {
             adminRouter = nil
             adminConnections = nil
         }
-        let bus = configuration.bus.map { [loop] settings in
-            var named = settings
+        let bus = try configuration.bus.map { [loop] settings in
+            var named = try BusSecurity.prepared(settings)
             named.clientName = "tickstream \(ProcessStatistics.hostName()) pid \(getpid())"
             return MarketBus(loop: loop, service: service, settings: named)
         }

@@ -173,7 +173,7 @@ extension Parsed {
     }
 
     @Test func refusesWhatIsNotAServerAndHidesSecrets() {
-        for (entry, reason) in [("http://a:1", "the scheme must be nats://"), ("tls://a:1", "tls:// is not supported"),
+        for (entry, reason) in [("http://a:1", "the scheme must be nats:// or tls://"), ("tls://a:0", "the port must be 1...65535"),
                                 ("nats://a:0", "the port must be 1...65535"), ("nats://a:x", "the port must be 1...65535"),
                                 ("nats://", "no host"), ("nats://a/b", "no path"), ("nats://a b:1", "invalid host"),
                                 ("nats://@a:1", "empty credentials"), ("", "no server given")] {
@@ -186,5 +186,12 @@ extension Parsed {
         guard case .failure(let error) = NATSServerURL.parseList("nats://user:secret@host:99999") else { return }
         #expect(!error.description.contains("secret"))
         #expect(error.description.contains("nats://***@host:99999"))
+    }
+
+    @Test func tlsURLsParseAndKeepTheirSchemeInLogs() throws {
+        let servers = try NATSServerURL.parseList("tls://u:p@nats-1:4443, nats://nats-2").get()
+        #expect(servers[0].tls && !servers[1].tls)
+        #expect(servers.map(\.description) == ["tls://nats-1:4443", "nats://nats-2:4222"])
+        if case .failure(let error) = NATSServerURL.parse("https://x") { #expect(error.reason == "the scheme must be nats:// or tls://") } else { Issue.record("https accepted") }
     }
 }

@@ -26,6 +26,12 @@ def http_get(port: int, path: str) -> tuple[int, str]:
         return 0, str(error)
 
 
+def bus_connected(port: int) -> bool:
+    """Whether the instance's /metrics says it is connected to a NATS server (the sample line,
+    not its HELP text, which holds the same words)."""
+    return "tickstream_bus_connected 1" in http_get(port, "/metrics")[1].splitlines()
+
+
 def wait_for(condition, seconds=10.0, step=0.05) -> bool:
     """Polls `condition` until it holds or `seconds` pass; its last answer."""
     deadline = time.monotonic() + seconds

@@ -14,12 +14,14 @@ from conftest import free_port
 
 
 class NatsCluster:
-    def __init__(self, size=3, extra_config="", jetstream=True, lame_duck_grace="2s"):
+    def __init__(self, size=3, extra_config="", jetstream=True, lame_duck_grace="2s", client_options=None):
         binary = shutil.which("nats-server")
         if binary is None:
             raise RuntimeError("nats-server is not installed (apt-get install nats-server; .ci/run does it)")
         self.binary = binary
         self.root = tempfile.mkdtemp(prefix="tickstream-cluster-")
+        # How nats-py connects to it (TLS, credentials), for the JetStream readiness check.
+        self.client_options = client_options or {}
         self.names = [f"n{i + 1}" for i in range(size)]
         self.ports = {name: (free_port(), free_port()) for name in self.names}
         self.processes = {}
@@ -28,15 +30,18 @@ class NatsCluster:
             routes = ", ".join(f"nats://127.0.0.1:{self.ports[other][1]}" for other in self.names if other != name)
             store = os.path.join(self.root, name)
             os.makedirs(store)
-            config = f"""
-server_name: {name}
-listen: 127.0.0.1:{client_port}
-{"jetstream { store_dir: " + repr(store).replace("'", '"') + " }" if jetstream else ""}
-cluster {{
+            jetstream_block = "jetstream { store_dir: " + repr(store).replace("'", '"') + " }" if jetstream else ""
+            # One server alone is no cluster (JetStream would wait for routes).
+            cluster_block = f"""cluster {{
   name: tickstream
   listen: 127.0.0.1:{route_port}
   routes: [{routes}]
-}}
+}}""" if size > 1 else ""
+            config = f"""
+server_name: {name}
+listen: 127.0.0.1:{client_port}
+{jetstream_block}
+{cluster_block}
 lame_duck_grace_period: "{lame_duck_grace}"
 lame_duck_duration: "30s"
 {extra_config}
@@ -82,7 +87,12 @@ lame_duck_duration: "30s"
         import nats
 
         async def ready():
-            nc = await nats.connect(self.url(self.names[0]), connect_timeout=1, max_reconnect_attempts=0)
+            scheme = "tls" if "tls" in self.client_options else "nats"
+            try:
+                nc = await nats.connect(self.url(self.names[0], scheme), connect_timeout=1, max_reconnect_attempts=0,
+                                        allow_reconnect=False, **self.client_options)
+            except Exception:
+                return False
             try:
                 await nc.jetstream().account_info()
                 return True

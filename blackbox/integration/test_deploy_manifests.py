@@ -71,7 +71,7 @@ def test_the_gateway_pod_settings_start_a_gateway_that_is_ready_on_the_bus(nats_
         assert http_get(public, "/health/ready")[0] == 404
         annotations = load("deployment.yaml")[0]["spec"]["template"]["metadata"]["annotations"]
         assert int(annotations["prometheus.io/port"]) == next(p["containerPort"] for p in container["ports"] if p["name"] == "admin")
-        assert "tickstream_bus_connected 1" in http_get(admin, annotations["prometheus.io/path"])[1]
+        assert "tickstream_bus_connected 1" in http_get(admin, annotations["prometheus.io/path"])[1].splitlines()
         # No simulator in production: the feed is the bus.
         assert 'tickstream_feed_updates_total{source="simulator"} 0' in http_get(admin, "/metrics")[1]
     finally:

@@ -12,7 +12,7 @@ import nats
 import pytest
 import websockets
 
-from conftest import Gateway, NatsServer, free_port, http_get as get, wait_for
+from conftest import Gateway, bus_connected, NatsServer, free_port, http_get as get, wait_for
 
 TOKEN = "fleet-publisher-token"
 
@@ -535,7 +535,7 @@ def test_one_url_of_a_cluster_is_enough(gateway_factory, tmp_path):
         # The writer on b, the serving instance given a alone.
         gateway_factory("--bus", b, "--sim-target", "bus", "--sim-rate", "200", "--sim-symbols", "2")
         gw = gateway_factory("--bus", a, "--bus-follow", "all")
-        assert wait_for(lambda: "tickstream_bus_connected 1" in get(gw.port, "/metrics")[1], 10)
+        assert wait_for(lambda: bus_connected(gw.port), 10)
         from test_handover import Follower
         follower = Follower(gw.port, "v2", {"type": "subscribe", "symbols": ["SYM0000", "SYM0001"]})
         assert wait_for(lambda: len(follower.updates()) > 20, 10)
@@ -544,7 +544,7 @@ def test_one_url_of_a_cluster_is_enough(gateway_factory, tmp_path):
         killed_at = time.monotonic()
         assert wait_for(lambda: len([t for t, _ in follower.updates() if t > killed_at + 1]) > 20, 15)
         assert follower.closed is None
-        assert "tickstream_bus_connected 1" in get(gw.port, "/metrics")[1]
+        assert bus_connected(gw.port)
         gw.stop()
         log = gw.output()
         assert "bus cluster announced servers" in log and f"127.0.0.1:{ports['b'][0]}" in log

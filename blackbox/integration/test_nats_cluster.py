@@ -8,7 +8,7 @@ import time
 import nats
 import pytest
 
-from conftest import http_get as get, wait_for
+from conftest import bus_connected, http_get as get, wait_for
 from natscluster import NatsCluster
 from test_fleet import metrics
 from test_handover import Follower
@@ -32,7 +32,7 @@ def start_fleet(gateway_factory, cluster, rate, universe):
                              "--sim-symbols", str(universe))
     readers = [gateway_factory("--bus", cluster.url(name), *common, "--bus-follow", "all") for name in ("n2", "n3")]
     for gw in [writer, *readers]:
-        assert wait_for(lambda: "tickstream_bus_connected 1" in get(gw.port, "/metrics")[1], 15), "an instance did not join the bus"
+        assert wait_for(lambda: bus_connected(gw.port), 15), "an instance did not join the bus"
     followers = [Follower(gw.port, "v2", {"type": "subscribe", "symbols": symbols(universe)}) for gw in readers]
     for follower in followers:
         assert wait_for(lambda: len(follower.updates()) > 100, 15), "updates did not flow"
@@ -108,7 +108,7 @@ def test_a_server_killed_under_the_writer_is_counted_then_a_fresh_instance_gets_
         # What the client saw as jumps is what the instance counted: never a silent loss.
         assert metrics(gw.port)["tickstream_bus_missed_updates_total"] == missed
     fresh = gateway_factory("--bus", cluster.url("n1"), "--bus-linger", "0.3")
-    assert wait_for(lambda: "tickstream_bus_connected 1" in get(fresh.port, "/metrics")[1], 15)
+    assert wait_for(lambda: bus_connected(fresh.port), 15)
     newest = max(m["seq"] for _, m in followers[0].updates() if m["symbol"] == "SYM0000")
     first = Follower(fresh.port, "v2", {"type": "subscribe", "symbols": ["SYM0000"]})
     assert wait_for(lambda: first.updates(), 10)

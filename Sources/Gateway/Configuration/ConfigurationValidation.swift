@@ -21,11 +21,20 @@ extension GatewayConfiguration {
         if effectiveSimulatorRate > 0 && simulated > maxSymbols {
             try refuse("max-symbols", "the simulator needs \(simulated) symbols, more than --max-symbols \(maxSymbols)")
         }
-        if bus == nil {
+        if (busOptions.certificatePath == nil) != (busOptions.keyPath == nil) {
+            try refuse(busOptions.certificatePath == nil ? "bus-key" : "bus-cert", "--bus-cert and --bus-key go together")
+        }
+        if let bus {
+            if simulatorTarget == .local, let rate = simulatorRate, rate > 0 {
+                try refuse("sim-rate", "with --bus every update comes through the bus: publish simulated data into it with --sim-target bus (on one instance), or drop --sim-rate")
+            }
+            _ = try BusSecurity.prepared(bus)
+        } else {
             if busOptions.token != nil { try refuse("bus-token", "--bus-token needs --bus") }
+            for (name, value) in [("bus-creds", busOptions.credentialsPath), ("bus-ca", busOptions.caPath), ("bus-cert", busOptions.certificatePath)] where value != nil {
+                try refuse(name, "--\(name) needs --bus")
+            }
             if simulatorTarget == .bus { try refuse("sim-target", "--sim-target bus needs --bus (the NATS servers to publish into)") }
-        } else if simulatorTarget == .local, let rate = simulatorRate, rate > 0 {
-            try refuse("sim-rate", "with --bus every update comes through the bus: publish simulated data into it with --sim-target bus (on one instance), or drop --sim-rate")
         }
         if drainTimeout < drainGrace + drainDuration {
             try refuse("drain-timeout", "--drain-timeout (\(Setting.format(drainTimeout))) must be at least --drain-grace + --drain-duration (\(Setting.format(drainGrace + drainDuration)))")

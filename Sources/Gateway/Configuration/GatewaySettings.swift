@@ -163,7 +163,7 @@ public enum GatewaySettings {
     static var bus: [Setting] {
         [
             .custom("bus", .bus, valueName: "urls",
-                    help: "NATS servers (comma-separated nats://[user:password@|token@]host:port): every update reaches this instance through them, and /feed publishes into them. Requires JetStream for snapshots.",
+                    help: "NATS servers (comma-separated nats://[user:password@|token@]host:port, or tls://…): every update reaches this instance through them, and /feed publishes into them. One server of a cluster is enough (the others are learnt from it). Requires JetStream for snapshots.",
                     apply: { configuration, text throws(SettingError) in
                         switch NATSServerURL.parseList(text) {
                         case .success(let servers): configuration.busOptions.servers = servers
@@ -173,6 +173,13 @@ public enum GatewaySettings {
                     show: { $0.busOptions.servers.map(\.description).joined(separator: ",") }),
             .text("bus-token", .bus, \.busOptions.token, valueName: "token", secret: true, valid: token,
                   help: "NATS token for servers whose URL carries no credentials. Prefer GATEWAY_BUS_TOKEN over the flag."),
+            .text("bus-creds", .bus, \.busOptions.credentialsPath, valueName: "path",
+                  help: "NATS credentials: a .creds file (user JWT and NKEY seed, as nsc writes it) or a file holding an NKEY user seed. The seed signs each server's nonce; it is never logged."),
+            .text("bus-ca", .bus, \.busOptions.caPath, valueName: "pem",
+                  help: "TLS towards NATS: verify the servers with the CA certificates in this PEM file (else the system's). Servers that require TLS get it; tls:// URLs demand it."),
+            .text("bus-cert", .bus, \.busOptions.certificatePath, valueName: "pem",
+                  help: "TLS towards NATS: our client certificate (PEM chain), for servers that verify clients. With --bus-key."),
+            .text("bus-key", .bus, \.busOptions.keyPath, valueName: "pem", help: "The unencrypted PEM private key of --bus-cert."),
             .text("bus-prefix", .bus, \.busOptions.prefix, valueName: "subject",
                   valid: { NATSCommands.isValidSubject($0) && !$0.contains("*") && !$0.contains(">") ? nil : "must be a NATS subject without wildcards (like md or prod.md), got \($0)" },
                   help: "Subjects are <prefix>.<SYMBOL>."),

@@ -24,8 +24,7 @@ final class FlagStore: CustomStringConvertible {
         } else if let bus = configuration.bus {
             file = nil
             let loop = try EventLoop()
-            let connect = NATSConnectOptions(name: "tickstream flags tool", token: bus.token)
-            let client = NATSClient(loop: loop, settings: NATSClient.Settings(servers: bus.servers, connect: connect))
+            let client = NATSClient(loop: loop, settings: try BusSecurity.prepared(bus).clientSettings(name: "tickstream flags tool"))
             self.loop = loop
             self.client = client
             bucket = FlagBucket(client: client, bucket: configuration.flagsBucket, book: nil, replicas: bus.streamReplicas, timeout: bus.requestTimeout)
