@@ -250,7 +250,8 @@ struct MarketCommand: ParsableCommand {
             r.messagesV1 + r.messagesV2 == 0 ? "  longest silence the whole run: nothing was received"
                 : String(format: "  longest silence %.1f ms without an update, over every client", r.longestGapMilliseconds),
             "  connections     \(r.open) open, \(r.failedDials) failed dials, \(r.unexpectedCloses) unexpected closes, "
-                + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies",
+                + "\(r.protocolMismatches) protocol mismatches, \(r.errors) error replies"
+                + (r.allOpenMilliseconds.map { String(format: "; all open %.0f ms after the first dial (%.0f/s)", $0, Double(conns) / ($0 / 1000)) } ?? ""),
             String(format: "  cpu             loadtest %.0f%% of a core", r.loadtestCPU * 100)
                 + (r.gatewayCPU.map { String(format: ", gateway %.0f%% of a core (%.2f CPU-s per million deliveries)", $0 * 100, $0 * 1e6 / r.rate) } ?? ""),
         ]
@@ -265,6 +266,10 @@ struct MarketCommand: ParsableCommand {
                          + "\(back.away) never came back, \(back.abruptCloses) abrupt closes")
             lines.append("  continuity      \(back.coveredBySnapshot) updates covered by snapshots, \(back.sequenceRestarts) seq rewinds, "
                          + "\(back.resyncs) resynced in a new epoch")
+            if let storm = back.stormMilliseconds {
+                lines.append(String(format: "  storm           every client back with its snapshots %.0f ms after the first left; %.0f reconnects/s absorbed",
+                                    storm, back.reconnectsPerSecond ?? 0))
+            }
         }
         if let status = r.duringStatus { lines.append("  during          exited \(status)") }
         if r.loadtestCPU > 0.9 { lines.append("  note            the load generator used over 90% of its core: it may be the limit") }
@@ -279,7 +284,7 @@ struct MarketCommand: ParsableCommand {
             "bytes_per_second": Double(r.bytes) / r.seconds, "wire_bytes_per_delivery": r.wireBytesPerDelivery,
             "delta": delta, "max_rate": maxRate ?? 0, "capped": r.capped, "gaps": r.gaps, "missed": r.missed, "longest_gap_ms": r.longestGapMilliseconds,
             "messages_per_read": r.messagesPerRead, "subs_pattern": subsPattern.rawValue, "seed": seed,
-            "open": r.open, "failed_dials": r.failedDials, "unexpected_closes": r.unexpectedCloses,
+            "open": r.open, "all_open_ms": r.allOpenMilliseconds ?? NSNull(), "failed_dials": r.failedDials, "unexpected_closes": r.unexpectedCloses,
             "protocol_mismatches": r.protocolMismatches, "error_replies": r.errors,
             "latency_ms": ["p50": percentile(r.latency, 50), "p90": percentile(r.latency, 90), "p99": percentile(r.latency, 99),
                            "p99.9": percentile(r.latency, 99.9), "max": Double(r.latency.totalCount > 0 ? r.latency.max : 0) / 1000,
@@ -293,6 +298,13 @@ struct MarketCommand: ParsableCommand {
         if let publisher = r.publisher {
             fields["publisher"] = ["published": publisher.published, "error_replies": publisher.errors,
                                    "failure": publisher.failure ?? NSNull()] as [String: Any]
+        }
+        if let back = r.reconnection {
+            let p = { (q: Double) in back.times.totalCount > 0 ? back.times.valueAtPercentile(q) : 0 }
+            fields["reconnection"] = ["reconnects": back.reconnects, "away": back.away, "abrupt_closes": back.abruptCloses,
+                                      "time_p50_ms": p(50), "time_p99_ms": p(99), "rewinds": back.sequenceRestarts,
+                                      "storm_ms": back.stormMilliseconds ?? NSNull(),
+                                      "reconnects_per_second": back.reconnectsPerSecond ?? NSNull()] as [String: Any]
         }
         if let cpu = r.gatewayCPU {
             fields["gateway_cpu"] = cpu

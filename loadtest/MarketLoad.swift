@@ -153,6 +153,7 @@ final class MarketLoad: WebSocketClientDelegate {
         let i = client.index
         dialsInFlight -= 1
         counters.open += 1
+        if allOpenAfter == nil && counters.open == options.connections { allOpenAfter = Double(MonotonicClock.now() - startedAt) / 1e6 }
         reconnection.connectionOpened(client: i, now: MonotonicClock.now())
         let expected = state[i].wantsV2 ? "v2" : "v1"
         if subprotocol != expected { counters.protocolMismatches += 1 }
@@ -198,7 +199,7 @@ final class MarketLoad: WebSocketClientDelegate {
         if let k = options.layout.slot(of: number, connection: i) {
             let last = state[i].lastSeq[k]
             if options.reconnect && reconnection.awaitingSnapshot[i][k] {
-                reconnection.snapshot(client: i, subscription: k, seq: seq, last: last)
+                reconnection.snapshot(client: i, subscription: k, seq: seq, last: last, now: arrived)
             } else if last != 0 && seq != last + 1 && seq > last {
                 if options.maxRate != nil {
                     counters.capped &+= seq - last - 1
@@ -252,6 +253,8 @@ final class MarketLoad: WebSocketClientDelegate {
         /// Longest time any client went without an update, in milliseconds.
         var longestGapMilliseconds: Double
         var open: Int
+        /// Milliseconds from the first dial until every connection was open; nil if never.
+        var allOpenMilliseconds: Double?
         var failedDials: Int
         var unexpectedCloses: Int
         var protocolMismatches: Int
@@ -283,8 +286,8 @@ final class MarketLoad: WebSocketClientDelegate {
                                       symbols: options.symbols, depth: max(options.depth, 1), tls: options.tls)
             publisher?.start()
         }
-        startDialing()
         startedAt = MonotonicClock.now()
+        startDialing()
         nextTick = startedAt + 1_000_000_000
         runUntil(startedAt + UInt64(options.warmup * 1e9))
     }
@@ -293,6 +296,8 @@ final class MarketLoad: WebSocketClientDelegate {
     func setPublishRate(_ rate: Int) { publisher?.setRate(rate) }
 
     private var startedAt: UInt64 = 0
+    /// Milliseconds from the first dial until every connection was open (the first time).
+    private var allOpenAfter: Double?
     private var nextTick: UInt64 = 0
     private var lastCounters = Counters()
     private var perSecond: [(t: Double, rate: Double, p99: UInt64)] = []
@@ -376,7 +381,7 @@ final class MarketLoad: WebSocketClientDelegate {
                       bytes: counters.bytes - begin.counters.bytes, wireBytes: loop.statistics.bytesRead - begin.wireBytes,
                       capped: counters.capped - begin.counters.capped, gaps: counters.gaps - begin.counters.gaps,
                       missed: counters.missed - begin.counters.missed, longestGapMilliseconds: Double(counters.longestGap) / 1e6,
-                      open: counters.open,
+                      open: counters.open, allOpenMilliseconds: allOpenAfter,
                       failedDials: counters.failedDials, unexpectedCloses: counters.unexpectedCloses,
                       protocolMismatches: counters.protocolMismatches, errors: counters.errors,
                       latency: latency, reads: loop.statistics.reads - begin.reads, loadtestCPU: CPUSample.utilisation(from: begin.client, to: clientEnd),

@@ -30,6 +30,28 @@ struct ReconnectTracker {
     private(set) var resyncs = 0
     /// Updates between the last one seen and the snapshot, which carries their result.
     private(set) var coveredBySnapshot: UInt64 = 0
+    /// A reconnect storm's span (loop times, 0: not yet): the first connection that ended, the
+    /// first and last that came back, and the last snapshot a returning client was waiting for.
+    private(set) var firstCloseAt: UInt64 = 0
+    private(set) var firstReopenAt: UInt64 = 0
+    private(set) var lastReopenAt: UInt64 = 0
+    private(set) var lastSnapshotAt: UInt64 = 0
+    /// Subscriptions of returned clients still waiting for their snapshot.
+    private(set) var snapshotsAwaited = 0
+
+    /// Milliseconds from the first connection's end until every client that left was back and
+    /// had a snapshot of each of its symbols; nil while some are still away or waiting.
+    var stormMilliseconds: Double? {
+        guard firstCloseAt != 0, away == 0, snapshotsAwaited == 0, lastSnapshotAt >= firstCloseAt else { return nil }
+        return Double(lastSnapshotAt - firstCloseAt) / 1e6
+    }
+
+    /// Reconnects per second between the first and the last to come back: what the server
+    /// absorbed (when clients come back faster than it accepts them).
+    var reconnectsPerSecond: Double? {
+        guard reconnects > 1, lastReopenAt > firstReopenAt else { return nil }
+        return Double(reconnects - 1) / (Double(lastReopenAt - firstReopenAt) / 1e9)
+    }
 
     init(clients: Int, subscriptions: Int) {
         closedAt = Array(repeating: nil, count: clients)
@@ -70,8 +92,12 @@ struct ReconnectTracker {
         let told = retryAfter[client]
         if told == nil && closeCode != .goingAway { abruptCloses += 1 }
         closedAt[client] = closedAt[client] ?? now
+        if firstCloseAt == 0 { firstCloseAt = now }
         retryAfter[client] = nil
-        for k in awaitingSnapshot[client].indices { awaitingSnapshot[client][k] = true }
+        for k in awaitingSnapshot[client].indices where !awaitingSnapshot[client][k] {
+            awaitingSnapshot[client][k] = true
+            snapshotsAwaited += 1
+        }
         epochChanged[client] = false
         let wait = told ?? Int.random(in: 100...1000)
         return UInt64(wait + Int.random(in: 0...max(0, wait / 2))) * 1_000_000
@@ -82,12 +108,16 @@ struct ReconnectTracker {
         guard let since = closedAt[client] else { return }
         times.record((now - since) / 1_000_000)
         reconnects += 1
+        if firstReopenAt == 0 { firstReopenAt = now }
+        lastReopenAt = now
         closedAt[client] = nil
     }
 
     /// The first update of subscription `k` after a reconnect; returns the seq to remember.
-    mutating func snapshot(client: Int, subscription k: Int, seq: UInt64, last: UInt64) {
+    mutating func snapshot(client: Int, subscription k: Int, seq: UInt64, last: UInt64, now: UInt64) {
         awaitingSnapshot[client][k] = false
+        snapshotsAwaited -= 1
+        lastSnapshotAt = now
         if epochChanged[client] {
             resyncs += 1
         } else if seq < last {

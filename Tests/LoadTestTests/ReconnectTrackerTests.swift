@@ -29,9 +29,9 @@ import WebSocket
     @Test func snapshotsAreCheckedAgainstTheLastSeq() {
         var tracker = ReconnectTracker(clients: 1, subscriptions: 3)
         _ = tracker.connectionEnded(client: 0, closeCode: .goingAway, now: 0)
-        tracker.snapshot(client: 0, subscription: 0, seq: 10, last: 10)   // nothing missed
-        tracker.snapshot(client: 0, subscription: 1, seq: 15, last: 10)   // 4 updates covered
-        tracker.snapshot(client: 0, subscription: 2, seq: 3, last: 10)    // a rewind: no epoch said otherwise
+        tracker.snapshot(client: 0, subscription: 0, seq: 10, last: 10, now: 5)   // nothing missed
+        tracker.snapshot(client: 0, subscription: 1, seq: 15, last: 10, now: 5)   // 4 updates covered
+        tracker.snapshot(client: 0, subscription: 2, seq: 3, last: 10, now: 5)    // a rewind: no epoch said otherwise
         #expect(tracker.coveredBySnapshot == 4 && tracker.sequenceRestarts == 1)
         #expect(tracker.awaitingSnapshot[0] == [false, false, false])
     }
@@ -48,15 +48,32 @@ import WebSocket
         for client in 0..<2 { _ = tracker.connectionEnded(client: client, closeCode: .goingAway, now: 1) }
         subscribed(&tracker, epoch: "aaaa", client: 0)
         subscribed(&tracker, epoch: "bbbb", client: 1)
-        tracker.snapshot(client: 0, subscription: 0, seq: 3, last: 900)
-        tracker.snapshot(client: 1, subscription: 0, seq: 3, last: 900)
+        tracker.snapshot(client: 0, subscription: 0, seq: 3, last: 900, now: 5)
+        tracker.snapshot(client: 1, subscription: 0, seq: 3, last: 900, now: 5)
         #expect(tracker.sequenceRestarts == 1 && tracker.resyncs == 1)
         // The next reconnect in the (now) same epoch is judged afresh.
         _ = tracker.connectionEnded(client: 1, closeCode: .goingAway, now: 2)
         subscribed(&tracker, epoch: "bbbb", client: 1)
-        tracker.snapshot(client: 1, subscription: 0, seq: 2, last: 50)
+        tracker.snapshot(client: 1, subscription: 0, seq: 2, last: 50, now: 5)
         #expect(tracker.sequenceRestarts == 2 && tracker.resyncs == 1)
         let notAnAck = Array(#"{"type":"reconnect","retry_after_ms":5}"#.utf8)
         #expect(!notAnAck.withUnsafeBytes { tracker.noticeIfSubscribed($0, client: 0) })
+    }
+
+    /// A storm's span: from the first client leaving until the last snapshot of the last
+    /// client back; the reconnect rate between the first and the last to come back.
+    @Test func aStormIsTimedUntilEveryClientHasItsSnapshots() {
+        var tracker = ReconnectTracker(clients: 2, subscriptions: 2)
+        for client in 0..<2 { _ = tracker.connectionEnded(client: client, closeCode: .goingAway, now: 1_000_000_000) }
+        tracker.connectionOpened(client: 0, now: 1_500_000_000)
+        tracker.snapshot(client: 0, subscription: 0, seq: 1, last: 1, now: 1_600_000_000)
+        tracker.snapshot(client: 0, subscription: 1, seq: 1, last: 1, now: 1_700_000_000)
+        #expect(tracker.stormMilliseconds == nil, "one client is still away")
+        tracker.connectionOpened(client: 1, now: 2_000_000_000)
+        tracker.snapshot(client: 1, subscription: 0, seq: 1, last: 1, now: 2_100_000_000)
+        #expect(tracker.stormMilliseconds == nil, "one snapshot is still awaited")
+        tracker.snapshot(client: 1, subscription: 1, seq: 1, last: 1, now: 2_250_000_000)
+        #expect(tracker.stormMilliseconds == 1250)
+        #expect(tracker.reconnectsPerSecond == 2)
     }
 }
