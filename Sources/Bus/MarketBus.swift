@@ -40,6 +40,10 @@ public final class MarketBus {
     private var fetchedSinceConnect = Set<SymbolID>()
     private let prefixLength: Int
     private var symbolListTimer: Timer?
+    private var streamRetryTimer: Timer?
+    private var streamRetryDelay = firstStreamRetry
+    static let firstStreamRetry: UInt64 = 1_000_000_000
+    static let lastStreamRetry: UInt64 = 30_000_000_000
     static let symbolListInterval: UInt64 = 30_000_000_000
 
     public init(loop: EventLoop, service: MarketDataService, settings: BusSettings) {
@@ -71,6 +75,7 @@ public final class MarketBus {
     /// Stops reading the bus (at the end of a drain), flushing what the writer queued.
     public func stop() {
         symbolListTimer?.cancel()
+        streamRetryTimer?.cancel()
         writer.stop()
         client.stop()
         for (_, timer) in lingering { timer.cancel() }
@@ -136,33 +141,49 @@ public final class MarketBus {
         onEvent?(.client(event))
         switch event {
         case .connected:
-            streamProblem = "being checked"
-            stream.ensure { [unowned self] result in
-                var problem: String?
-                switch result {
-                case .failure(let why): problem = why.description
-                case .success(let created):
-                    // The stream is the sequence space: every instance it feeds shares its epoch.
-                    if let created { self.service.epoch = MarketEpoch.derived(from: self.settings.stream + " " + created) }
-                }
-                self.streamProblem = problem
-                if let problem {
-                    self.onEvent?(.streamUnavailable(problem))
-                } else {
-                    self.onEvent?(.streamReady(self.settings.stream))
-                    self.refetchAll()
-                    self.refreshFleetSymbols()
-                }
-                self.writer.busConnected(streamAvailable: problem == nil)
-            }
+            streamRetryTimer?.cancel()
+            streamRetryDelay = Self.firstStreamRetry
+            checkStream()
         case .moved:
             // Make before break: the new server delivers from now on; what it has as last
             // values is applied only where newer (duplicates by `seq` are dropped).
             if streamProblem == nil { refetchAll() }
         case .disconnected, .connectFailed:
+            streamRetryTimer?.cancel()
             streamProblem = "not connected"
         case .serverError, .lameDuck, .discovered, .moveFailed:
             break
+        }
+    }
+
+    /// Checks (or creates) the stream, then fetches every followed symbol's last value. While
+    /// the stream cannot be used (a cluster still electing its JetStream leaders after a
+    /// restart), the check is repeated with a growing delay, so snapshots come back without a
+    /// reconnect.
+    private func checkStream() {
+        streamProblem = "being checked"
+        stream.ensure { [unowned self] result in
+            guard self.client.status == .connected else { return }
+            var problem: String?
+            switch result {
+            case .failure(let why): problem = why.description
+            case .success(let created):
+                // The stream is the sequence space: every instance it feeds shares its epoch.
+                if let created { self.service.epoch = MarketEpoch.derived(from: self.settings.stream + " " + created) }
+            }
+            self.streamProblem = problem
+            if let problem {
+                self.onEvent?(.streamUnavailable(problem))
+                self.streamRetryTimer = self.loop.schedule(after: self.streamRetryDelay) { [unowned self] in
+                    if self.client.status == .connected { self.checkStream() }
+                }
+                self.streamRetryDelay = min(self.streamRetryDelay * 2, Self.lastStreamRetry)
+            } else {
+                self.onEvent?(.streamReady(self.settings.stream))
+                self.refetchAll()
+                self.refreshFleetSymbols()
+            }
+            self.writer.busConnected(streamAvailable: problem == nil)
         }
     }
 

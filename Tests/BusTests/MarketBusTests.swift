@@ -137,4 +137,24 @@ func update(last: String, bid: String = "1", ask: String = "9") -> FeedUpdate {
         #expect(bus.statistics.missedUpdates == 8)  // 2...9 never came this way
         bus.stop()
     }
+
+    /// JetStream not ready at connect (a cluster restarting): the stream is checked again until
+    /// it answers, and the snapshots follow, without a reconnect.
+    @Test func aStreamUnavailableAtConnectIsCheckedAgain() throws {
+        let loop = try EventLoop()
+        let jetstream = try ScriptedJetStream()
+        jetstream.unavailableStreamChecks = 1
+        jetstream.store("md.AAPL", busMessage(7))
+        let (bus, service) = makeBus(jetstream, loop: loop)
+        var unavailable: [String] = []
+        bus.onEvent = { if case .streamUnavailable(let why) = $0 { unavailable.append(why) } }
+        bus.start()
+        #expect(run(loop, until: { jetstream.pump(); return !unavailable.isEmpty }, seconds: 5))
+        #expect(unavailable.first?.contains("temporarily unavailable") == true)
+        let watcher = Watcher()
+        service.registry.subscribe(watcher, to: service.symbolID(for: "AAPL")!, variant: .v2(depth: 1))
+        #expect(run(loop, until: { jetstream.pump(); return watcher.seqs == [7] }, seconds: 5), "the snapshot comes once the stream answers")
+        #expect(bus.streamProblem == nil && bus.client.statistics.connects == 1)
+        bus.stop()
+    }
 }

@@ -17,6 +17,9 @@ final class ScriptedJetStream {
     private var greeted = 0
     /// While true, direct gets wait in `heldGets` instead of being answered.
     var holdDirectGets = false
+    /// Stream creations answered "temporarily unavailable" before one succeeds (a cluster still
+    /// electing its JetStream leaders).
+    var unavailableStreamChecks = 0
     private var heldGets: [(subject: String, reply: String)] = []
     var url: String { "nats://127.0.0.1:\(server.port)" }
 
@@ -83,7 +86,10 @@ final class ScriptedJetStream {
                 subscriptions.removeAll { $0.sid == sid }
             }
         case .publish(let subject, let reply, let payload):
-            if subject.hasPrefix("$JS.API.STREAM.CREATE.") {
+            if subject.hasPrefix("$JS.API.STREAM.CREATE.") && unavailableStreamChecks > 0 {
+                unavailableStreamChecks -= 1
+                answer(reply, #"{"type":"io.nats.jetstream.api.v1.stream_create_response","error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}}"#)
+            } else if subject.hasPrefix("$JS.API.STREAM.CREATE.") {
                 answer(reply, #"{"type":"io.nats.jetstream.api.v1.stream_create_response","created":"2026-12-06T00:00:00Z"}"#)
             } else if subject.hasPrefix("$JS.API.STREAM.INFO.") {
                 let subjects = stored.keys.sorted().map { "\"\($0)\":1" }.joined(separator: ",")

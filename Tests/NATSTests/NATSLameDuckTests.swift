@@ -92,13 +92,20 @@ import Testing
         var failed: String?
         client.onEvent = { if case .moveFailed(_, let reason) = $0 { failed = reason } }
         connect(client, to: first, loop)
-        // The one other server announced refuses connections.
-        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
-        let refusing = Socket.localAddress(listener)!.port
-        Glibc.close(listener)
-        first.send("INFO {\"ldm\":true,\"connect_urls\":[\"127.0.0.1:\(refusing)\"]}\r\n")
+        // Both other servers announced refuse connections: each is tried once.
+        var refusing: [Int] = []
+        for _ in 0..<2 {
+            let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!, reusePort: false)
+            refusing.append(Socket.localAddress(listener)!.port)
+            Glibc.close(listener)
+        }
+        first.send("INFO {\"ldm\":true,\"connect_urls\":[\"127.0.0.1:\(refusing[0])\",\"127.0.0.1:\(refusing[1])\"]}\r\n")
         #expect(run(loop, until: { failed != nil }, seconds: 3))
+        #expect(client.statistics.connectAttempts == 3, "the first connect, then each other server once")
         #expect(client.status == .connected, "the client stays on the old server until it closes")
+        // When it closes, the client reconnects as after any loss.
+        first.dropConnection()
+        #expect(run(loop, until: { client.statistics.disconnects == 1 }))
         client.stop()
     }
 }

@@ -113,4 +113,7 @@ def test_a_server_killed_under_the_writer_is_counted_then_a_fresh_instance_gets_
     first = Follower(fresh.port, "v2", {"type": "subscribe", "symbols": ["SYM0000"]})
     assert wait_for(lambda: first.updates(), 10)
     assert first.updates()[0][1]["seq"] >= newest, "the snapshot is the stream's newest state"
-    assert metrics(fresh.port)['tickstream_bus_snapshots_total{result="fetched"}'] >= 1
+    # Right after the restart the cluster may still be electing its JetStream leaders: the
+    # instance checks the stream again until it answers, then fetches.
+    assert wait_for(lambda: metrics(fresh.port)['tickstream_bus_snapshots_total{result="fetched"}'] >= 1, 15), \
+        {k: v for k, v in metrics(fresh.port).items() if "snapshot" in k}

@@ -41,7 +41,7 @@ final class BusEventLog {
         case .streamReady(let stream):
             logger.info("bus stream ready", metadata: ["stream": "\(stream)"])
         case .streamUnavailable(let why):
-            logger.error("bus stream unavailable: no snapshots for new subscribers, and a restarted writer numbers from 1",
+            logger.error("bus stream unavailable: checking again (1 s, doubling to 30 s); meanwhile no snapshots for new subscribers, and a restarted writer numbers from 1",
                          metadata: ["reason": "\(why)"])
         case .snapshotFailed(let symbol, let reason):
             logger.warning("bus snapshot fetch failed", metadata: ["symbol": "\(symbol)", "reason": "\(reason)"])

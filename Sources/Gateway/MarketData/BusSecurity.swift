@@ -25,6 +25,8 @@ enum BusSecurity {
                 throw SettingError(setting: settings.caPath != nil ? "bus-ca" : "bus-cert", error.description)
             }
             let statistics = TLSStatistics()
+            // The closure is only called on the bus client's loop thread, which also owns the
+            // statistics; the context itself is thread-safe.
             nonisolated(unsafe) let shared = (context, statistics)
             prepared.makeSecurity = { host in shared.0.makeChannel(host: host, statistics: shared.1) }
         }

@@ -91,12 +91,17 @@ public final class NATSClient: NATSLinkOwner {
     /// A connection opening to another server while `link`'s is in lame-duck mode.
     private var successor: NATSLink?
     private var successorIndex = 0
+    /// Other servers tried so far by the move in progress.
+    private var successorTried = 0
     /// The connection moved off: it keeps receiving for `moveOverlap` and publishes nothing.
     private var retiring: NATSLink?
     /// Publishes wait until the server moved off has handled what was sent to it, so a
     /// writer's numbering never overtakes itself across two servers.
     private var holdingPublishes = false
+    /// The jittered wait before a move starts.
     private var moveTimer: Timer?
+    /// The overlap after a move, at whose end the old connection closes.
+    private var overlapTimer: Timer?
     private var retryTimer: Timer?
     private var serverIndex = 0
     /// The servers tried in turn: those configured, then those the cluster announced.
@@ -136,10 +141,10 @@ public final class NATSClient: NATSLinkOwner {
         stopped = true
         retryTimer?.cancel()
         moveTimer?.cancel()
-        for other in [successor, retiring] { other?.close(flushingFirst: false) }
+        moveTimer = nil
+        successor?.close(flushingFirst: false)
         successor = nil
-        retiring = nil
-        holdingPublishes = false
+        endRetiring()
         link?.close(flushingFirst: true)
         link = nil
         requests.failAll(.disconnected)
@@ -300,20 +305,21 @@ public final class NATSClient: NATSLinkOwner {
     func linkEnded(_ ended: NATSLink, reason: String, wasReady: Bool) {
         if ended.endedByProtocolError { statistics.protocolErrors &+= 1 }
         if ended === retiring {
-            retiring = nil
-            holdingPublishes = false
+            endRetiring()
             return
         }
         if ended === successor {
             successor = nil
             guard let current = link, current.state == .ready else { return }
-            moveOff(current, tried: 1, lastFailure: reason)
+            moveOff(current, tried: successorTried + 1, lastFailure: reason)
             return
         }
         guard ended === link else { return }
         link = nil
         moveTimer?.cancel()
         moveTimer = nil
+        // Whatever the old server of a move still had to confirm no longer matters.
+        endRetiring()
         if wasReady {
             statistics.disconnects &+= 1
             onEvent?(.disconnected(ended.server, reason: reason))
@@ -322,6 +328,7 @@ public final class NATSClient: NATSLinkOwner {
                 // the attempt, finishing its handshake as a reconnect.
                 self.successor = nil
                 link = successor
+                serverIndex = successorIndex
                 statistics.connectAttempts &+= 1
                 if successor.state == .ready { linkReady(successor) }
                 return
@@ -360,6 +367,7 @@ public final class NATSClient: NATSLinkOwner {
         statistics.connectAttempts &+= 1
         successor = NATSLink(owner: self, loop: loop, resolver: resolver, server: servers[index], settings: settings)
         successorIndex = index
+        successorTried = tried
     }
 
     private func completeMove(to new: NATSLink) {
@@ -369,20 +377,27 @@ public final class NATSClient: NATSLinkOwner {
         serverIndex = successorIndex
         failedAttempts = 0
         statistics.moves &+= 1
-        retiring?.close(flushingFirst: false)
+        endRetiring()
         retiring = old
         holdingPublishes = true
         old.afterServerHandled { [unowned self] in
             if self.retiring === old { self.holdingPublishes = false }
         }
-        moveTimer = loop.schedule(after: settings.moveOverlap) { [unowned self] in
-            self.moveTimer = nil
-            guard self.retiring === old else { return }
-            self.retiring = nil
-            self.holdingPublishes = false
-            old.close(flushingFirst: true)
+        overlapTimer = loop.schedule(after: settings.moveOverlap) { [unowned self] in
+            self.overlapTimer = nil
+            self.endRetiring()
         }
         onEvent?(.moved(from: old.server, to: new.server, new.info))
+    }
+
+    /// Closes the connection a move left (once what it queued is written) and lets publishing go
+    /// on without waiting for it.
+    private func endRetiring() {
+        overlapTimer?.cancel()
+        overlapTimer = nil
+        holdingPublishes = false
+        retiring?.close(flushingFirst: true)
+        retiring = nil
     }
 
     /// Adds the servers a cluster announces (`connect_urls`, in the first INFO and whenever the

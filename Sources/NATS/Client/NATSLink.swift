@@ -135,7 +135,11 @@ final class NATSLink: StreamSocketDelegate {
                 return end("tls:// was asked for but the server does not offer TLS")
             }
             // The server waits for our hello now; the socket is taken over outside its read.
-            loop.schedule(after: 0) { [unowned self] in self.startTLS(makeSecurity(self.server.host)) }
+            // Weak: the owner may drop the link (a timeout) before this runs.
+            loop.schedule(after: 0) { [weak self] in
+                guard let self else { return }
+                self.startTLS(makeSecurity(self.server.host))
+            }
             return
         }
         sendConnect()
