@@ -63,7 +63,7 @@ final class GatewayMetrics {
     var unknownSymbolSubscriptions: UInt64 = 0
     /// Market-data sessions over the process's life (the whole of which a cohort is part).
     var marketSessionsStarted: UInt64 = 0
-    /// What the gated features' cohorts did (their "on" side).
+    /// What the gated features' cohorts did, both sides of each.
     var cohorts = Cohorts()
     var slowConsumerCloses: UInt64 = 0
     var commandErrors: UInt64 = 0

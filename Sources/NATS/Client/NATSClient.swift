@@ -170,8 +170,12 @@ public final class NATSClient: NATSLinkOwner {
     }
 
     /// Whether `publish` would take a message of `bytes` now.
-    public func canPublish(bytes: Int = 0) -> Bool {
-        guard let link, link.state == .ready, !holdingPublishes, let socket = link.socket else { return false }
+    public func canPublish(bytes: Int = 0) -> Bool { !holdingPublishes && canSend(bytes: bytes) }
+
+    /// Whether the connection in use takes a message of `bytes` now (a request may go while a
+    /// move holds publishes: it is not a writer's numbered update).
+    private func canSend(bytes: Int) -> Bool {
+        guard let link, link.state == .ready, let socket = link.socket else { return false }
         return socket.outboundBytes < settings.maxPendingBytes && bytes <= link.info.maxPayload
     }
 
@@ -179,9 +183,16 @@ public final class NATSClient: NATSLinkOwner {
     /// server in lame-duck mode settles, when the output bound is reached, or when the payload
     /// is over the server's `max_payload` (which would make the server drop the connection).
     @discardableResult
-    public func publish(_ subject: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
-                        replyTo: UnsafeRawBufferPointer? = nil) -> Bool {
-        guard canPublish(bytes: payload.count), let link else {
+    public func publish(_ subject: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
+        guard !holdingPublishes else {
+            statistics.publishesRefused &+= 1
+            return false
+        }
+        return send(subject, replyTo: nil, payload: payload)
+    }
+
+    private func send(_ subject: UnsafeRawBufferPointer, replyTo: UnsafeRawBufferPointer?, payload: UnsafeRawBufferPointer) -> Bool {
+        guard canSend(bytes: payload.count), let link else {
             statistics.publishesRefused &+= 1
             return false
         }
@@ -217,17 +228,13 @@ public final class NATSClient: NATSLinkOwner {
         let replyTo = requests.inboxPrefix + token
         var subjectBytes = subject
         var replyBytes = replyTo
-        // A request is not a writer's numbered update: it may go while publishes are held.
-        let held = holdingPublishes
-        holdingPublishes = false
         let sent = subjectBytes.withUTF8 { subjectPointer in
             replyBytes.withUTF8 { replyPointer in
                 payload.withUnsafeBytes {
-                    publish(UnsafeRawBufferPointer(subjectPointer), payload: $0, replyTo: UnsafeRawBufferPointer(replyPointer))
+                    send(UnsafeRawBufferPointer(subjectPointer), replyTo: UnsafeRawBufferPointer(replyPointer), payload: $0)
                 }
             }
         }
-        holdingPublishes = held
         if !sent { requests.fail(token, .notConnected) }
     }
 
@@ -283,8 +290,9 @@ public final class NATSClient: NATSLinkOwner {
             // Out of the table before the call: a handler may subscribe or unsubscribe.
             guard let subscription = subscriptions[message.sid] else { return }
             subscription.handler(message)
-        case .info(let json):
-            let info = NATSServerInfo(json: json)
+        case .info:
+            // The link has read it already.
+            let info = from.info
             learnServers(info.connectURLs, from: from.server)
             if info.lameDuck && from === link && from.state == .ready && successor == nil && moveTimer == nil {
                 let delay = UInt64.random(in: 0...settings.lameDuckJitter)
@@ -330,7 +338,6 @@ public final class NATSClient: NATSLinkOwner {
                 link = successor
                 serverIndex = successorIndex
                 statistics.connectAttempts &+= 1
-                if successor.state == .ready { linkReady(successor) }
                 return
             }
             requests.failAll(.disconnected)

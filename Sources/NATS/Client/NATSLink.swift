@@ -242,7 +242,7 @@ final class NATSLink: StreamSocketDelegate {
             }
         case .info(let json):
             let info = NATSServerInfo(json: json)
-            if connectSent || secured {
+            if connectSent {
                 self.info = info
                 owner.link(self, received: operation)
             } else {
