@@ -17,9 +17,8 @@ BIN=${BIN:-.build/release}
 ulimit -n 20000
 source bench/lib/bus_rig.sh
 kernel_bytes() {  # slab and TCP buffer pages, in bytes
-    awk '/^Slab:/ {s = $2 * 1024} END {print s}' /proc/meminfo | while read -r slab; do
-        awk -v slab="$slab" '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print slab + $(i + 1) * 4096}' /proc/net/sockstat
-    done
+    awk '/^Slab:/ {s = $2 * 1024} /^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") t = $(i + 1) * 4096} END {print s + t}' \
+        /proc/meminfo /proc/net/sockstat
 }
 rss_sum() { local total=0; for p in "$@"; do total=$((total + $(awk '/VmRSS/ {print $2 * 1024}' /proc/$p/status))); done; echo $total; }
 start_bus_feed "$RATE" --bus-stream-storage memory

@@ -116,8 +116,33 @@ def features_on(tmp_path_factory):
 
 
 @pytest.fixture
+def certs(tmp_path):
+    """A test CA and certificates from scripts/make-test-certificates.sh (its header lists them)."""
+    folder = tmp_path / "certs"
+    subprocess.run([os.path.join(ROOT, "scripts", "make-test-certificates.sh"), str(folder)], check=True)
+    return folder
+
+
+@pytest.fixture
 def echo_gateway(gateway_factory):
     return gateway_factory("--echo", "--echo-max-message-bytes", "65536", "--handshake-timeout", "1", "--close-timeout", "2")
+
+
+def wait_for_nats(port: int, process: subprocess.Popen, seconds=10.0, log=lambda: ""):
+    """Until the nats-server on `port` greets with INFO; an error (with `log()`) if it exits
+    or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.settimeout(1)
+                if s.recv(4).startswith(b"INFO"):
+                    return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"nats-server on port {port} exited at start: {log()[-2000:]}")
+            time.sleep(0.02)
+    raise RuntimeError(f"nats-server on port {port} did not start")
 
 
 class NatsServer:
@@ -143,18 +168,7 @@ class NatsServer:
         if self.jetstream:
             args += ["-js", "-sd", self.store]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.settimeout(1)
-                    if s.recv(4).startswith(b"INFO"):
-                        return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError("nats-server exited at start")
-                time.sleep(0.02)
-        raise RuntimeError("nats-server did not start")
+        wait_for_nats(self.port, self.process)
 
     def kill(self):
         """SIGKILL: no goodbye to its clients."""

@@ -5,12 +5,11 @@ every NATS upgrade), killed, and started again on the same ports and store."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-from conftest import free_port
+from conftest import free_port, wait_for_nats
 
 
 class NatsCluster:
@@ -67,19 +66,8 @@ lame_duck_duration: "30s"
         if wait:
             self.wait_listening(name)
 
-    def wait_listening(self, name, seconds=10):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"nats-server {name} exited: {self.log(name)[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.ports[name][0]), timeout=0.2) as s:
-                    s.settimeout(1)
-                    if s.recv(4).startswith(b"INFO"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"nats-server {name} did not start")
+    def wait_listening(self, name):
+        wait_for_nats(self.ports[name][0], self.processes[name], log=lambda: self.log(name))
 
     def wait_jetstream(self, seconds=20):
         """Until the cluster has elected its JetStream metadata leader (a stream can be made)."""

@@ -515,41 +515,27 @@ def test_every_instance_on_one_stream_shares_its_epoch_and_a_recreated_stream_ch
     assert run(epoch_of(fresh)) != first
 
 
-def test_one_url_of_a_cluster_is_enough(gateway_factory, tmp_path):
+def test_one_url_of_a_cluster_is_enough(gateway_factory):
     """Two nats-servers with routes between them: the gateway is given the first one only,
     learns the second from the cluster's INFO (connect_urls), and moves to it when the first is
     killed, its clients keeping their connection and their updates."""
-    import shutil
-    import subprocess
-    binary = shutil.which("nats-server")
-    ports = {name: (free_port(), free_port()) for name in ("a", "b")}
-    servers = {}
-    for name, other in (("a", "b"), ("b", "a")):
-        client_port, route_port = ports[name]
-        servers[name] = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(client_port), "--server_name", name, "--cluster_name", "tickstream",
-             "--cluster", f"nats://127.0.0.1:{route_port}", "--routes", f"nats://127.0.0.1:{ports[other][1]}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from natscluster import NatsCluster
+    from test_handover import Follower
+    cluster = NatsCluster(2, jetstream=False)
     try:
-        a, b = (f"nats://127.0.0.1:{ports[n][0]}" for n in ("a", "b"))
-        # The writer on b, the serving instance given a alone.
-        gateway_factory("--bus", b, "--sim-target", "bus", "--sim-rate", "200", "--sim-symbols", "2")
-        gw = gateway_factory("--bus", a, "--bus-follow", "all")
+        # The writer on n2, the serving instance given n1 alone.
+        gateway_factory("--bus", cluster.url("n2"), "--sim-target", "bus", "--sim-rate", "200", "--sim-symbols", "2")
+        gw = gateway_factory("--bus", cluster.url("n1"), "--bus-follow", "all")
         assert wait_for(lambda: bus_connected(gw.port), 10)
-        from test_handover import Follower
         follower = Follower(gw.port, "v2", {"type": "subscribe", "symbols": ["SYM0000", "SYM0001"]})
         assert wait_for(lambda: len(follower.updates()) > 20, 10)
-        servers["a"].kill()
-        servers["a"].wait()
+        cluster.kill("n1")
         killed_at = time.monotonic()
         assert wait_for(lambda: len([t for t, _ in follower.updates() if t > killed_at + 1]) > 20, 15)
         assert follower.closed is None
         assert bus_connected(gw.port)
         gw.stop()
         log = gw.output()
-        assert "bus cluster announced servers" in log and f"127.0.0.1:{ports['b'][0]}" in log
+        assert "bus cluster announced servers" in log and f"127.0.0.1:{cluster.ports['n2'][0]}" in log
     finally:
-        for process in servers.values():
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=10)
+        cluster.stop()

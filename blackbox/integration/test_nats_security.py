@@ -3,24 +3,16 @@ servers that verify them), NKEY and `.creds` (JWT) authentication, a wrong ident
 secrets kept out of logs and /metrics, and a credentials file that cannot be used stopping the
 start with exit 2. Real nats-servers, certificates from the openssl command, identities from
 the `nkeys` package."""
-import os
 import ssl
 import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT, Gateway, bus_connected, http_get as get, wait_for
+from conftest import BINARY, bus_connected, http_get as get, wait_for
 from natsauth import Operator, keypair
 from natscluster import NatsCluster
 from test_handover import Follower
-
-
-@pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    subprocess.run([os.path.join(ROOT, "scripts", "make-test-certificates.sh"), str(folder)], check=True)
-    return folder
 
 
 def tls_config(certs, verify_clients=True):
@@ -164,8 +156,7 @@ def test_credentials_that_cannot_be_used_stop_the_start_with_exit_2(tmp_path, se
         (tmp_path / "garbage.creds").write_text("SUNOTASEED\n")
     elif setup == "jwt-only":
         (tmp_path / "jwt-only.creds").write_text("-----BEGIN NATS USER JWT-----\na.b.c\n------END NATS USER JWT------\n")
-    binary = os.environ.get("TICKSTREAM_GATEWAY", os.path.join(ROOT, ".build", "release", "gateway"))
-    args = [binary, "--bus", "nats://127.0.0.1:4222"] + [f.format(tmp=tmp_path) for f in flags]
+    args = [BINARY, "--bus", "nats://127.0.0.1:4222"] + [f.format(tmp=tmp_path) for f in flags]
     result = subprocess.run(args, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
     assert message.format(tmp=tmp_path) in result.stderr + result.stdout

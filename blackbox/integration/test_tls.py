@@ -16,15 +16,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from conftest import BINARY, ROOT, Gateway, free_port
+from conftest import BINARY, Gateway, free_port
 from rawws import RawClient, frame, sample
-
-
-@pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    subprocess.run([os.path.join(ROOT, "scripts", "make-test-certificates.sh"), str(folder)], check=True)
-    return folder
 
 
 def tls_flags(certs, cert="server.pem", key="server.key"):
